@@ -1,0 +1,8 @@
+//! The Dockerfile frontend: parses Dockerfiles exactly as BuildKit does and lowers them to
+//! the graph IR.
+//!
+//! Invariant: this crate emits `slipway_graph` values and nothing else; it does no IO beyond
+//! the bytes handed to it, and knows nothing of workers, Raft or registries.
+
+pub mod parser;
+pub mod shell;
