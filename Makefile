@@ -1,0 +1,39 @@
+# slipway: the two front-door commands are `make demo` and `make test`.
+SHELL := /bin/bash
+CARGO ?= cargo
+export CARGO_TERM_COLOR ?= never
+
+.PHONY: setup build test test-conformance demo bench fuzz fmt clippy clean-registry
+
+setup:
+	bash scripts/setup.sh
+
+build: setup
+	$(CARGO) build --workspace --bins
+
+# Unit, conformance (needs ../shared), registry and runtime integration tests.
+test: setup
+	mkdir -p target; $(CARGO) test --workspace --no-fail-fast 2>&1 | tee target/test.log; \
+	status=$${PIPESTATUS[0]}; \
+	echo; echo "== test summary =="; \
+	awk '/^test result:/ {p+=$$4; f+=$$6; i+=$$8} END {printf "%d passed, %d failed, %d skipped\n", p, f, i}' target/test.log; \
+	exit $$status
+
+test-conformance:
+	$(CARGO) test -p slipway-frontend --test conformance_parser --test conformance_shell
+
+demo: setup
+	bash scripts/demo.sh
+
+bench: setup
+	bash scripts/bench.sh
+
+fuzz:
+	bash scripts/fuzz.sh parse 600
+	bash scripts/fuzz.sh expand 600
+
+fmt:
+	$(CARGO) fmt --all
+
+clippy:
+	$(CARGO) clippy --workspace --all-targets -- -D warnings

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Installs what slipway's build, tests and demo need on a Debian 12 machine (root).
+# Idempotent: skips what is already there. Usage: scripts/setup.sh
+set -euo pipefail
+
+need_pkgs=()
+want() { # want BINARY PACKAGE
+  command -v "$1" >/dev/null 2>&1 || need_pkgs+=("$2")
+}
+want runc runc
+want skopeo skopeo
+want umoci umoci
+want docker-registry docker-registry
+want qemu-aarch64-static qemu-user-static
+want update-binfmts binfmt-support
+want hyperfine hyperfine
+want pigz pigz
+want zstd zstd
+want protoc protobuf-compiler
+want htpasswd apache2-utils
+want cc build-essential
+
+if [ "${#need_pkgs[@]}" -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "setup: need root to install: ${need_pkgs[*]}" >&2
+    exit 1
+  fi
+  echo "setup: installing ${need_pkgs[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  # One stale foreign-arch index can make `apt-get update` exit 100; the install below still works.
+  apt-get update -qq || echo "setup: apt-get update exited $? (tolerated)"
+  apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}"
+fi
+
+# The Debian package starts a registry on :5000 through its init script on some systems;
+# slipway's tests start their own on free ports, the demo uses scripts/registry.sh.
+
+# binfmt_misc handlers for foreign platforms (qemu-user-static registers them with the F flag).
+if [ -d /proc/sys/fs/binfmt_misc ] && [ ! -e /proc/sys/fs/binfmt_misc/register ]; then
+  mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc 2>/dev/null || true
+fi
+if [ -e /proc/sys/fs/binfmt_misc/register ] && [ ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]; then
+  update-binfmts --enable || echo "setup: update-binfmts --enable failed; foreign platforms will not run" >&2
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "setup: cargo is missing; install Rust (rustup) first" >&2
+  exit 1
+fi
+echo "setup: ok"
