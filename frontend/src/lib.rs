@@ -4,5 +4,6 @@
 //! Invariant: this crate emits `slipway_graph` values and nothing else; it does no IO beyond
 //! the bytes handed to it, and knows nothing of workers, Raft or registries.
 
+pub mod instructions;
 pub mod parser;
 pub mod shell;
