@@ -29,8 +29,21 @@ pub enum PlatformError {
 }
 
 const KNOWN_OS: &[&str] = &[
-    "aix", "android", "darwin", "dragonfly", "freebsd", "illumos", "ios", "js", "linux", "netbsd",
-    "openbsd", "plan9", "solaris", "wasip1", "windows",
+    "aix",
+    "android",
+    "darwin",
+    "dragonfly",
+    "freebsd",
+    "illumos",
+    "ios",
+    "js",
+    "linux",
+    "netbsd",
+    "openbsd",
+    "plan9",
+    "solaris",
+    "wasip1",
+    "windows",
 ];
 
 const KNOWN_ARCH: &[&str] = &[
@@ -46,7 +59,11 @@ impl Platform {
             other => other.to_string(),
         };
         let (architecture, variant) = normalize_arch(arch, variant);
-        Platform { os, architecture, variant }
+        Platform {
+            os,
+            architecture,
+            variant,
+        }
     }
 
     pub fn linux(arch: &str, variant: &str) -> Platform {
@@ -97,7 +114,11 @@ fn normalize_arch(arch: &str, variant: &str) -> (String, String) {
     match arch.as_str() {
         "i386" | "i486" | "i586" | "i686" | "386" => ("386".into(), String::new()),
         "x86_64" | "x86-64" | "amd64" => {
-            let v = if variant == "v1" { String::new() } else { variant };
+            let v = if variant == "v1" {
+                String::new()
+            } else {
+                variant
+            };
             ("amd64".into(), v)
         }
         "aarch64" | "arm64" => {
@@ -130,20 +151,32 @@ impl FromStr for Platform {
         let input = s.trim();
         let parts: Vec<&str> = input.split('/').collect();
         if parts.iter().any(|p| p.is_empty()) || parts.len() > 3 {
-            return Err(PlatformError::Shape { input: s.to_string() });
+            return Err(PlatformError::Shape {
+                input: s.to_string(),
+            });
         }
         let (os, arch, variant) = match parts.as_slice() {
             [one] => ("linux", *one, ""),
             [os, arch] => (*os, *arch, ""),
             [os, arch, variant] => (*os, *arch, *variant),
-            _ => return Err(PlatformError::Shape { input: s.to_string() }),
+            _ => {
+                return Err(PlatformError::Shape {
+                    input: s.to_string(),
+                })
+            }
         };
         let p = Platform::new(os, arch, variant);
         if !KNOWN_OS.contains(&p.os.as_str()) {
-            return Err(PlatformError::UnknownOs { input: s.to_string(), os: os.to_string() });
+            return Err(PlatformError::UnknownOs {
+                input: s.to_string(),
+                os: os.to_string(),
+            });
         }
         if !KNOWN_ARCH.contains(&p.architecture.as_str()) {
-            return Err(PlatformError::UnknownArch { input: s.to_string(), arch: arch.to_string() });
+            return Err(PlatformError::UnknownArch {
+                input: s.to_string(),
+                arch: arch.to_string(),
+            });
         }
         Ok(p)
     }
@@ -188,11 +221,26 @@ mod tests {
 
     #[test]
     fn bad_shapes_are_refused() {
-        assert!(matches!("".parse::<Platform>(), Err(PlatformError::Shape { .. })));
-        assert!(matches!("linux//arm".parse::<Platform>(), Err(PlatformError::Shape { .. })));
-        assert!(matches!("a/b/c/d".parse::<Platform>(), Err(PlatformError::Shape { .. })));
-        assert!(matches!("linux/z80".parse::<Platform>(), Err(PlatformError::UnknownArch { .. })));
-        assert!(matches!("beos/amd64".parse::<Platform>(), Err(PlatformError::UnknownOs { .. })));
+        assert!(matches!(
+            "".parse::<Platform>(),
+            Err(PlatformError::Shape { .. })
+        ));
+        assert!(matches!(
+            "linux//arm".parse::<Platform>(),
+            Err(PlatformError::Shape { .. })
+        ));
+        assert!(matches!(
+            "a/b/c/d".parse::<Platform>(),
+            Err(PlatformError::Shape { .. })
+        ));
+        assert!(matches!(
+            "linux/z80".parse::<Platform>(),
+            Err(PlatformError::UnknownArch { .. })
+        ));
+        assert!(matches!(
+            "beos/amd64".parse::<Platform>(),
+            Err(PlatformError::UnknownOs { .. })
+        ));
     }
 
     #[test]
