@@ -6,8 +6,26 @@
 //! - [`Lexer::process_word`] expands one word (no splitting) and reports which variables it
 //!   referenced (`matched` = set in env, `unmatched` = referenced but unset).
 //! - [`Lexer::process_words`] expands and splits into words (as `ProcessWords`).
+//!
+//! Everything BuildKit's lexer does is reproduced, quirks included (they are listed where
+//! they live: `words` for the splitting buffer shared across nesting levels, `pattern` for
+//! glob matching, `expander` for the `${...}` forms).
 
 use std::collections::BTreeSet;
+
+mod chars;
+mod error;
+mod expander;
+mod lexer;
+mod pattern;
+mod scanner;
+mod words;
+
+#[cfg(test)]
+mod tests;
+
+pub use error::ShellError;
+pub use lexer::{Lexer, LexerOptions};
 
 /// What the expander looks variables up in.
 pub trait EnvGetter {
@@ -30,6 +48,28 @@ impl EnvGetter for std::collections::HashMap<String, String> {
 impl EnvGetter for [(String, String)] {
     fn get(&self, key: &str) -> Option<&str> {
         self.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+}
+
+impl EnvGetter for Vec<(String, String)> {
+    fn get(&self, key: &str) -> Option<&str> {
+        EnvGetter::get(self.as_slice(), key)
+    }
+}
+
+impl<T: EnvGetter + ?Sized> EnvGetter for &T {
+    fn get(&self, key: &str) -> Option<&str> {
+        (**self).get(key)
+    }
+}
+
+/// An environment with nothing set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct NoEnv;
+
+impl EnvGetter for NoEnv {
+    fn get(&self, _key: &str) -> Option<&str> {
+        None
     }
 }
 
