@@ -205,7 +205,8 @@ mod tests {
 
     #[test]
     fn errors() {
-        assert_eq!(err(&["--foo"]), "unknown flag: --foo");
+        assert_eq!(err(&["--bogus"]), "unknown flag: --bogus");
+        assert_eq!(err(&["--foo"]), "unknown flag: --foo (did you mean from?)");
         assert_eq!(err(&["--form=x"]), "unknown flag: --form (did you mean from?)");
         assert_eq!(err(&["--from"]), "missing a value on flag: --from");
         assert_eq!(err(&["--exclude"]), "missing a value on flag: --exclude");

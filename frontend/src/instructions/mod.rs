@@ -40,3 +40,8 @@ mod request;
 pub use parse::{
     parse_dockerfile, parse_instruction, parse_trigger_node, parse_trigger_result, INSTRUCTIONS,
 };
+
+#[cfg(test)]
+mod tests_parse;
+#[cfg(test)]
+mod tests_mount;
