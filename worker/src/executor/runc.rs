@@ -1,0 +1,316 @@
+//! The runc (or crun) backend.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::process::Command;
+use tokio_util::sync::CancellationToken;
+
+use super::error::FailedStatus;
+use super::etc_files::{check_hostname, hosts, resolv_conf};
+use super::mount_stubs::MountStubs;
+use super::output::{pump, OutputStream, Tail};
+use super::rootpath::mkdir_all_owned;
+use super::spec::{self, EtcFiles, SpecInput};
+use super::user::resolve_user;
+use super::{BoxFuture, ExecError, Executor, ExitStatus, ProcessIo, Result, RunSpec, DEFAULT_HOSTNAME, DEFAULT_PATH};
+
+/// Which OCI runtime binary; both share runc's command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RuntimeKind {
+    #[default]
+    Runc,
+    Crun,
+}
+
+impl RuntimeKind {
+    pub fn binary_name(self) -> &'static str {
+        match self {
+            RuntimeKind::Runc => "runc",
+            RuntimeKind::Crun => "crun",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RuncConfig {
+    pub kind: RuntimeKind,
+    /// Overrides the binary looked up in `PATH` by `kind`.
+    pub binary: Option<PathBuf>,
+    /// The runtime's state root (`--root`) and the bundles live here; only this
+    /// executor's containers are in it.
+    pub state_dir: PathBuf,
+    /// Copied into containers on the host network.
+    pub host_resolv_conf: PathBuf,
+    /// Containers' cgroups are `<cgroup_parent>/<container id>`.
+    pub cgroup_parent: String,
+}
+
+impl Default for RuncConfig {
+    fn default() -> Self {
+        RuncConfig {
+            kind: RuntimeKind::Runc,
+            binary: None,
+            state_dir: PathBuf::from("/run/slipway/runtime"),
+            host_resolv_conf: PathBuf::from("/etc/resolv.conf"),
+            cgroup_parent: "/slipway".into(),
+        }
+    }
+}
+
+/// Runs containers with `runc run` (or crun). See the module docs of
+/// [`executor`](super).
+#[derive(Debug, Clone)]
+pub struct Runc {
+    config: RuncConfig,
+    binary: PathBuf,
+}
+
+/// How long to keep retrying `kill` while the runtime is still creating the container.
+const KILL_RETRIES: usize = 50;
+const KILL_INTERVAL: Duration = Duration::from_millis(100);
+
+impl Runc {
+    /// Checks that the runtime binary exists and creates the state dirs.
+    pub fn new(config: RuncConfig) -> Result<Runc> {
+        let name = config.kind.binary_name();
+        let binary = match &config.binary {
+            Some(b) => b.clone(),
+            None => find_in_path(name).ok_or_else(|| ExecError::RuntimeMissing {
+                binary: name.into(),
+                source: std::io::Error::new(std::io::ErrorKind::NotFound, "not found in PATH"),
+            })?,
+        };
+        for d in [config.state_dir.join("state"), config.state_dir.join("bundles")] {
+            fs::create_dir_all(&d).map_err(ExecError::io("creating", &d))?;
+        }
+        Ok(Runc { config, binary })
+    }
+
+    pub fn binary(&self) -> &Path {
+        &self.binary
+    }
+
+    /// IDs of this executor's containers known to the runtime.
+    pub async fn list(&self) -> Result<Vec<String>> {
+        let out = self.command(&["list", "-q"]).output().await.map_err(|e| self.missing(e))?;
+        if !out.status.success() {
+            return Err(self.runtime_err("list", "", &out.stderr));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).lines().filter(|l| !l.is_empty()).map(str::to_string).collect())
+    }
+
+    /// Bundle dirs currently present (there is one per running container).
+    pub fn bundles(&self) -> Result<Vec<PathBuf>> {
+        let dir = self.config.state_dir.join("bundles");
+        let rd = fs::read_dir(&dir).map_err(ExecError::io("reading", &dir))?;
+        Ok(rd.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(&self.binary);
+        c.arg("--root").arg(self.config.state_dir.join("state")).args(args);
+        c.stdin(Stdio::null());
+        c
+    }
+
+    fn missing(&self, source: std::io::Error) -> ExecError {
+        ExecError::RuntimeMissing { binary: self.binary.display().to_string(), source }
+    }
+
+    fn runtime_err(&self, action: &'static str, id: &str, stderr: &[u8]) -> ExecError {
+        ExecError::Runtime {
+            binary: self.binary.display().to_string(),
+            action,
+            id: id.into(),
+            detail: String::from_utf8_lossy(stderr).trim().to_string(),
+        }
+    }
+
+    async fn run_container(&self, spec: RunSpec, io: ProcessIo, cancel: CancellationToken) -> Result<ExitStatus> {
+        if spec.args.is_empty() {
+            return Err(ExecError::EmptyCommand);
+        }
+        let command = spec.args.join(" ");
+        let id = format!("slipway-{}", uuid::Uuid::new_v4().simple());
+        let bundle = self.config.state_dir.join("bundles").join(&id);
+        fs::create_dir(&bundle).map_err(ExecError::io("creating", &bundle))?;
+        // From here the guard deletes the container and the bundle however we leave.
+        let mut guard = ContainerGuard { binary: self.binary.clone(), state: self.config.state_dir.join("state"), id: id.clone(), bundle: bundle.clone(), stubs: MountStubs::default() };
+        let cgroups_path = format!("{}/{}", self.config.cgroup_parent.trim_end_matches('/'), id);
+        let resolv = self.config.host_resolv_conf.clone();
+        let prepared_bundle = bundle.clone();
+        guard.stubs = tokio::task::spawn_blocking(move || prepare_bundle(&spec, &prepared_bundle, &resolv, cgroups_path))
+            .await
+            .map_err(|e| ExecError::Spec { reason: format!("preparing the bundle: {e}") })??;
+
+        let mut child = self
+            .command(&["run", "--bundle"])
+            .arg(&bundle)
+            .arg(&id)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| self.missing(e))?;
+        let tail = Tail::default();
+        let pumps = [
+            child.stdout.take().map(|r| tokio::spawn(pump(r, OutputStream::Stdout, io.output.clone(), tail.clone()))),
+            child.stderr.take().map(|r| tokio::spawn(pump(r, OutputStream::Stderr, io.output.clone(), tail.clone()))),
+        ];
+
+        let status = tokio::select! {
+            status = child.wait() => Some(status.map_err(ExecError::io("waiting for", &self.binary))?),
+            () = cancel.cancelled() => None,
+        };
+        let Some(status) = status else {
+            tracing::debug!(%id, "cancelled, killing the container");
+            self.kill_until_exit(&mut child, &id).await;
+            for p in pumps.into_iter().flatten() {
+                p.abort();
+            }
+            guard.release().await;
+            return Err(ExecError::Cancelled { command });
+        };
+        for p in pumps.into_iter().flatten() {
+            let _ = p.await;
+        }
+        guard.release().await;
+        match status.code() {
+            Some(0) => Ok(ExitStatus { code: 0 }),
+            Some(code) => Err(ExecError::Failed { command, status: FailedStatus::ExitCode(code), tail: tail.lines() }),
+            None => {
+                let sig = std::os::unix::process::ExitStatusExt::signal(&status).unwrap_or(0);
+                Err(ExecError::Failed { command, status: FailedStatus::Signal(sig), tail: tail.lines() })
+            }
+        }
+    }
+
+    /// `kill ID KILL` until `runc run` exits; the container may still be being created
+    /// when the first kill comes, so it is retried. As a last resort the runtime process
+    /// itself is killed (the guard's `delete --force` then removes the container).
+    async fn kill_until_exit(&self, child: &mut tokio::process::Child, id: &str) {
+        for _ in 0..KILL_RETRIES {
+            let _ = self.command(&["kill", id, "KILL"]).stdout(Stdio::null()).stderr(Stdio::null()).status().await;
+            if let Ok(Ok(_)) = tokio::time::timeout(KILL_INTERVAL, child.wait()).await {
+                return;
+            }
+        }
+        tracing::warn!(%id, "runtime did not exit after kill, killing it");
+        let _ = child.kill().await;
+    }
+}
+
+impl Executor for Runc {
+    fn run<'a>(&'a self, spec: RunSpec, io: ProcessIo, cancel: CancellationToken) -> BoxFuture<'a, Result<ExitStatus>> {
+        Box::pin(self.run_container(spec, io, cancel))
+    }
+}
+
+/// Writes config.json and the /etc files into the bundle, creates the working directory
+/// and records the mount points the runtime will have to create.
+fn prepare_bundle(spec: &RunSpec, bundle: &Path, host_resolv: &Path, cgroups_path: String) -> Result<MountStubs> {
+    if !spec.rootfs.is_absolute() {
+        return Err(ExecError::InvalidSpec { field: "rootfs", value: spec.rootfs.display().to_string(), reason: "must be absolute" });
+    }
+    if !spec.cwd.is_empty() && !spec.cwd.starts_with('/') {
+        return Err(ExecError::InvalidSpec { field: "working directory", value: spec.cwd.clone(), reason: "must be absolute" });
+    }
+    let hostname = if spec.hostname.is_empty() { DEFAULT_HOSTNAME } else { spec.hostname.as_str() };
+    check_hostname(hostname)?;
+    let user = resolve_user(&spec.rootfs, &spec.user)?;
+    let mut env = spec.env.clone();
+    if !env.iter().any(|e| e.starts_with("PATH=")) {
+        env.push(DEFAULT_PATH.into());
+    }
+    if !env.iter().any(|e| e.starts_with("HOME=")) {
+        env.push(format!("HOME={}", user.home));
+    }
+    if !spec.cwd.is_empty() {
+        mkdir_all_owned(&spec.rootfs, &spec.cwd, user.uid, user.gid)?;
+    }
+    let etc = EtcFiles { hosts: bundle.join("hosts"), resolv_conf: bundle.join("resolv.conf"), hostname: bundle.join("hostname") };
+    let write = |p: &Path, s: String| fs::write(p, s).map_err(ExecError::io("writing", p));
+    write(&etc.hosts, hosts(hostname, &spec.extra_hosts))?;
+    write(&etc.resolv_conf, resolv_conf(spec.network, host_resolv)?)?;
+    write(&etc.hostname, format!("{hostname}\n"))?;
+    let input = SpecInput {
+        rootfs: &spec.rootfs,
+        args: &spec.args,
+        env,
+        cwd: &spec.cwd,
+        user: &user,
+        hostname,
+        network: spec.network,
+        etc: &etc,
+        mounts: &spec.mounts,
+        resources: spec.resources,
+        cgroups_path,
+    };
+    let destinations: Vec<String> = spec::mounts(&input)?.iter().map(|m| m.destination().display().to_string()).collect();
+    let stubs = MountStubs::record(&spec.rootfs, &destinations)?;
+    let config = spec::build(&input)?;
+    let path = bundle.join("config.json");
+    let json = serde_json::to_vec_pretty(&config).map_err(|e| ExecError::Spec { reason: e.to_string() })?;
+    fs::write(&path, json).map_err(ExecError::io("writing", &path))?;
+    Ok(stubs)
+}
+
+/// Deletes the container (forced), removes mount stubs and the bundle. `release` does it
+/// asynchronously; dropping an unreleased guard (e.g. the run future was dropped) does it
+/// synchronously.
+struct ContainerGuard {
+    binary: PathBuf,
+    state: PathBuf,
+    id: String,
+    bundle: PathBuf,
+    stubs: MountStubs,
+}
+
+impl ContainerGuard {
+    async fn release(&mut self) {
+        let _ = Command::new(&self.binary)
+            .arg("--root")
+            .arg(&self.state)
+            .args(["delete", "--force", &self.id])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .await;
+        self.finish();
+    }
+
+    fn finish(&mut self) {
+        self.stubs.remove();
+        self.stubs = MountStubs::default();
+        if let Err(e) = fs::remove_dir_all(&self.bundle) {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                tracing::warn!(bundle = %self.bundle.display(), error = %e, "removing bundle");
+            }
+        }
+        self.id.clear();
+    }
+}
+
+impl Drop for ContainerGuard {
+    fn drop(&mut self) {
+        if !self.id.is_empty() {
+            let _ = std::process::Command::new(&self.binary)
+                .arg("--root")
+                .arg(&self.state)
+                .args(["delete", "--force", &self.id])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+            self.finish();
+        }
+    }
+}
+
+fn find_in_path(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|d| d.join(name)).find(|p| p.is_file())
+}

@@ -1,0 +1,14 @@
+//! slipway's worker: the parts of a build that touch the machine.
+//!
+//! - [`snapshot`]: committed layer directories keyed by chain ID and active (writable)
+//!   snapshots for RUN steps, on overlayfs or, where overlayfs is unavailable, on copies.
+//! - [`executor`]: runs a process in a container through an OCI runtime (runc or crun),
+//!   generating the runtime `config.json` with oci-spec.
+//! - [`emulation`]: which foreign platforms this machine can run through QEMU user
+//!   emulation registered in binfmt_misc, and registering it on request.
+//!
+//! The worker runs as root; rootless operation is not supported.
+
+pub mod emulation;
+pub mod executor;
+pub mod snapshot;
