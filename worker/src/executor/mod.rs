@@ -14,7 +14,7 @@ mod runc;
 mod spec;
 mod user;
 
-pub use error::{ExecError, Result};
+pub use error::{ExecError, FailedStatus, Result};
 pub use output::{OutputChunk, OutputStream};
 pub use runc::{Runc, RuncConfig, RuntimeKind};
 pub use user::{resolve_user, ResolvedUser};
