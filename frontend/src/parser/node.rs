@@ -7,7 +7,8 @@
 /// For `ONBUILD`, the single argument node has `children == [the sub-instruction]`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Node {
-    /// Lower-cased instruction keyword (`"from"`) for an instruction node, the text for an argument.
+    /// Lower-cased instruction keyword (`"from"`) for an instruction node, the text for an
+    /// argument. (BuildKit keeps the keyword's case here; `original` has it as written.)
     pub value: String,
     /// The arguments, in order (BuildKit's `Next` chain).
     pub next: Vec<Node>,
@@ -44,11 +45,14 @@ pub struct Heredoc {
 /// Parser directives found at the top of the file.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Directives {
-    /// `# syntax=` as written.
+    /// The syntax directive as BuildKit's frontend selection sees it (`DetectSyntax`: a
+    /// leading `# syntax=`, also after a `#!` line, or `// syntax=`), value as written.
     pub syntax: Option<String>,
+    /// 1-based line of the syntax directive.
+    pub syntax_line: Option<usize>,
     /// `# escape=`; `\\` when absent.
     pub escape: Option<char>,
-    /// `# check=` as written.
+    /// `# check=` as written (BuildKit's `ParseDirective("check")`).
     pub check: Option<String>,
 }
 
