@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use slipway_worker::executor::{
-    Access, ExecError, Executor, FailedStatus, MountSpec, NetworkMode, ProcessIo, Resources, Runc, RunSpec,
+    Access, ExecError, Executor, FailedStatus, MountSpec, NetworkMode, ProcessIo, Resources,
+    RunSpec, Runc,
 };
 use slipway_worker::snapshot::{ActiveSnapshot, SnapshotChanges, Snapshotter};
 use tokio::sync::mpsc;
@@ -29,17 +30,34 @@ fn env(arch: &str) -> Env {
     let snaps = snapshotter(&data);
     commit_copy(&snaps, &chain_id(1), None, &rootfs(arch));
     let runc = runc(&tmp.path().join("runc"));
-    Env { _tmp: tmp, data, snaps, runc }
+    Env {
+        _tmp: tmp,
+        data,
+        snaps,
+        runc,
+    }
 }
 
 fn sh(script: &str) -> Vec<String> {
     vec!["/bin/sh".into(), "-c".into(), script.into()]
 }
 
-async fn run(runc: &Runc, spec: RunSpec) -> (Result<slipway_worker::executor::ExitStatus, ExecError>, String) {
+async fn run(
+    runc: &Runc,
+    spec: RunSpec,
+) -> (
+    Result<slipway_worker::executor::ExitStatus, ExecError>,
+    String,
+) {
     let (tx, rx) = mpsc::channel(64);
     let out = tokio::spawn(collect(rx));
-    let r = runc.run(spec, ProcessIo { output: Some(tx) }, CancellationToken::new()).await;
+    let r = runc
+        .run(
+            spec,
+            ProcessIo { output: Some(tx) },
+            CancellationToken::new(),
+        )
+        .await;
     (r, out.await.unwrap())
 }
 
@@ -49,11 +67,18 @@ impl Env {
     }
 
     fn spec(&self, active: &ActiveSnapshot, script: &str) -> RunSpec {
-        RunSpec { rootfs: active.rootfs().to_path_buf(), args: sh(script), ..Default::default() }
+        RunSpec {
+            rootfs: active.rootfs().to_path_buf(),
+            args: sh(script),
+            ..Default::default()
+        }
     }
 
     async fn assert_clean(&self) {
-        assert!(self.runc.list().await.unwrap().is_empty(), "runc containers left");
+        assert!(
+            self.runc.list().await.unwrap().is_empty(),
+            "runc containers left"
+        );
         assert!(self.runc.bundles().unwrap().is_empty(), "bundles left");
         assert!(mounts_under(&self.data).is_empty(), "mounts left");
     }
@@ -63,7 +88,14 @@ impl Env {
 async fn uname_in_amd64_rootfs() {
     let e = env("amd64");
     let active = e.active().await;
-    let (r, out) = run(&e.runc, RunSpec { args: vec!["uname".into(), "-m".into()], ..e.spec(&active, "") }).await;
+    let (r, out) = run(
+        &e.runc,
+        RunSpec {
+            args: vec!["uname".into(), "-m".into()],
+            ..e.spec(&active, "")
+        },
+    )
+    .await;
     assert_eq!(r.unwrap().code, 0);
     assert_eq!(out, "x86_64\n");
     active.cleanup().await.unwrap();
@@ -78,7 +110,11 @@ async fn failure_reports_exit_code_and_last_lines() {
     let (r, out) = run(&e.runc, e.spec(&active, script)).await;
     assert!(out.contains("line 1\n") && out.contains("oops"));
     match r {
-        Err(ExecError::Failed { status, tail, command }) => {
+        Err(ExecError::Failed {
+            status,
+            tail,
+            command,
+        }) => {
             assert_eq!(status, FailedStatus::ExitCode(3));
             assert_eq!(tail.len(), 10);
             assert_eq!(tail.first().map(String::as_str), Some("line 7"));
@@ -88,10 +124,23 @@ async fn failure_reports_exit_code_and_last_lines() {
         other => panic!("expected a failure, got {other:?}"),
     }
     let (r, _) = run(&e.runc, e.spec(&active, "echo to-stderr >&2; exit 4")).await;
-    assert!(matches!(r, Err(ExecError::Failed { status: FailedStatus::ExitCode(4), ref tail, .. }) if tail == &["to-stderr"]), "{r:?}");
-    let (r, _) = run(&e.runc, RunSpec { args: vec!["/no/such/binary".into()], ..e.spec(&active, "") }).await;
+    assert!(
+        matches!(r, Err(ExecError::Failed { status: FailedStatus::ExitCode(4), ref tail, .. }) if tail == &["to-stderr"]),
+        "{r:?}"
+    );
+    let (r, _) = run(
+        &e.runc,
+        RunSpec {
+            args: vec!["/no/such/binary".into()],
+            ..e.spec(&active, "")
+        },
+    )
+    .await;
     let msg = r.unwrap_err().to_string();
-    assert!(msg.contains("did not complete successfully") && msg.contains("no/such/binary"), "{msg}");
+    assert!(
+        msg.contains("did not complete successfully") && msg.contains("no/such/binary"),
+        "{msg}"
+    );
     active.cleanup().await.unwrap();
     e.assert_clean().await;
 }
@@ -100,15 +149,42 @@ async fn failure_reports_exit_code_and_last_lines() {
 async fn user_names_resolve_from_the_rootfs() {
     let e = env("amd64");
     let active = e.active().await;
-    let (r, out) = run(&e.runc, RunSpec { user: "app".into(), ..e.spec(&active, "id; echo $HOME") }).await;
+    let (r, out) = run(
+        &e.runc,
+        RunSpec {
+            user: "app".into(),
+            ..e.spec(&active, "id; echo $HOME")
+        },
+    )
+    .await;
     r.unwrap();
-    assert!(out.starts_with("uid=1000(app) gid=1000(app) groups=") && out.contains("50(staff)"), "{out}");
+    assert!(
+        out.starts_with("uid=1000(app) gid=1000(app) groups=") && out.contains("50(staff)"),
+        "{out}"
+    );
     assert!(out.ends_with("/home/app\n"), "{out}");
-    let (r, out) = run(&e.runc, RunSpec { user: "nobody:staff".into(), ..e.spec(&active, "id -u; id -g") }).await;
+    let (r, out) = run(
+        &e.runc,
+        RunSpec {
+            user: "nobody:staff".into(),
+            ..e.spec(&active, "id -u; id -g")
+        },
+    )
+    .await;
     r.unwrap();
     assert_eq!(out, "65534\n50\n");
-    let (r, _) = run(&e.runc, RunSpec { user: "foo".into(), ..e.spec(&active, "id") }).await;
-    assert_eq!(r.unwrap_err().to_string(), "unable to find user foo: no matching entries in passwd file");
+    let (r, _) = run(
+        &e.runc,
+        RunSpec {
+            user: "foo".into(),
+            ..e.spec(&active, "id")
+        },
+    )
+    .await;
+    assert_eq!(
+        r.unwrap_err().to_string(),
+        "unable to find user foo: no matching entries in passwd file"
+    );
     active.cleanup().await.unwrap();
     e.assert_clean().await;
 }
@@ -117,11 +193,17 @@ async fn user_names_resolve_from_the_rootfs() {
 async fn workdir_is_created_with_the_users_ownership() {
     let e = env("amd64");
     let active = e.active().await;
-    let spec = RunSpec { user: "app".into(), cwd: "/srv/app/work".into(), ..e.spec(&active, "pwd; touch mine") };
+    let spec = RunSpec {
+        user: "app".into(),
+        cwd: "/srv/app/work".into(),
+        ..e.spec(&active, "pwd; touch mine")
+    };
     let (r, out) = run(&e.runc, spec).await;
     r.unwrap();
     assert_eq!(out, "/srv/app/work\n");
-    let SnapshotChanges::Upper(upper) = active.finish().await.unwrap() else { panic!("overlay") };
+    let SnapshotChanges::Upper(upper) = active.finish().await.unwrap() else {
+        panic!("overlay")
+    };
     for d in ["srv", "srv/app", "srv/app/work", "srv/app/work/mine"] {
         let md = fs::metadata(upper.path().join(d)).unwrap();
         assert_eq!((md.uid(), md.gid()), (1000, 1000), "{d}");
@@ -133,7 +215,11 @@ async fn workdir_is_created_with_the_users_ownership() {
 async fn network_none_has_only_loopback_up() {
     let e = env("amd64");
     let active = e.active().await;
-    let (r, out) = run(&e.runc, e.spec(&active, "ls /sys/class/net; ip -o link show lo")).await;
+    let (r, out) = run(
+        &e.runc,
+        e.spec(&active, "ls /sys/class/net; ip -o link show lo"),
+    )
+    .await;
     r.unwrap();
     let mut lines = out.lines();
     assert_eq!(lines.next(), Some("lo"), "{out}");
@@ -142,9 +228,19 @@ async fn network_none_has_only_loopback_up() {
     assert_eq!(lines.next(), None, "{out}");
 
     let host_ifaces = fs::read_dir("/sys/class/net").unwrap().count();
-    let (r, out) = run(&e.runc, RunSpec { network: NetworkMode::Host, ..e.spec(&active, "ls /sys/class/net | wc -l; cat /etc/resolv.conf") }).await;
+    let (r, out) = run(
+        &e.runc,
+        RunSpec {
+            network: NetworkMode::Host,
+            ..e.spec(&active, "ls /sys/class/net | wc -l; cat /etc/resolv.conf")
+        },
+    )
+    .await;
     r.unwrap();
-    let expected = format!("{host_ifaces}\n{}", fs::read_to_string("/etc/resolv.conf").unwrap_or_default());
+    let expected = format!(
+        "{host_ifaces}\n{}",
+        fs::read_to_string("/etc/resolv.conf").unwrap_or_default()
+    );
     assert_eq!(out, expected);
     active.cleanup().await.unwrap();
     e.assert_clean().await;
@@ -157,20 +253,34 @@ async fn hosts_resolv_and_hostname_are_generated_and_leave_no_trace() {
     let spec = RunSpec {
         hostname: "builder-1".into(),
         extra_hosts: vec![("db".into(), "10.1.2.3".into())],
-        ..e.spec(&active, "hostname; cat /etc/hostname /etc/hosts /etc/resolv.conf; echo x > /etc/hosts")
+        ..e.spec(
+            &active,
+            "hostname; cat /etc/hostname /etc/hosts /etc/resolv.conf; echo x > /etc/hosts",
+        )
     };
     let (r, out) = run(&e.runc, spec).await;
     let err = r.unwrap_err().to_string();
     assert!(err.contains("Read-only file system"), "{err}");
-    assert!(out.starts_with("builder-1\nbuilder-1\n127.0.0.1\tlocalhost builder-1\n"), "{out}");
-    assert!(out.contains("10.1.2.3\tdb\n") && out.contains("nameserver 127.0.0.1\n"), "{out}");
+    assert!(
+        out.starts_with("builder-1\nbuilder-1\n127.0.0.1\tlocalhost builder-1\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("10.1.2.3\tdb\n") && out.contains("nameserver 127.0.0.1\n"),
+        "{out}"
+    );
     let rootfs_etc = rootfs("amd64").join("etc");
-    let SnapshotChanges::Upper(upper) = active.finish().await.unwrap() else { panic!("overlay") };
+    let SnapshotChanges::Upper(upper) = active.finish().await.unwrap() else {
+        panic!("overlay")
+    };
     // Mount stubs are gone; /etc may be copied up but keeps its times and is empty.
     let etc = upper.path().join("etc");
     if etc.exists() {
         assert_eq!(fs::read_dir(&etc).unwrap().count(), 0);
-        assert_eq!(fs::metadata(&etc).unwrap().mtime(), fs::metadata(&rootfs_etc).unwrap().mtime());
+        assert_eq!(
+            fs::metadata(&etc).unwrap().mtime(),
+            fs::metadata(&rootfs_etc).unwrap().mtime()
+        );
     }
     e.assert_clean().await;
 }
@@ -181,15 +291,33 @@ async fn writes_land_in_the_upper_dir_only() {
     let active = e.active().await;
     let (r, _) = run(&e.runc, e.spec(&active, "echo hi > /newfile; rm /bin/cat")).await;
     r.unwrap();
-    let SnapshotChanges::Upper(upper) = active.finish().await.unwrap() else { panic!("overlay") };
-    let mut names: Vec<String> = fs::read_dir(upper.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let SnapshotChanges::Upper(upper) = active.finish().await.unwrap() else {
+        panic!("overlay")
+    };
+    let mut names: Vec<String> = fs::read_dir(upper.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
     names.sort();
     names.retain(|n| n != "etc" || fs::read_dir(upper.path().join("etc")).unwrap().count() > 0);
     assert_eq!(names, ["bin", "newfile"]);
-    assert_eq!(fs::read_to_string(upper.path().join("newfile")).unwrap(), "hi\n");
+    assert_eq!(
+        fs::read_to_string(upper.path().join("newfile")).unwrap(),
+        "hi\n"
+    );
     assert_eq!(fs::read_dir(upper.path().join("bin")).unwrap().count(), 1);
-    assert!(e.snaps.layer_dir(&chain_id(1)).unwrap().join("bin/cat").exists());
-    assert!(!e.snaps.layer_dir(&chain_id(1)).unwrap().join("newfile").exists());
+    assert!(e
+        .snaps
+        .layer_dir(&chain_id(1))
+        .unwrap()
+        .join("bin/cat")
+        .exists());
+    assert!(!e
+        .snaps
+        .layer_dir(&chain_id(1))
+        .unwrap()
+        .join("newfile")
+        .exists());
     e.assert_clean().await;
 }
 
@@ -215,9 +343,14 @@ async fn extra_mounts_and_resources() {
     assert!(!out.contains("ro-writable"), "{out}");
     assert!(out.contains(" 1024 "), "tmpfs size: {out}");
     assert_eq!(fs::read_to_string(rw.path().join("out")).unwrap(), "out\n");
-    let SnapshotChanges::Upper(upper) = active.finish().await.unwrap() else { panic!("overlay") };
+    let SnapshotChanges::Upper(upper) = active.finish().await.unwrap() else {
+        panic!("overlay")
+    };
     for stub in ["ro", "rw", "scratch"] {
-        assert!(!upper.path().join(stub).exists(), "mount stub {stub} left in the diff");
+        assert!(
+            !upper.path().join(stub).exists(),
+            "mount stub {stub} left in the diff"
+        );
     }
     e.assert_clean().await;
 }
@@ -235,7 +368,14 @@ async fn cancellation_leaves_nothing_behind() {
     let start = Instant::now();
     let (tx, rx) = mpsc::channel(8);
     let out = tokio::spawn(collect(rx));
-    let r = e.runc.run(e.spec(&active, "echo started; sleep 600"), ProcessIo { output: Some(tx) }, cancel).await;
+    let r = e
+        .runc
+        .run(
+            e.spec(&active, "echo started; sleep 600"),
+            ProcessIo { output: Some(tx) },
+            cancel,
+        )
+        .await;
     assert!(matches!(r, Err(ExecError::Cancelled { .. })), "{r:?}");
     assert!(start.elapsed() < Duration::from_secs(20));
     assert_eq!(out.await.unwrap(), "started\n");
@@ -245,10 +385,19 @@ async fn cancellation_leaves_nothing_behind() {
     let active = e.active().await;
     let cancel = CancellationToken::new();
     cancel.cancel();
-    let r = e.runc.run(e.spec(&active, "sleep 600"), ProcessIo::default(), cancel).await;
+    let r = e
+        .runc
+        .run(e.spec(&active, "sleep 600"), ProcessIo::default(), cancel)
+        .await;
     assert!(matches!(r, Err(ExecError::Cancelled { .. })), "{r:?}");
     active.cleanup().await.unwrap();
     e.assert_clean().await;
-    assert!(!Path::new("/sys/fs/cgroup/pids/slipway-test").exists()
-        || fs::read_dir("/sys/fs/cgroup/pids/slipway-test").unwrap().filter(|d| d.as_ref().unwrap().path().is_dir()).count() == 0);
+    assert!(
+        !Path::new("/sys/fs/cgroup/pids/slipway-test").exists()
+            || fs::read_dir("/sys/fs/cgroup/pids/slipway-test")
+                .unwrap()
+                .filter(|d| d.as_ref().unwrap().path().is_dir())
+                .count()
+                == 0
+    );
 }

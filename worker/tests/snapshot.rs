@@ -8,7 +8,9 @@ use std::path::Path;
 
 use common::*;
 use nix::sys::stat::{mknod, Mode, SFlag};
-use slipway_worker::snapshot::{BackendChoice, SnapshotBackend, SnapshotChanges, Snapshotter, SnapshotterConfig};
+use slipway_worker::snapshot::{
+    BackendChoice, SnapshotBackend, SnapshotChanges, Snapshotter, SnapshotterConfig,
+};
 
 fn whiteout(path: &Path) {
     mknod(path, SFlag::S_IFCHR, Mode::from_bits_truncate(0o000), 0).unwrap();
@@ -22,14 +24,18 @@ fn two_layers(s: &Snapshotter) {
     fs::write(base.path().join("d/x"), "x").unwrap();
     fs::write(base.path().join("keep"), "keep").unwrap();
     s.commit(base).unwrap();
-    let second = s.prepare_layer_dir(&chain_id(2), Some(&chain_id(1))).unwrap();
+    let second = s
+        .prepare_layer_dir(&chain_id(2), Some(&chain_id(1)))
+        .unwrap();
     whiteout(&second.path().join("a"));
     fs::write(second.path().join("b"), "b").unwrap();
     s.commit(second).unwrap();
 }
 
 fn is_whiteout(p: &Path) -> bool {
-    fs::symlink_metadata(p).map(|m| m.file_type().is_char_device() && m.rdev() == 0).unwrap_or(false)
+    fs::symlink_metadata(p)
+        .map(|m| m.file_type().is_char_device() && m.rdev() == 0)
+        .unwrap_or(false)
 }
 
 #[tokio::test]
@@ -52,14 +58,17 @@ async fn overlay_active_snapshot_writes_only_to_upper() {
 
     let changes = active.finish().await.unwrap();
     assert!(mounts_under(tmp.path()).is_empty());
-    let SnapshotChanges::Upper(upper) = changes else { panic!("overlay gives an upper dir") };
+    let SnapshotChanges::Upper(upper) = changes else {
+        panic!("overlay gives an upper dir")
+    };
     assert_eq!(fs::read_to_string(upper.path().join("new")).unwrap(), "new");
     assert!(is_whiteout(&upper.path().join("d/x")));
     assert!(!upper.path().join("keep").exists() && !upper.path().join("b").exists());
     // The committed layers are untouched.
     assert!(s.layer_dir(&chain_id(1)).unwrap().join("d/x").is_file());
 
-    s.commit_dir(upper, &chain_id(3), Some(&chain_id(2))).unwrap();
+    s.commit_dir(upper, &chain_id(3), Some(&chain_id(2)))
+        .unwrap();
     assert_eq!(s.chain(&chain_id(3)).unwrap().len(), 3);
     assert!(s.layer_dir(&chain_id(3)).unwrap().join("new").is_file());
     assert_eq!(fs::read_dir(tmp.path().join("active")).unwrap().count(), 0);
@@ -69,7 +78,11 @@ async fn overlay_active_snapshot_writes_only_to_upper() {
 async fn copy_backend_merges_the_chain() {
     require_root();
     let tmp = tempfile::tempdir().unwrap();
-    let s = Snapshotter::open(SnapshotterConfig { data_dir: tmp.path().into(), backend: BackendChoice::Copy }).unwrap();
+    let s = Snapshotter::open(SnapshotterConfig {
+        data_dir: tmp.path().into(),
+        backend: BackendChoice::Copy,
+    })
+    .unwrap();
     assert_eq!(s.backend(), SnapshotBackend::Copy);
     two_layers(&s);
     let active = s.prepare_active(Some(&chain_id(2))).await.unwrap();
@@ -78,7 +91,9 @@ async fn copy_backend_merges_the_chain() {
     assert!(!root.join("a").exists());
     assert_eq!(fs::read_to_string(root.join("d/x")).unwrap(), "x");
     fs::write(root.join("new"), "new").unwrap();
-    let SnapshotChanges::FullTree { root: tree, base } = active.finish().await.unwrap() else { panic!("copy gives a full tree") };
+    let SnapshotChanges::FullTree { root: tree, base } = active.finish().await.unwrap() else {
+        panic!("copy gives a full tree")
+    };
     assert_eq!(base, Some(chain_id(2)));
     for f in ["b", "keep", "new", "d/x"] {
         assert!(tree.path().join(f).is_file(), "{f}");
@@ -143,12 +158,16 @@ async fn scratch_and_missing_parents() {
     require_root();
     let tmp = tempfile::tempdir().unwrap();
     let s = snapshotter(tmp.path());
-    let err = s.prepare_layer_dir(&chain_id(2), Some(&chain_id(1))).unwrap_err();
+    let err = s
+        .prepare_layer_dir(&chain_id(2), Some(&chain_id(1)))
+        .unwrap_err();
     assert!(err.to_string().contains("is not committed"), "{err}");
     assert!(s.prepare_active(Some(&chain_id(9))).await.is_err());
     let active = s.prepare_active(None).await.unwrap();
     fs::write(active.rootfs().join("f"), "f").unwrap();
-    let SnapshotChanges::Upper(upper) = active.finish().await.unwrap() else { panic!("scratch gives an upper dir") };
+    let SnapshotChanges::Upper(upper) = active.finish().await.unwrap() else {
+        panic!("scratch gives an upper dir")
+    };
     assert!(upper.path().join("f").is_file());
     // Committing the same chain ID twice keeps the first.
     let p = s.prepare_layer_dir(&chain_id(1), None).unwrap();

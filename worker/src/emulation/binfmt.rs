@@ -66,10 +66,13 @@ impl BinfmtEntry {
 }
 
 fn hex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
-    (0..s.len()).step_by(2).map(|i| s.get(i..i + 2).and_then(|b| u8::from_str_radix(b, 16).ok())).collect()
+    (0..s.len())
+        .step_by(2)
+        .map(|i| s.get(i..i + 2).and_then(|b| u8::from_str_radix(b, 16).ok()))
+        .collect()
 }
 
 /// All handler entries in `dir`; none when binfmt_misc is not mounted there.
@@ -77,17 +80,31 @@ pub(crate) fn read_entries(dir: &Path) -> Result<Vec<BinfmtEntry>, EmulationErro
     let rd = match fs::read_dir(dir) {
         Ok(rd) => rd,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(source) => return Err(EmulationError::Io { op: "reading", path: dir.to_path_buf(), source }),
+        Err(source) => {
+            return Err(EmulationError::Io {
+                op: "reading",
+                path: dir.to_path_buf(),
+                source,
+            })
+        }
     };
     let mut out = Vec::new();
     for entry in rd {
-        let entry = entry.map_err(|source| EmulationError::Io { op: "reading", path: dir.to_path_buf(), source })?;
+        let entry = entry.map_err(|source| EmulationError::Io {
+            op: "reading",
+            path: dir.to_path_buf(),
+            source,
+        })?;
         let name = entry.file_name().to_string_lossy().into_owned();
         if name == "register" || name == "status" {
             continue;
         }
         let path = entry.path();
-        let text = fs::read_to_string(&path).map_err(|source| EmulationError::Io { op: "reading", path: path.clone(), source })?;
+        let text = fs::read_to_string(&path).map_err(|source| EmulationError::Io {
+            op: "reading",
+            path: path.clone(),
+            source,
+        })?;
         if let Some(e) = BinfmtEntry::parse(&name, &text) {
             out.push(e);
         }
@@ -110,9 +127,16 @@ mod tests {
         let text = "enabled\ninterpreter /usr/libexec/qemu-binfmt/aarch64-binfmt-P\nflags: PF\noffset 0\nmagic 7f454c460201010000000000000000000200b700\nmask ffffffffffffff00fffffffffffffffffeffffff\n";
         let e = BinfmtEntry::parse("qemu-aarch64", text).unwrap();
         assert!(e.enabled && e.fix_binary());
-        assert_eq!(e.interpreter, PathBuf::from("/usr/libexec/qemu-binfmt/aarch64-binfmt-P"));
+        assert_eq!(
+            e.interpreter,
+            PathBuf::from("/usr/libexec/qemu-binfmt/aarch64-binfmt-P")
+        );
         assert_eq!(e.platforms(), vec![Platform::linux("arm64", "")]);
-        let jar = BinfmtEntry::parse("jar", "disabled\ninterpreter /usr/bin/jexec\nflags: \nextension .jar\n").unwrap();
+        let jar = BinfmtEntry::parse(
+            "jar",
+            "disabled\ninterpreter /usr/bin/jexec\nflags: \nextension .jar\n",
+        )
+        .unwrap();
         assert!(!jar.enabled && jar.platforms().is_empty());
         assert!(BinfmtEntry::parse("status", "enabled").is_some());
         assert!(BinfmtEntry::parse("x", "magic zz\nenabled").is_none());

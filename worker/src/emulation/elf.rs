@@ -17,6 +17,13 @@ pub(crate) fn platforms_for(magic: &[u8], mask: &[u8]) -> Vec<Platform> {
         2 => u16::from_be_bytes([byte(18), byte(19)]),
         _ => return Vec::new(),
     };
+    // MIPS n32 handlers (qemu-mipsn32*) match EF_MIPS_ABI2 in e_flags; Go's mips/mipsle
+    // platforms are o32.
+    const EF_MIPS_ABI2: u8 = 0x20;
+    let flags_low = if data == 1 { byte(36) } else { byte(39) };
+    if machine == 0x08 && class == 1 && magic.len() >= 40 && flags_low & EF_MIPS_ABI2 != 0 {
+        return Vec::new();
+    }
     let linux = |a: &str, v: &str| Platform::linux(a, v);
     match (class, data, machine) {
         (2, 1, 0x3e) => vec![linux("amd64", "")],
@@ -51,10 +58,25 @@ mod tests {
     #[test]
     fn maps_machines() {
         let full = vec![0xff; 20];
-        assert_eq!(platforms_for(&header(2, 1, [0xb7, 0]), &full), vec![Platform::linux("arm64", "")]);
-        assert_eq!(platforms_for(&header(2, 2, [0, 0x16]), &full), vec![Platform::linux("s390x", "")]);
+        assert_eq!(
+            platforms_for(&header(2, 1, [0xb7, 0]), &full),
+            vec![Platform::linux("arm64", "")]
+        );
+        assert_eq!(
+            platforms_for(&header(2, 2, [0, 0x16]), &full),
+            vec![Platform::linux("s390x", "")]
+        );
         assert_eq!(platforms_for(&header(1, 1, [0x28, 0]), &full).len(), 2);
         assert!(platforms_for(&header(2, 1, [0x99, 0x99]), &full).is_empty());
         assert!(platforms_for(b"MZ\x90\x00", &full).is_empty());
+        let mut n32 = header(1, 1, [0x08, 0]);
+        n32.resize(40, 0);
+        n32[36] = 0x20;
+        assert!(platforms_for(&n32, &[0xff; 40]).is_empty());
+        n32[36] = 0;
+        assert_eq!(
+            platforms_for(&n32, &[0xff; 40]),
+            vec![Platform::linux("mipsle", "")]
+        );
     }
 }

@@ -85,7 +85,10 @@ pub enum EmulationError {
     )]
     NoDefinitions { dir: PathBuf },
     #[error("{}", unavailable_message(.platform, .platforms))]
-    PlatformUnavailable { platform: Platform, platforms: WorkerPlatforms },
+    PlatformUnavailable {
+        platform: Platform,
+        platforms: Box<WorkerPlatforms>,
+    },
 }
 
 fn list(ps: &[Platform]) -> String {
@@ -128,7 +131,12 @@ fn unavailable_message(platform: &Platform, ps: &WorkerPlatforms) -> String {
 
 impl fmt::Display for WorkerPlatforms {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "native: {}; emulated: {}", list(&self.native), list(&self.emulated))
+        write!(
+            f,
+            "native: {}; emulated: {}",
+            list(&self.native),
+            list(&self.emulated)
+        )
     }
 }
 
@@ -140,7 +148,10 @@ impl WorkerPlatforms {
         } else if self.emulated.contains(platform) {
             Ok(PlatformSupport::Emulated)
         } else {
-            Err(EmulationError::PlatformUnavailable { platform: platform.clone(), platforms: self.clone() })
+            Err(EmulationError::PlatformUnavailable {
+                platform: platform.clone(),
+                platforms: Box::new(self.clone()),
+            })
         }
     }
 
@@ -158,7 +169,10 @@ pub fn detect(config: &EmulationConfig) -> Result<WorkerPlatforms, EmulationErro
 }
 
 /// Applies `mode` (registering handlers for [`EmulationMode::Auto`]) and detects.
-pub fn prepare(mode: EmulationMode, config: &EmulationConfig) -> Result<WorkerPlatforms, EmulationError> {
+pub fn prepare(
+    mode: EmulationMode,
+    config: &EmulationConfig,
+) -> Result<WorkerPlatforms, EmulationError> {
     if mode == EmulationMode::Auto {
         let native = native::native_platforms();
         register::register_missing(config, &native)?;
@@ -167,13 +181,20 @@ pub fn prepare(mode: EmulationMode, config: &EmulationConfig) -> Result<WorkerPl
 }
 
 fn classify(native: Vec<Platform>, entries: &[BinfmtEntry]) -> WorkerPlatforms {
-    let mut out = WorkerPlatforms { native, ..Default::default() };
+    let mut out = WorkerPlatforms {
+        native,
+        ..Default::default()
+    };
     for e in entries.iter().filter(|e| e.enabled) {
         for p in e.platforms() {
             if out.native.contains(&p) {
                 continue;
             }
-            let list = if e.fix_binary() { &mut out.emulated } else { &mut out.unusable };
+            let list = if e.fix_binary() {
+                &mut out.emulated
+            } else {
+                &mut out.unusable
+            };
             if !list.contains(&p) {
                 list.push(p);
             }
@@ -198,17 +219,54 @@ mod tests {
 
     #[test]
     fn classifies_by_elf_header_and_flag() {
-        let arm64 = entry("qemu-aarch64", "PF", "7f454c460201010000000000000000000200b700");
-        let arm = entry("qemu-arm", "P", "7f454c460101010000000000000000000200 2800".replace(' ', "").as_str());
-        let riscv = entry("whatever", "POCF", "7f454c460201010000000000000000000200f300");
+        let arm64 = entry(
+            "qemu-aarch64",
+            "PF",
+            "7f454c460201010000000000000000000200b700",
+        );
+        let arm = entry(
+            "qemu-arm",
+            "P",
+            "7f454c460101010000000000000000000200 2800"
+                .replace(' ', "")
+                .as_str(),
+        );
+        let riscv = entry(
+            "whatever",
+            "POCF",
+            "7f454c460201010000000000000000000200f300",
+        );
         let ps = classify(vec![Platform::linux("amd64", "")], &[arm64, arm, riscv]);
-        assert_eq!(ps.emulated, vec![Platform::linux("arm64", ""), Platform::linux("riscv64", "")]);
-        assert_eq!(ps.unusable, vec![Platform::linux("arm", "v6"), Platform::linux("arm", "v7")]);
-        assert_eq!(ps.support(&Platform::linux("arm64", "")).unwrap(), PlatformSupport::Emulated);
-        assert_eq!(ps.support(&Platform::linux("amd64", "")).unwrap(), PlatformSupport::Native);
-        let e = ps.support(&Platform::linux("s390x", "")).unwrap_err().to_string();
-        assert!(e.contains("platform linux/s390x cannot run") && e.contains("apt-get install qemu-user-static") && e.contains("--emulate auto"), "{e}");
-        let e = ps.support(&Platform::linux("arm", "v7")).unwrap_err().to_string();
+        assert_eq!(
+            ps.emulated,
+            vec![Platform::linux("arm64", ""), Platform::linux("riscv64", "")]
+        );
+        assert_eq!(
+            ps.unusable,
+            vec![Platform::linux("arm", "v6"), Platform::linux("arm", "v7")]
+        );
+        assert_eq!(
+            ps.support(&Platform::linux("arm64", "")).unwrap(),
+            PlatformSupport::Emulated
+        );
+        assert_eq!(
+            ps.support(&Platform::linux("amd64", "")).unwrap(),
+            PlatformSupport::Native
+        );
+        let e = ps
+            .support(&Platform::linux("s390x", ""))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("platform linux/s390x cannot run")
+                && e.contains("apt-get install qemu-user-static")
+                && e.contains("--emulate auto"),
+            "{e}"
+        );
+        let e = ps
+            .support(&Platform::linux("arm", "v7"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("lacks the F (fix-binary) flag"), "{e}");
     }
 }

@@ -31,10 +31,17 @@ pub(crate) fn native_platforms() -> Vec<Platform> {
 }
 
 fn runs_i386() -> bool {
-    let Ok(mut f) = tempfile::Builder::new().prefix("slipway-i386-probe").tempfile() else {
+    let Ok(mut f) = tempfile::Builder::new()
+        .prefix("slipway-i386-probe")
+        .tempfile()
+    else {
         return false;
     };
-    if f.write_all(&I386_EXIT0).is_err() || f.as_file().set_permissions(std::fs::Permissions::from_mode(0o700)).is_err() {
+    if f.write_all(&I386_EXIT0).is_err()
+        || f.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o700))
+            .is_err()
+    {
         return false;
     }
     let Ok(path) = f.into_temp_path().keep() else {
@@ -48,7 +55,9 @@ fn runs_i386() -> bool {
                 ok = s.success();
                 break;
             }
-            Err(e) if e.raw_os_error() == Some(nix::libc::ETXTBSY) => std::thread::sleep(std::time::Duration::from_millis(20)),
+            Err(e) if e.raw_os_error() == Some(nix::libc::ETXTBSY) => {
+                std::thread::sleep(std::time::Duration::from_millis(20))
+            }
             Err(_) => break,
         }
     }

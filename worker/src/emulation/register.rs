@@ -26,17 +26,35 @@ pub(crate) struct Definition {
 
 impl Definition {
     pub(crate) fn parse(path: &Path, text: &str) -> Result<Definition, EmulationError> {
-        let bad = |reason: &str| EmulationError::BadDefinition { path: path.to_path_buf(), reason: reason.into() };
-        let name = path.file_name().and_then(|n| n.to_str()).ok_or_else(|| bad("file name is not UTF-8"))?;
-        let get = |key: &str| {
-            text.lines().find_map(|l| l.trim().strip_prefix(key).and_then(|v| v.strip_prefix(' ')).map(str::trim))
+        let bad = |reason: &str| EmulationError::BadDefinition {
+            path: path.to_path_buf(),
+            reason: reason.into(),
         };
-        let magic_escaped = get("magic").ok_or_else(|| bad("no magic line"))?.to_string();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| bad("file name is not UTF-8"))?;
+        let get = |key: &str| {
+            text.lines().find_map(|l| {
+                l.trim()
+                    .strip_prefix(key)
+                    .and_then(|v| v.strip_prefix(' '))
+                    .map(str::trim)
+            })
+        };
+        let magic_escaped = get("magic")
+            .ok_or_else(|| bad("no magic line"))?
+            .to_string();
         let mask_escaped = get("mask").unwrap_or("").to_string();
         let def = Definition {
             name: name.to_string(),
-            interpreter: PathBuf::from(get("interpreter").ok_or_else(|| bad("no interpreter line"))?),
-            offset: get("offset").unwrap_or("0").parse().map_err(|_| bad("offset is not a number"))?,
+            interpreter: PathBuf::from(
+                get("interpreter").ok_or_else(|| bad("no interpreter line"))?,
+            ),
+            offset: get("offset")
+                .unwrap_or("0")
+                .parse()
+                .map_err(|_| bad("offset is not a number"))?,
             magic: unescape(&magic_escaped).ok_or_else(|| bad("magic has a bad escape"))?,
             mask: unescape(&mask_escaped).ok_or_else(|| bad("mask has a bad escape"))?,
             magic_escaped,
@@ -44,7 +62,10 @@ impl Definition {
             preserve: get("preserve") == Some("yes"),
             credentials: get("credentials") == Some("yes"),
         };
-        if def.name.contains(':') || def.magic_escaped.contains(':') || def.mask_escaped.contains(':') {
+        if def.name.contains(':')
+            || def.magic_escaped.contains(':')
+            || def.mask_escaped.contains(':')
+        {
             return Err(bad("':' is not allowed in a binfmt_misc registration"));
         }
         Ok(def)
@@ -99,15 +120,31 @@ fn unescape(s: &str) -> Option<Vec<u8>> {
 
 /// Mounts binfmt_misc if needed, then registers every qemu definition whose platforms are
 /// neither native nor already usable, replacing handlers registered without F.
-pub(crate) fn register_missing(config: &EmulationConfig, native: &[Platform]) -> Result<(), EmulationError> {
+pub(crate) fn register_missing(
+    config: &EmulationConfig,
+    native: &[Platform],
+) -> Result<(), EmulationError> {
     let dir = &config.binfmt_misc_dir;
     if !is_mounted(dir) {
-        mount(Some("binfmt_misc"), dir, Some("binfmt_misc"), MsFlags::empty(), None::<&str>)
-            .map_err(|source| EmulationError::Mount { path: dir.clone(), source })?;
+        mount(
+            Some("binfmt_misc"),
+            dir,
+            Some("binfmt_misc"),
+            MsFlags::empty(),
+            None::<&str>,
+        )
+        .map_err(|source| EmulationError::Mount {
+            path: dir.clone(),
+            source,
+        })?;
     }
     let defs = read_definitions(&config.definitions_dir)?;
     for def in defs {
-        let wanted: Vec<Platform> = def.platforms().into_iter().filter(|p| !native.contains(p)).collect();
+        let wanted: Vec<Platform> = def
+            .platforms()
+            .into_iter()
+            .filter(|p| !native.contains(p))
+            .collect();
         if wanted.is_empty() {
             continue;
         }
@@ -116,19 +153,35 @@ pub(crate) fn register_missing(config: &EmulationConfig, native: &[Platform]) ->
             continue;
         }
         let entries = read_entries(dir)?;
-        let covering: Vec<_> = entries.iter().filter(|e| e.platforms().iter().any(|p| wanted.contains(p))).collect();
+        let covering: Vec<_> = entries
+            .iter()
+            .filter(|e| e.platforms().iter().any(|p| wanted.contains(p)))
+            .collect();
         if covering.iter().any(|e| e.enabled && e.fix_binary()) {
             continue;
         }
-        for e in covering.iter().chain(entries.iter().filter(|e| e.name == def.name).collect::<Vec<_>>().iter()) {
+        for e in covering.iter().chain(
+            entries
+                .iter()
+                .filter(|e| e.name == def.name)
+                .collect::<Vec<_>>()
+                .iter(),
+        ) {
             let path = dir.join(&e.name);
             if path.exists() {
-                fs::write(&path, "-1").map_err(|source| EmulationError::Io { op: "removing handler", path, source })?;
+                fs::write(&path, "-1").map_err(|source| EmulationError::Io {
+                    op: "removing handler",
+                    path,
+                    source,
+                })?;
             }
         }
         let register = dir.join("register");
-        fs::write(&register, def.register_line())
-            .map_err(|source| EmulationError::Io { op: "registering a handler through", path: register, source })?;
+        fs::write(&register, def.register_line()).map_err(|source| EmulationError::Io {
+            op: "registering a handler through",
+            path: register,
+            source,
+        })?;
         tracing::info!(name = %def.name, "registered QEMU emulation");
     }
     Ok(())
@@ -137,20 +190,46 @@ pub(crate) fn register_missing(config: &EmulationConfig, native: &[Platform]) ->
 fn read_definitions(dir: &Path) -> Result<Vec<Definition>, EmulationError> {
     let rd = match fs::read_dir(dir) {
         Ok(rd) => rd,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(EmulationError::NoDefinitions { dir: dir.to_path_buf() }),
-        Err(source) => return Err(EmulationError::Io { op: "reading", path: dir.to_path_buf(), source }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(EmulationError::NoDefinitions {
+                dir: dir.to_path_buf(),
+            })
+        }
+        Err(source) => {
+            return Err(EmulationError::Io {
+                op: "reading",
+                path: dir.to_path_buf(),
+                source,
+            })
+        }
     };
     let mut out = Vec::new();
     for entry in rd {
-        let path = entry.map_err(|source| EmulationError::Io { op: "reading", path: dir.to_path_buf(), source })?.path();
-        if !path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("qemu-")) {
+        let path = entry
+            .map_err(|source| EmulationError::Io {
+                op: "reading",
+                path: dir.to_path_buf(),
+                source,
+            })?
+            .path();
+        if !path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with("qemu-"))
+        {
             continue;
         }
-        let text = fs::read_to_string(&path).map_err(|source| EmulationError::Io { op: "reading", path: path.clone(), source })?;
+        let text = fs::read_to_string(&path).map_err(|source| EmulationError::Io {
+            op: "reading",
+            path: path.clone(),
+            source,
+        })?;
         out.push(Definition::parse(&path, &text)?);
     }
     if out.is_empty() {
-        return Err(EmulationError::NoDefinitions { dir: dir.to_path_buf() });
+        return Err(EmulationError::NoDefinitions {
+            dir: dir.to_path_buf(),
+        });
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(out)
@@ -167,8 +246,14 @@ mod tests {
         let d = Definition::parse(Path::new("/usr/share/binfmts/qemu-aarch64"), AARCH64).unwrap();
         assert_eq!(d.platforms(), vec![Platform::linux("arm64", "")]);
         let line = d.register_line();
-        assert!(line.starts_with(":qemu-aarch64:M:0:\\x7f\\x45\\x4c\\x46\\x02"), "{line}");
-        assert!(line.ends_with(":/usr/libexec/qemu-binfmt/aarch64-binfmt-P:PF"), "{line}");
+        assert!(
+            line.starts_with(":qemu-aarch64:M:0:\\x7f\\x45\\x4c\\x46\\x02"),
+            "{line}"
+        );
+        assert!(
+            line.ends_with(":/usr/libexec/qemu-binfmt/aarch64-binfmt-P:PF"),
+            "{line}"
+        );
         let bad = Definition::parse(Path::new("/x/qemu-bad"), "interpreter /x\nmagic \\xZZ\n");
         assert!(matches!(bad, Err(EmulationError::BadDefinition { .. })));
     }

@@ -6,7 +6,11 @@ pub enum ExecError {
     #[error("nothing to run: the command is empty")]
     EmptyCommand,
     #[error("invalid {field} {value:?}: {reason}")]
-    InvalidSpec { field: &'static str, value: String, reason: &'static str },
+    InvalidSpec {
+        field: &'static str,
+        value: String,
+        reason: &'static str,
+    },
     #[error("unable to find user {user}: no matching entries in passwd file")]
     UnknownUser { user: String },
     #[error("unable to find group {group}: no matching entries in group file")]
@@ -29,9 +33,18 @@ pub enum ExecError {
         source: std::io::Error,
     },
     #[error("{binary} {action} {id} failed: {detail}")]
-    Runtime { binary: String, action: &'static str, id: String, detail: String },
+    Runtime {
+        binary: String,
+        action: &'static str,
+        id: String,
+        detail: String,
+    },
     #[error("process {command:?} did not complete successfully: {status}{}", tail_text(.tail))]
-    Failed { command: String, status: FailedStatus, tail: Vec<String> },
+    Failed {
+        command: String,
+        status: FailedStatus,
+        tail: Vec<String>,
+    },
     #[error("process {command:?} was cancelled")]
     Cancelled { command: String },
 }
@@ -66,7 +79,10 @@ fn tail_text(tail: &[String]) -> String {
 }
 
 impl ExecError {
-    pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> ExecError {
+    pub(crate) fn io(
+        op: &'static str,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(std::io::Error) -> ExecError {
         let path = path.into();
         move |source| ExecError::Io { op, path, source }
     }

@@ -6,7 +6,8 @@ use std::path::Path;
 use super::{ExecError, NetworkMode, Result};
 
 pub(crate) fn hosts(hostname: &str, extra: &[(String, String)]) -> String {
-    let mut s = format!("127.0.0.1\tlocalhost {hostname}\n::1\tlocalhost ip6-localhost ip6-loopback\n");
+    let mut s =
+        format!("127.0.0.1\tlocalhost {hostname}\n::1\tlocalhost ip6-localhost ip6-loopback\n");
     for (host, ip) in extra {
         s.push_str(&format!("{ip}\t{host}\n"));
     }
@@ -20,9 +21,15 @@ pub(crate) fn resolv_conf(network: NetworkMode, host_resolv: &Path) -> Result<St
         NetworkMode::Host => match fs::read_to_string(host_resolv) {
             Ok(s) => Ok(s),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
-            Err(e) => Err(ExecError::Io { op: "reading", path: host_resolv.to_path_buf(), source: e }),
+            Err(e) => Err(ExecError::Io {
+                op: "reading",
+                path: host_resolv.to_path_buf(),
+                source: e,
+            }),
         },
-        NetworkMode::None => Ok("# --network=none: no resolvers but the loopback\nnameserver 127.0.0.1\n".into()),
+        NetworkMode::None => {
+            Ok("# --network=none: no resolvers but the loopback\nnameserver 127.0.0.1\n".into())
+        }
     }
 }
 
@@ -31,12 +38,18 @@ pub(crate) fn check_hostname(name: &str) -> Result<()> {
     let ok = !name.is_empty()
         && name.len() <= 64
         && name.split('.').all(|l| {
-            !l.is_empty() && !l.starts_with('-') && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            !l.is_empty()
+                && !l.starts_with('-')
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
         });
     if ok {
         Ok(())
     } else {
-        Err(ExecError::InvalidSpec { field: "hostname", value: name.into(), reason: "not a valid host name" })
+        Err(ExecError::InvalidSpec {
+            field: "hostname",
+            value: name.into(),
+            reason: "not a valid host name",
+        })
     }
 }
 
@@ -47,7 +60,10 @@ mod tests {
     #[test]
     fn hosts_lists_localhost_hostname_and_extras() {
         let h = hosts("box", &[("db".into(), "10.0.0.2".into())]);
-        assert_eq!(h, "127.0.0.1\tlocalhost box\n::1\tlocalhost ip6-localhost ip6-loopback\n10.0.0.2\tdb\n");
+        assert_eq!(
+            h,
+            "127.0.0.1\tlocalhost box\n::1\tlocalhost ip6-localhost ip6-loopback\n10.0.0.2\tdb\n"
+        );
     }
 
     #[test]
@@ -55,7 +71,10 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let host = tmp.path().join("resolv.conf");
         fs::write(&host, "nameserver 192.0.2.53\n").unwrap();
-        assert_eq!(resolv_conf(NetworkMode::Host, &host).unwrap(), "nameserver 192.0.2.53\n");
+        assert_eq!(
+            resolv_conf(NetworkMode::Host, &host).unwrap(),
+            "nameserver 192.0.2.53\n"
+        );
         let none = resolv_conf(NetworkMode::None, &host).unwrap();
         assert!(none.contains("nameserver 127.0.0.1") && !none.contains("192.0.2.53"));
     }

@@ -67,8 +67,15 @@ pub enum NetworkMode {
 /// An extra mount requested by the caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MountSpec {
-    Bind { source: PathBuf, target: String, access: Access },
-    Tmpfs { target: String, size_bytes: Option<u64> },
+    Bind {
+        source: PathBuf,
+        target: String,
+        access: Access,
+    },
+    Tmpfs {
+        target: String,
+        size_bytes: Option<u64>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,5 +113,10 @@ pub trait Executor: Send + Sync {
     /// Runs `spec` to completion. Returns `Ok` only for exit code 0; a non-zero exit is
     /// [`ExecError::Failed`] with the code and the last output lines. When `cancel` fires
     /// the process is killed and everything is removed before [`ExecError::Cancelled`].
-    fn run<'a>(&'a self, spec: RunSpec, io: ProcessIo, cancel: CancellationToken) -> BoxFuture<'a, Result<ExitStatus>>;
+    fn run<'a>(
+        &'a self,
+        spec: RunSpec,
+        io: ProcessIo,
+        cancel: CancellationToken,
+    ) -> BoxFuture<'a, Result<ExitStatus>>;
 }

@@ -44,10 +44,19 @@ impl MountStubs {
             }
             if let Some(m) = first_missing {
                 if !out.iter().any(|s: &Stub| s.path == m) {
-                    let parent_times = m.parent().and_then(|p| fs::symlink_metadata(p).ok()).map(|md| {
-                        (TimeSpec::new(md.atime(), md.atime_nsec()), TimeSpec::new(md.mtime(), md.mtime_nsec()))
+                    let parent_times =
+                        m.parent()
+                            .and_then(|p| fs::symlink_metadata(p).ok())
+                            .map(|md| {
+                                (
+                                    TimeSpec::new(md.atime(), md.atime_nsec()),
+                                    TimeSpec::new(md.mtime(), md.mtime_nsec()),
+                                )
+                            });
+                    out.push(Stub {
+                        path: m,
+                        parent_times,
                     });
-                    out.push(Stub { path: m, parent_times });
                 }
             }
         }
@@ -62,13 +71,23 @@ impl MountStubs {
             if !is_stub(p) {
                 continue;
             }
-            let r = if p.is_dir() { fs::remove_dir_all(p) } else { fs::remove_file(p) };
+            let r = if p.is_dir() {
+                fs::remove_dir_all(p)
+            } else {
+                fs::remove_file(p)
+            };
             if let Err(e) = r {
                 tracing::warn!(path = %p.display(), error = %e, "removing a mount stub");
                 continue;
             }
             if let (Some(parent), Some((atime, mtime))) = (p.parent(), &stub.parent_times) {
-                if let Err(e) = utimensat(AT_FDCWD, parent, atime, mtime, UtimensatFlags::NoFollowSymlink) {
+                if let Err(e) = utimensat(
+                    AT_FDCWD,
+                    parent,
+                    atime,
+                    mtime,
+                    UtimensatFlags::NoFollowSymlink,
+                ) {
                     tracing::warn!(path = %parent.display(), error = %e, "restoring times");
                 }
             }
@@ -99,8 +118,19 @@ mod tests {
         let dests = ["/etc/hosts", "/etc/resolv.conf", "/cache/a", "/data"].map(String::from);
         let stubs = MountStubs::record(root, &dests).unwrap();
         let paths: Vec<_> = stubs.0.iter().map(|s| s.path.clone()).collect();
-        assert_eq!(paths, vec![root.join("etc/resolv.conf"), root.join("cache"), root.join("data")]);
-        let mtime = |p: &Path| fs::metadata(p).map(|m| (m.mtime(), m.mtime_nsec())).unwrap();
+        assert_eq!(
+            paths,
+            vec![
+                root.join("etc/resolv.conf"),
+                root.join("cache"),
+                root.join("data")
+            ]
+        );
+        let mtime = |p: &Path| {
+            fs::metadata(p)
+                .map(|m| (m.mtime(), m.mtime_nsec()))
+                .unwrap()
+        };
         let etc_mtime = mtime(&root.join("etc"));
         std::thread::sleep(std::time::Duration::from_millis(20));
         fs::write(root.join("etc/resolv.conf"), "").unwrap();

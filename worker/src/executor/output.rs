@@ -30,7 +30,9 @@ pub(crate) struct Tail(Arc<Mutex<VecDeque<String>>>);
 
 impl Tail {
     fn push(&self, data: &[u8]) {
-        let line = String::from_utf8_lossy(data).trim_end_matches(['\n', '\r']).to_string();
+        let line = String::from_utf8_lossy(data)
+            .trim_end_matches(['\n', '\r'])
+            .to_string();
         if let Ok(mut q) = self.0.lock() {
             if q.len() == TAIL_LINES {
                 q.pop_front();
@@ -40,7 +42,10 @@ impl Tail {
     }
 
     pub(crate) fn lines(&self) -> Vec<String> {
-        self.0.lock().map(|q| q.iter().cloned().collect()).unwrap_or_default()
+        self.0
+            .lock()
+            .map(|q| q.iter().cloned().collect())
+            .unwrap_or_default()
     }
 }
 
@@ -70,7 +75,12 @@ pub(crate) async fn pump(
     }
 }
 
-async fn emit(sink: &mut Option<mpsc::Sender<OutputChunk>>, stream: OutputStream, tail: &Tail, data: Vec<u8>) {
+async fn emit(
+    sink: &mut Option<mpsc::Sender<OutputChunk>>,
+    stream: OutputStream,
+    tail: &Tail,
+    data: Vec<u8>,
+) {
     tail.push(&data);
     if let Some(s) = sink {
         if s.send(OutputChunk { stream, data }).await.is_err() {

@@ -14,8 +14,14 @@ const MAX_SYMLINKS: usize = 255;
 /// `..` stops at the root and symlinks (absolute ones relative to `root`) are followed.
 /// Components that do not exist are appended as they are.
 pub(crate) fn resolve(root: &Path, path: &str) -> Result<PathBuf> {
-    let escape = || ExecError::PathEscape { path: path.to_string() };
-    let mut todo: Vec<PathBuf> = Path::new(path).components().rev().filter_map(component).collect();
+    let escape = || ExecError::PathEscape {
+        path: path.to_string(),
+    };
+    let mut todo: Vec<PathBuf> = Path::new(path)
+        .components()
+        .rev()
+        .filter_map(component)
+        .collect();
     let mut current: Vec<PathBuf> = Vec::new();
     let mut followed = 0;
     while let Some(part) = todo.pop() {
@@ -30,7 +36,8 @@ pub(crate) fn resolve(root: &Path, path: &str) -> Result<PathBuf> {
                 if followed > MAX_SYMLINKS {
                     return Err(escape());
                 }
-                let target = fs::read_link(&candidate).map_err(ExecError::io("reading link", &candidate))?;
+                let target =
+                    fs::read_link(&candidate).map_err(ExecError::io("reading link", &candidate))?;
                 if target.is_absolute() {
                     current.clear();
                 }
@@ -54,7 +61,11 @@ fn component(c: Component<'_>) -> Option<PathBuf> {
 /// with mode 0755 owned by `uid:gid`. Existing directories are left as they are.
 pub(crate) fn mkdir_all_owned(root: &Path, path: &str, uid: u32, gid: u32) -> Result<()> {
     let target = resolve(root, path)?;
-    let rel = target.strip_prefix(root).map_err(|_| ExecError::PathEscape { path: path.to_string() })?;
+    let rel = target
+        .strip_prefix(root)
+        .map_err(|_| ExecError::PathEscape {
+            path: path.to_string(),
+        })?;
     let mut dir = root.to_path_buf();
     for part in rel.components() {
         dir.push(part);
@@ -64,11 +75,17 @@ pub(crate) fn mkdir_all_owned(root: &Path, path: &str, uid: u32, gid: u32) -> Re
                 return Err(ExecError::Io {
                     op: "creating directory",
                     path: dir.clone(),
-                    source: std::io::Error::new(std::io::ErrorKind::AlreadyExists, "a non-directory is in the way"),
+                    source: std::io::Error::new(
+                        std::io::ErrorKind::AlreadyExists,
+                        "a non-directory is in the way",
+                    ),
                 })
             }
             Err(_) => {
-                fs::DirBuilder::new().mode(0o755).create(&dir).map_err(ExecError::io("creating directory", &dir))?;
+                fs::DirBuilder::new()
+                    .mode(0o755)
+                    .create(&dir)
+                    .map_err(ExecError::io("creating directory", &dir))?;
                 chown(&dir, Some(Uid::from_raw(uid)), Some(Gid::from_raw(gid)))
                     .map_err(|e| ExecError::io("chown", &dir)(e.into()))?;
             }
@@ -91,9 +108,18 @@ mod tests {
         symlink("../../../real", root.join("real/up")).unwrap();
         symlink("loop", root.join("loop")).unwrap();
         assert_eq!(resolve(root, "/abs/sub").unwrap(), root.join("real/sub"));
-        assert_eq!(resolve(root, "/../../etc/passwd").unwrap(), root.join("etc/passwd"));
-        assert_eq!(resolve(root, "/real/up/sub/x").unwrap(), root.join("real/sub/x"));
-        assert!(matches!(resolve(root, "/loop/x"), Err(ExecError::PathEscape { .. })));
+        assert_eq!(
+            resolve(root, "/../../etc/passwd").unwrap(),
+            root.join("etc/passwd")
+        );
+        assert_eq!(
+            resolve(root, "/real/up/sub/x").unwrap(),
+            root.join("real/sub/x")
+        );
+        assert!(matches!(
+            resolve(root, "/loop/x"),
+            Err(ExecError::PathEscape { .. })
+        ));
     }
 
     #[test]
@@ -104,6 +130,9 @@ mod tests {
         mkdir_all_owned(root, "/existing/a/b", 1000, 1001).unwrap();
         let md = fs::metadata(root.join("existing/a/b")).unwrap();
         assert_eq!((md.uid(), md.gid(), md.mode() & 0o777), (1000, 1001, 0o755));
-        assert_eq!(fs::metadata(root.join("existing")).unwrap().uid(), nix::unistd::getuid().as_raw());
+        assert_eq!(
+            fs::metadata(root.join("existing")).unwrap().uid(),
+            nix::unistd::getuid().as_raw()
+        );
     }
 }

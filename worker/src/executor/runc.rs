@@ -15,7 +15,10 @@ use super::output::{pump, OutputStream, Tail};
 use super::rootpath::mkdir_all_owned;
 use super::spec::{self, EtcFiles, SpecInput};
 use super::user::resolve_user;
-use super::{BoxFuture, ExecError, Executor, ExitStatus, ProcessIo, Result, RunSpec, DEFAULT_HOSTNAME, DEFAULT_PATH};
+use super::{
+    BoxFuture, ExecError, Executor, ExitStatus, ProcessIo, Result, RunSpec, DEFAULT_HOSTNAME,
+    DEFAULT_PATH,
+};
 
 /// Which OCI runtime binary; both share runc's command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -83,7 +86,10 @@ impl Runc {
                 source: std::io::Error::new(std::io::ErrorKind::NotFound, "not found in PATH"),
             })?,
         };
-        for d in [config.state_dir.join("state"), config.state_dir.join("bundles")] {
+        for d in [
+            config.state_dir.join("state"),
+            config.state_dir.join("bundles"),
+        ] {
             fs::create_dir_all(&d).map_err(ExecError::io("creating", &d))?;
         }
         Ok(Runc { config, binary })
@@ -95,11 +101,19 @@ impl Runc {
 
     /// IDs of this executor's containers known to the runtime.
     pub async fn list(&self) -> Result<Vec<String>> {
-        let out = self.command(&["list", "-q"]).output().await.map_err(|e| self.missing(e))?;
+        let out = self
+            .command(&["list", "-q"])
+            .output()
+            .await
+            .map_err(|e| self.missing(e))?;
         if !out.status.success() {
             return Err(self.runtime_err("list", "", &out.stderr));
         }
-        Ok(String::from_utf8_lossy(&out.stdout).lines().filter(|l| !l.is_empty()).map(str::to_string).collect())
+        Ok(String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect())
     }
 
     /// Bundle dirs currently present (there is one per running container).
@@ -111,13 +125,18 @@ impl Runc {
 
     fn command(&self, args: &[&str]) -> Command {
         let mut c = Command::new(&self.binary);
-        c.arg("--root").arg(self.config.state_dir.join("state")).args(args);
+        c.arg("--root")
+            .arg(self.config.state_dir.join("state"))
+            .args(args);
         c.stdin(Stdio::null());
         c
     }
 
     fn missing(&self, source: std::io::Error) -> ExecError {
-        ExecError::RuntimeMissing { binary: self.binary.display().to_string(), source }
+        ExecError::RuntimeMissing {
+            binary: self.binary.display().to_string(),
+            source,
+        }
     }
 
     fn runtime_err(&self, action: &'static str, id: &str, stderr: &[u8]) -> ExecError {
@@ -129,7 +148,12 @@ impl Runc {
         }
     }
 
-    async fn run_container(&self, spec: RunSpec, io: ProcessIo, cancel: CancellationToken) -> Result<ExitStatus> {
+    async fn run_container(
+        &self,
+        spec: RunSpec,
+        io: ProcessIo,
+        cancel: CancellationToken,
+    ) -> Result<ExitStatus> {
         if spec.args.is_empty() {
             return Err(ExecError::EmptyCommand);
         }
@@ -138,13 +162,23 @@ impl Runc {
         let bundle = self.config.state_dir.join("bundles").join(&id);
         fs::create_dir(&bundle).map_err(ExecError::io("creating", &bundle))?;
         // From here the guard deletes the container and the bundle however we leave.
-        let mut guard = ContainerGuard { binary: self.binary.clone(), state: self.config.state_dir.join("state"), id: id.clone(), bundle: bundle.clone(), stubs: MountStubs::default() };
+        let mut guard = ContainerGuard {
+            binary: self.binary.clone(),
+            state: self.config.state_dir.join("state"),
+            id: id.clone(),
+            bundle: bundle.clone(),
+            stubs: MountStubs::default(),
+        };
         let cgroups_path = format!("{}/{}", self.config.cgroup_parent.trim_end_matches('/'), id);
         let resolv = self.config.host_resolv_conf.clone();
         let prepared_bundle = bundle.clone();
-        guard.stubs = tokio::task::spawn_blocking(move || prepare_bundle(&spec, &prepared_bundle, &resolv, cgroups_path))
-            .await
-            .map_err(|e| ExecError::Spec { reason: format!("preparing the bundle: {e}") })??;
+        guard.stubs = tokio::task::spawn_blocking(move || {
+            prepare_bundle(&spec, &prepared_bundle, &resolv, cgroups_path)
+        })
+        .await
+        .map_err(|e| ExecError::Spec {
+            reason: format!("preparing the bundle: {e}"),
+        })??;
 
         let mut child = self
             .command(&["run", "--bundle"])
@@ -156,8 +190,22 @@ impl Runc {
             .map_err(|e| self.missing(e))?;
         let tail = Tail::default();
         let pumps = [
-            child.stdout.take().map(|r| tokio::spawn(pump(r, OutputStream::Stdout, io.output.clone(), tail.clone()))),
-            child.stderr.take().map(|r| tokio::spawn(pump(r, OutputStream::Stderr, io.output.clone(), tail.clone()))),
+            child.stdout.take().map(|r| {
+                tokio::spawn(pump(
+                    r,
+                    OutputStream::Stdout,
+                    io.output.clone(),
+                    tail.clone(),
+                ))
+            }),
+            child.stderr.take().map(|r| {
+                tokio::spawn(pump(
+                    r,
+                    OutputStream::Stderr,
+                    io.output.clone(),
+                    tail.clone(),
+                ))
+            }),
         ];
 
         let status = tokio::select! {
@@ -179,10 +227,18 @@ impl Runc {
         guard.release().await;
         match status.code() {
             Some(0) => Ok(ExitStatus { code: 0 }),
-            Some(code) => Err(ExecError::Failed { command, status: FailedStatus::ExitCode(code), tail: tail.lines() }),
+            Some(code) => Err(ExecError::Failed {
+                command,
+                status: FailedStatus::ExitCode(code),
+                tail: tail.lines(),
+            }),
             None => {
                 let sig = std::os::unix::process::ExitStatusExt::signal(&status).unwrap_or(0);
-                Err(ExecError::Failed { command, status: FailedStatus::Signal(sig), tail: tail.lines() })
+                Err(ExecError::Failed {
+                    command,
+                    status: FailedStatus::Signal(sig),
+                    tail: tail.lines(),
+                })
             }
         }
     }
@@ -192,7 +248,12 @@ impl Runc {
     /// itself is killed (the guard's `delete --force` then removes the container).
     async fn kill_until_exit(&self, child: &mut tokio::process::Child, id: &str) {
         for _ in 0..KILL_RETRIES {
-            let _ = self.command(&["kill", id, "KILL"]).stdout(Stdio::null()).stderr(Stdio::null()).status().await;
+            let _ = self
+                .command(&["kill", id, "KILL"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .await;
             if let Ok(Ok(_)) = tokio::time::timeout(KILL_INTERVAL, child.wait()).await {
                 return;
             }
@@ -203,21 +264,43 @@ impl Runc {
 }
 
 impl Executor for Runc {
-    fn run<'a>(&'a self, spec: RunSpec, io: ProcessIo, cancel: CancellationToken) -> BoxFuture<'a, Result<ExitStatus>> {
+    fn run<'a>(
+        &'a self,
+        spec: RunSpec,
+        io: ProcessIo,
+        cancel: CancellationToken,
+    ) -> BoxFuture<'a, Result<ExitStatus>> {
         Box::pin(self.run_container(spec, io, cancel))
     }
 }
 
 /// Writes config.json and the /etc files into the bundle, creates the working directory
 /// and records the mount points the runtime will have to create.
-fn prepare_bundle(spec: &RunSpec, bundle: &Path, host_resolv: &Path, cgroups_path: String) -> Result<MountStubs> {
+fn prepare_bundle(
+    spec: &RunSpec,
+    bundle: &Path,
+    host_resolv: &Path,
+    cgroups_path: String,
+) -> Result<MountStubs> {
     if !spec.rootfs.is_absolute() {
-        return Err(ExecError::InvalidSpec { field: "rootfs", value: spec.rootfs.display().to_string(), reason: "must be absolute" });
+        return Err(ExecError::InvalidSpec {
+            field: "rootfs",
+            value: spec.rootfs.display().to_string(),
+            reason: "must be absolute",
+        });
     }
     if !spec.cwd.is_empty() && !spec.cwd.starts_with('/') {
-        return Err(ExecError::InvalidSpec { field: "working directory", value: spec.cwd.clone(), reason: "must be absolute" });
+        return Err(ExecError::InvalidSpec {
+            field: "working directory",
+            value: spec.cwd.clone(),
+            reason: "must be absolute",
+        });
     }
-    let hostname = if spec.hostname.is_empty() { DEFAULT_HOSTNAME } else { spec.hostname.as_str() };
+    let hostname = if spec.hostname.is_empty() {
+        DEFAULT_HOSTNAME
+    } else {
+        spec.hostname.as_str()
+    };
     check_hostname(hostname)?;
     let user = resolve_user(&spec.rootfs, &spec.user)?;
     let mut env = spec.env.clone();
@@ -230,7 +313,11 @@ fn prepare_bundle(spec: &RunSpec, bundle: &Path, host_resolv: &Path, cgroups_pat
     if !spec.cwd.is_empty() {
         mkdir_all_owned(&spec.rootfs, &spec.cwd, user.uid, user.gid)?;
     }
-    let etc = EtcFiles { hosts: bundle.join("hosts"), resolv_conf: bundle.join("resolv.conf"), hostname: bundle.join("hostname") };
+    let etc = EtcFiles {
+        hosts: bundle.join("hosts"),
+        resolv_conf: bundle.join("resolv.conf"),
+        hostname: bundle.join("hostname"),
+    };
     let write = |p: &Path, s: String| fs::write(p, s).map_err(ExecError::io("writing", p));
     write(&etc.hosts, hosts(hostname, &spec.extra_hosts))?;
     write(&etc.resolv_conf, resolv_conf(spec.network, host_resolv)?)?;
@@ -248,11 +335,16 @@ fn prepare_bundle(spec: &RunSpec, bundle: &Path, host_resolv: &Path, cgroups_pat
         resources: spec.resources,
         cgroups_path,
     };
-    let destinations: Vec<String> = spec::mounts(&input)?.iter().map(|m| m.destination().display().to_string()).collect();
+    let destinations: Vec<String> = spec::mounts(&input)?
+        .iter()
+        .map(|m| m.destination().display().to_string())
+        .collect();
     let stubs = MountStubs::record(&spec.rootfs, &destinations)?;
     let config = spec::build(&input)?;
     let path = bundle.join("config.json");
-    let json = serde_json::to_vec_pretty(&config).map_err(|e| ExecError::Spec { reason: e.to_string() })?;
+    let json = serde_json::to_vec_pretty(&config).map_err(|e| ExecError::Spec {
+        reason: e.to_string(),
+    })?;
     fs::write(&path, json).map_err(ExecError::io("writing", &path))?;
     Ok(stubs)
 }
@@ -312,5 +404,7 @@ impl Drop for ContainerGuard {
 
 fn find_in_path(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|d| d.join(name)).find(|p| p.is_file())
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
 }

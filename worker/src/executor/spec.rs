@@ -4,9 +4,10 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::{
-    Capability, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxDeviceCgroupBuilder, LinuxMemoryBuilder,
-    LinuxNamespaceBuilder, LinuxNamespaceType, LinuxPidsBuilder, LinuxResourcesBuilder, Mount, MountBuilder,
-    ProcessBuilder, RootBuilder, Spec, SpecBuilder, UserBuilder,
+    Capability, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxDeviceCgroupBuilder,
+    LinuxMemoryBuilder, LinuxNamespaceBuilder, LinuxNamespaceType, LinuxPidsBuilder,
+    LinuxResourcesBuilder, Mount, MountBuilder, ProcessBuilder, RootBuilder, Spec, SpecBuilder,
+    UserBuilder,
 };
 
 use super::{Access, ExecError, MountSpec, NetworkMode, ResolvedUser, Resources, Result};
@@ -41,7 +42,13 @@ const MASKED_PATHS: [&str; 10] = [
     "/sys/firmware",
     "/sys/devices/virtual/powercap",
 ];
-const READONLY_PATHS: [&str; 5] = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
+const READONLY_PATHS: [&str; 5] = [
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
 
 /// Generated files bind-mounted read-only into `/etc`.
 #[derive(Debug, Clone)]
@@ -66,7 +73,9 @@ pub(crate) struct SpecInput<'a> {
 }
 
 fn spec_err(e: impl std::fmt::Display) -> ExecError {
-    ExecError::Spec { reason: e.to_string() }
+    ExecError::Spec {
+        reason: e.to_string(),
+    }
 }
 
 fn mount(dest: &str, typ: &str, source: &Path, options: &[&str]) -> Result<Mount> {
@@ -84,24 +93,74 @@ pub(crate) fn mounts(input: &SpecInput<'_>) -> Result<Vec<Mount>> {
     let p = Path::new;
     let mut out = vec![
         mount("/proc", "proc", p("proc"), &["nosuid", "noexec", "nodev"])?,
-        mount("/dev", "tmpfs", p("tmpfs"), &["nosuid", "strictatime", "mode=755", "size=65536k"])?,
-        mount("/dev/pts", "devpts", p("devpts"), &["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"])?,
-        mount("/dev/shm", "tmpfs", p("shm"), &["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"])?,
-        mount("/dev/mqueue", "mqueue", p("mqueue"), &["nosuid", "noexec", "nodev"])?,
-        mount("/sys", "sysfs", p("sysfs"), &["nosuid", "noexec", "nodev", "ro"])?,
+        mount(
+            "/dev",
+            "tmpfs",
+            p("tmpfs"),
+            &["nosuid", "strictatime", "mode=755", "size=65536k"],
+        )?,
+        mount(
+            "/dev/pts",
+            "devpts",
+            p("devpts"),
+            &[
+                "nosuid",
+                "noexec",
+                "newinstance",
+                "ptmxmode=0666",
+                "mode=0620",
+                "gid=5",
+            ],
+        )?,
+        mount(
+            "/dev/shm",
+            "tmpfs",
+            p("shm"),
+            &["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
+        )?,
+        mount(
+            "/dev/mqueue",
+            "mqueue",
+            p("mqueue"),
+            &["nosuid", "noexec", "nodev"],
+        )?,
+        mount(
+            "/sys",
+            "sysfs",
+            p("sysfs"),
+            &["nosuid", "noexec", "nodev", "ro"],
+        )?,
         mount("/etc/hosts", "bind", &input.etc.hosts, &["rbind", "ro"])?,
-        mount("/etc/resolv.conf", "bind", &input.etc.resolv_conf, &["rbind", "ro"])?,
-        mount("/etc/hostname", "bind", &input.etc.hostname, &["rbind", "ro"])?,
+        mount(
+            "/etc/resolv.conf",
+            "bind",
+            &input.etc.resolv_conf,
+            &["rbind", "ro"],
+        )?,
+        mount(
+            "/etc/hostname",
+            "bind",
+            &input.etc.hostname,
+            &["rbind", "ro"],
+        )?,
     ];
     for m in input.mounts {
         let target = match m {
             MountSpec::Bind { target, .. } | MountSpec::Tmpfs { target, .. } => target,
         };
         if !target.starts_with('/') || target.split('/').any(|c| c == "..") {
-            return Err(ExecError::InvalidSpec { field: "mount target", value: target.clone(), reason: "must be an absolute path without .." });
+            return Err(ExecError::InvalidSpec {
+                field: "mount target",
+                value: target.clone(),
+                reason: "must be an absolute path without ..",
+            });
         }
         out.push(match m {
-            MountSpec::Bind { source, target, access } => {
+            MountSpec::Bind {
+                source,
+                target,
+                access,
+            } => {
                 let mode = match access {
                     Access::ReadOnly => "ro",
                     Access::ReadWrite => "rw",
@@ -146,22 +205,46 @@ pub(crate) fn build(input: &SpecInput<'_>) -> Result<Spec> {
         .build()
         .map_err(spec_err)?;
 
-    let mut kinds = vec![LinuxNamespaceType::Pid, LinuxNamespaceType::Ipc, LinuxNamespaceType::Uts, LinuxNamespaceType::Mount];
+    let mut kinds = vec![
+        LinuxNamespaceType::Pid,
+        LinuxNamespaceType::Ipc,
+        LinuxNamespaceType::Uts,
+        LinuxNamespaceType::Mount,
+    ];
     if input.network == NetworkMode::None {
         kinds.push(LinuxNamespaceType::Network);
     }
     let namespaces = kinds
         .into_iter()
-        .map(|typ| LinuxNamespaceBuilder::default().typ(typ).build().map_err(spec_err))
+        .map(|typ| {
+            LinuxNamespaceBuilder::default()
+                .typ(typ)
+                .build()
+                .map_err(spec_err)
+        })
         .collect::<Result<Vec<_>>>()?;
 
-    let deny_all = LinuxDeviceCgroupBuilder::default().allow(false).access("rwm").build().map_err(spec_err)?;
+    let deny_all = LinuxDeviceCgroupBuilder::default()
+        .allow(false)
+        .access("rwm")
+        .build()
+        .map_err(spec_err)?;
     let mut resources = LinuxResourcesBuilder::default().devices(vec![deny_all]);
     if let Some(limit) = input.resources.memory_bytes {
-        resources = resources.memory(LinuxMemoryBuilder::default().limit(limit).build().map_err(spec_err)?);
+        resources = resources.memory(
+            LinuxMemoryBuilder::default()
+                .limit(limit)
+                .build()
+                .map_err(spec_err)?,
+        );
     }
     if let Some(limit) = input.resources.pids {
-        resources = resources.pids(LinuxPidsBuilder::default().limit(limit).build().map_err(spec_err)?);
+        resources = resources.pids(
+            LinuxPidsBuilder::default()
+                .limit(limit)
+                .build()
+                .map_err(spec_err)?,
+        );
     }
     let linux = LinuxBuilder::default()
         .namespaces(namespaces)
@@ -174,7 +257,13 @@ pub(crate) fn build(input: &SpecInput<'_>) -> Result<Spec> {
 
     SpecBuilder::default()
         .version("1.0.2")
-        .root(RootBuilder::default().path(input.rootfs).readonly(false).build().map_err(spec_err)?)
+        .root(
+            RootBuilder::default()
+                .path(input.rootfs)
+                .readonly(false)
+                .build()
+                .map_err(spec_err)?,
+        )
         .hostname(input.hostname)
         .process(process)
         .mounts(mounts(input)?)
@@ -187,7 +276,13 @@ pub(crate) fn build(input: &SpecInput<'_>) -> Result<Spec> {
 mod tests {
     use super::*;
 
-    fn input<'a>(etc: &'a EtcFiles, user: &'a ResolvedUser, mounts: &'a [MountSpec], args: &'a [String], network: NetworkMode) -> SpecInput<'a> {
+    fn input<'a>(
+        etc: &'a EtcFiles,
+        user: &'a ResolvedUser,
+        mounts: &'a [MountSpec],
+        args: &'a [String],
+        network: NetworkMode,
+    ) -> SpecInput<'a> {
         SpecInput {
             rootfs: Path::new("/r"),
             args,
@@ -198,29 +293,80 @@ mod tests {
             network,
             etc,
             mounts,
-            resources: Resources { memory_bytes: Some(1 << 28), pids: None },
+            resources: Resources {
+                memory_bytes: Some(1 << 28),
+                pids: None,
+            },
             cgroups_path: "/slipway/x".into(),
         }
     }
 
     #[test]
     fn config_has_namespaces_caps_mounts_and_user() {
-        let etc = EtcFiles { hosts: "/b/hosts".into(), resolv_conf: "/b/resolv.conf".into(), hostname: "/b/hostname".into() };
-        let user = ResolvedUser { uid: 1000, gid: 50, additional_gids: vec![7], home: "/".into() };
-        let mounts = [MountSpec::Tmpfs { target: "/cache".into(), size_bytes: Some(1024) }];
+        let etc = EtcFiles {
+            hosts: "/b/hosts".into(),
+            resolv_conf: "/b/resolv.conf".into(),
+            hostname: "/b/hostname".into(),
+        };
+        let user = ResolvedUser {
+            uid: 1000,
+            gid: 50,
+            additional_gids: vec![7],
+            home: "/".into(),
+        };
+        let mounts = [MountSpec::Tmpfs {
+            target: "/cache".into(),
+            size_bytes: Some(1024),
+        }];
         let args = ["sh".to_string()];
         let spec = build(&input(&etc, &user, &mounts, &args, NetworkMode::None)).unwrap();
         let json = serde_json::to_value(&spec).unwrap();
-        let ns: Vec<&str> = json["linux"]["namespaces"].as_array().unwrap().iter().map(|n| n["type"].as_str().unwrap()).collect();
+        let ns: Vec<&str> = json["linux"]["namespaces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["type"].as_str().unwrap())
+            .collect();
         assert_eq!(ns, ["pid", "ipc", "uts", "mount", "network"]);
-        assert_eq!(json["process"]["capabilities"]["bounding"].as_array().unwrap().len(), 14);
-        assert_eq!(json["process"]["user"], serde_json::json!({"uid": 1000, "gid": 50, "additionalGids": [7]}));
+        assert_eq!(
+            json["process"]["capabilities"]["bounding"]
+                .as_array()
+                .unwrap()
+                .len(),
+            14
+        );
+        assert_eq!(
+            json["process"]["user"],
+            serde_json::json!({"uid": 1000, "gid": 50, "additionalGids": [7]})
+        );
         assert_eq!(json["hostname"], "h");
         assert_eq!(json["linux"]["resources"]["memory"]["limit"], 1 << 28);
-        let dests: Vec<&str> = json["mounts"].as_array().unwrap().iter().map(|m| m["destination"].as_str().unwrap()).collect();
-        assert_eq!(dests, ["/proc", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue", "/sys", "/etc/hosts", "/etc/resolv.conf", "/etc/hostname", "/cache"]);
+        let dests: Vec<&str> = json["mounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["destination"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            dests,
+            [
+                "/proc",
+                "/dev",
+                "/dev/pts",
+                "/dev/shm",
+                "/dev/mqueue",
+                "/sys",
+                "/etc/hosts",
+                "/etc/resolv.conf",
+                "/etc/hostname",
+                "/cache"
+            ]
+        );
         let last = json["mounts"].as_array().unwrap().last().unwrap().clone();
-        assert_eq!(last["options"], serde_json::json!(["nosuid", "nodev", "mode=1777", "size=1024"]));
+        assert_eq!(
+            last["options"],
+            serde_json::json!(["nosuid", "nodev", "mode=1777", "size=1024"])
+        );
 
         let host = build(&input(&etc, &user, &[], &args, NetworkMode::Host)).unwrap();
         let json = serde_json::to_value(&host).unwrap();
@@ -229,12 +375,28 @@ mod tests {
 
     #[test]
     fn relative_mount_targets_are_refused() {
-        let etc = EtcFiles { hosts: "/h".into(), resolv_conf: "/r".into(), hostname: "/n".into() };
-        let user = ResolvedUser { uid: 0, gid: 0, additional_gids: vec![], home: "/".into() };
+        let etc = EtcFiles {
+            hosts: "/h".into(),
+            resolv_conf: "/r".into(),
+            hostname: "/n".into(),
+        };
+        let user = ResolvedUser {
+            uid: 0,
+            gid: 0,
+            additional_gids: vec![],
+            home: "/".into(),
+        };
         let args = ["sh".to_string()];
         for t in ["cache", "/a/../../b"] {
-            let mounts = [MountSpec::Bind { source: "/x".into(), target: t.into(), access: Access::ReadOnly }];
-            assert!(matches!(build(&input(&etc, &user, &mounts, &args, NetworkMode::None)), Err(ExecError::InvalidSpec { .. })));
+            let mounts = [MountSpec::Bind {
+                source: "/x".into(),
+                target: t.into(),
+                access: Access::ReadOnly,
+            }];
+            assert!(matches!(
+                build(&input(&etc, &user, &mounts, &args, NetworkMode::None)),
+                Err(ExecError::InvalidSpec { .. })
+            ));
         }
     }
 }

@@ -36,7 +36,10 @@ pub enum SnapshotChanges {
     /// opaque dirs marked `trusted.overlay.opaque=y`), ready to become a layer.
     Upper(ChangeDir),
     /// The whole resulting tree (copy backend); the caller diffs it against `base`.
-    FullTree { root: ChangeDir, base: Option<ChainId> },
+    FullTree {
+        root: ChangeDir,
+        base: Option<ChainId>,
+    },
 }
 
 /// A directory owned by the caller, inside the snapshot's private dir; both are removed on
@@ -82,11 +85,18 @@ pub(crate) fn prepare(
 ) -> Result<ActiveSnapshot> {
     fs::create_dir_all(&dir).map_err(SnapshotError::io("creating", &dir))?;
     // From here on the guard removes `dir` (and unmounts) on any error.
-    let mut active = ActiveSnapshot { rootfs: dir.join("upper"), dir, kind: Kind::Scratch, base, released: false };
+    let mut active = ActiveSnapshot {
+        rootfs: dir.join("upper"),
+        dir,
+        kind: Kind::Scratch,
+        base,
+        released: false,
+    };
     let top = match (&active.base, chain.is_empty()) {
         (Some(top), false) => top.clone(),
         _ => {
-            fs::create_dir(&active.rootfs).map_err(SnapshotError::io("creating", &active.rootfs))?;
+            fs::create_dir(&active.rootfs)
+                .map_err(SnapshotError::io("creating", &active.rootfs))?;
             return Ok(active);
         }
     };
@@ -128,8 +138,16 @@ impl ActiveSnapshot {
     /// Unmounts and hands back the changes; everything else of the snapshot is removed.
     pub async fn finish(mut self) -> Result<SnapshotChanges> {
         self.released = true;
-        let (dir, rootfs, kind, base) = (self.dir.clone(), self.rootfs.clone(), self.kind, self.base.take());
-        blocking("finishing an active snapshot", move || finish_sync(dir, rootfs, kind, base)).await
+        let (dir, rootfs, kind, base) = (
+            self.dir.clone(),
+            self.rootfs.clone(),
+            self.kind,
+            self.base.take(),
+        );
+        blocking("finishing an active snapshot", move || {
+            finish_sync(dir, rootfs, kind, base)
+        })
+        .await
     }
 
     /// Unmounts and removes everything.
@@ -140,8 +158,17 @@ impl ActiveSnapshot {
     }
 }
 
-fn finish_sync(dir: PathBuf, rootfs: PathBuf, kind: Kind, base: Option<ChainId>) -> Result<SnapshotChanges> {
-    let change = |path: PathBuf| ChangeDir { path, owner: dir.clone(), keep: false };
+fn finish_sync(
+    dir: PathBuf,
+    rootfs: PathBuf,
+    kind: Kind,
+    base: Option<ChainId>,
+) -> Result<SnapshotChanges> {
+    let change = |path: PathBuf| ChangeDir {
+        path,
+        owner: dir.clone(),
+        keep: false,
+    };
     match kind {
         Kind::Overlay => {
             if let Err(e) = unmount(&rootfs) {
@@ -156,7 +183,10 @@ fn finish_sync(dir: PathBuf, rootfs: PathBuf, kind: Kind, base: Option<ChainId>)
             Ok(SnapshotChanges::Upper(upper))
         }
         Kind::Scratch => Ok(SnapshotChanges::Upper(change(rootfs))),
-        Kind::Copied => Ok(SnapshotChanges::FullTree { root: change(rootfs), base }),
+        Kind::Copied => Ok(SnapshotChanges::FullTree {
+            root: change(rootfs),
+            base,
+        }),
     }
 }
 
@@ -165,13 +195,25 @@ fn release(dir: &Path, kind: Kind) -> Result<()> {
         unmount(&dir.join("merged"))?;
     }
     match fs::remove_dir_all(dir) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(SnapshotError::Io { op: "removing", path: dir.to_path_buf(), source: e }),
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(SnapshotError::Io {
+            op: "removing",
+            path: dir.to_path_buf(),
+            source: e,
+        }),
         _ => Ok(()),
     }
 }
 
-async fn blocking<T: Send + 'static>(what: &'static str, f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| SnapshotError::Task { what, reason: e.to_string() })?
+async fn blocking<T: Send + 'static>(
+    what: &'static str,
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| SnapshotError::Task {
+            what,
+            reason: e.to_string(),
+        })?
 }
 
 impl Drop for ActiveSnapshot {
@@ -186,7 +228,8 @@ impl Drop for ActiveSnapshot {
 
 /// Unmounts and removes every active snapshot left under `active_dir` (after a crash).
 pub(crate) fn recover(active_dir: &Path) -> Result<()> {
-    let mounts = fs::read_to_string("/proc/self/mountinfo").map_err(SnapshotError::io("reading", "/proc/self/mountinfo"))?;
+    let mounts = fs::read_to_string("/proc/self/mountinfo")
+        .map_err(SnapshotError::io("reading", "/proc/self/mountinfo"))?;
     // Field 5 is the mount point (octal-escaped); unmount deepest first.
     let mut points: Vec<PathBuf> = mounts
         .lines()
@@ -199,7 +242,9 @@ pub(crate) fn recover(active_dir: &Path) -> Result<()> {
         unmount(&p)?;
     }
     for entry in fs::read_dir(active_dir).map_err(SnapshotError::io("reading", active_dir))? {
-        let path = entry.map_err(SnapshotError::io("reading", active_dir))?.path();
+        let path = entry
+            .map_err(SnapshotError::io("reading", active_dir))?
+            .path();
         fs::remove_dir_all(&path).map_err(SnapshotError::io("removing", &path))?;
     }
     Ok(())
@@ -210,10 +255,15 @@ fn unescape_mountinfo(s: &str) -> PathBuf {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        let oct = b.get(i + 1..i + 4).filter(|d| b[i] == b'\\' && d.iter().all(|c| (b'0'..=b'7').contains(c)));
+        let oct = b
+            .get(i + 1..i + 4)
+            .filter(|d| b[i] == b'\\' && d.iter().all(|c| (b'0'..=b'7').contains(c)));
         match oct {
             Some(d) => {
-                out.push(d.iter().fold(0u8, |acc, c| acc.wrapping_mul(8).wrapping_add(c - b'0')));
+                out.push(
+                    d.iter()
+                        .fold(0u8, |acc, c| acc.wrapping_mul(8).wrapping_add(c - b'0')),
+                );
                 i += 4;
             }
             None => {
@@ -229,6 +279,9 @@ fn unescape_mountinfo(s: &str) -> PathBuf {
 mod tests {
     #[test]
     fn mountinfo_escapes() {
-        assert_eq!(super::unescape_mountinfo("/a\\040b\\134c"), std::path::PathBuf::from("/a b\\c"));
+        assert_eq!(
+            super::unescape_mountinfo("/a\\040b\\134c"),
+            std::path::PathBuf::from("/a b\\c")
+        );
     }
 }

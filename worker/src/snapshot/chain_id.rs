@@ -26,11 +26,19 @@ impl FromStr for ChainId {
     type Err = SnapshotError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let bad = || SnapshotError::InvalidChainId { input: s.to_string() };
+        let bad = || SnapshotError::InvalidChainId {
+            input: s.to_string(),
+        };
         let (algo, hex) = s.split_once(':').ok_or_else(bad)?;
         let algo_ok = !algo.is_empty()
-            && algo.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
-        let hex_ok = hex.len() >= 32 && hex.len() <= 128 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+            && algo
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+        let hex_ok = hex.len() >= 32
+            && hex.len() <= 128
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
         if algo_ok && hex_ok {
             Ok(ChainId(s.to_string()))
         } else {
@@ -65,8 +73,18 @@ mod tests {
     #[test]
     fn accepts_sha256_and_refuses_paths() {
         let ok = format!("sha256:{}", "a".repeat(64));
-        assert_eq!(ok.parse::<ChainId>().map(|c| c.file_key()).ok(), Some(format!("sha256-{}", "a".repeat(64))));
-        for bad in ["", "sha256", "sha256:", "../x:abc", &format!("sha256:{}", "G".repeat(64)), &format!("sha/256:{}", "a".repeat(64))] {
+        assert_eq!(
+            ok.parse::<ChainId>().map(|c| c.file_key()).ok(),
+            Some(format!("sha256-{}", "a".repeat(64)))
+        );
+        for bad in [
+            "",
+            "sha256",
+            "sha256:",
+            "../x:abc",
+            &format!("sha256:{}", "G".repeat(64)),
+            &format!("sha/256:{}", "a".repeat(64)),
+        ] {
             assert!(bad.parse::<ChainId>().is_err(), "{bad:?} accepted");
         }
     }

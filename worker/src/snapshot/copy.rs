@@ -26,7 +26,11 @@ pub(crate) fn apply_layer(layer: &Path, dest: &Path) -> Result<()> {
     apply_dir(layer, dest, &mut links)
 }
 
-fn apply_dir(src_dir: &Path, dst_dir: &Path, links: &mut HashMap<(u64, u64), PathBuf>) -> Result<()> {
+fn apply_dir(
+    src_dir: &Path,
+    dst_dir: &Path,
+    links: &mut HashMap<(u64, u64), PathBuf>,
+) -> Result<()> {
     for entry in fs::read_dir(src_dir).map_err(SnapshotError::io("reading", src_dir))? {
         let entry = entry.map_err(SnapshotError::io("reading", src_dir))?;
         let src = entry.path();
@@ -94,31 +98,52 @@ fn apply_dir(src_dir: &Path, dst_dir: &Path, links: &mut HashMap<(u64, u64), Pat
 /// Ownership, then mode (chown clears setuid), then times, never following symlinks.
 fn set_metadata(path: &Path, md: &fs::Metadata) -> Result<()> {
     let io = |e: nix::Error| SnapshotError::io("setting metadata of", path)(e.into());
-    fchownat(AT_FDCWD, path, Some(Uid::from_raw(md.uid())), Some(Gid::from_raw(md.gid())), AtFlags::AT_SYMLINK_NOFOLLOW)
-        .map_err(io)?;
+    fchownat(
+        AT_FDCWD,
+        path,
+        Some(Uid::from_raw(md.uid())),
+        Some(Gid::from_raw(md.gid())),
+        AtFlags::AT_SYMLINK_NOFOLLOW,
+    )
+    .map_err(io)?;
     if !md.file_type().is_symlink() {
         fs::set_permissions(path, fs::Permissions::from_mode(md.mode() & 0o7777))
             .map_err(SnapshotError::io("setting mode of", path))?;
     }
     let atime = TimeSpec::new(md.atime(), md.atime_nsec());
     let mtime = TimeSpec::new(md.mtime(), md.mtime_nsec());
-    nix::sys::stat::utimensat(AT_FDCWD, path, &atime, &mtime, UtimensatFlags::NoFollowSymlink).map_err(io)
+    nix::sys::stat::utimensat(
+        AT_FDCWD,
+        path,
+        &atime,
+        &mtime,
+        UtimensatFlags::NoFollowSymlink,
+    )
+    .map_err(io)
 }
 
 fn is_opaque(dir: &Path) -> Result<bool> {
-    let c = CString::new(dir.as_os_str().as_bytes())
-        .map_err(|_| SnapshotError::io("inspecting", dir)(std::io::ErrorKind::InvalidInput.into()))?;
+    let c = CString::new(dir.as_os_str().as_bytes()).map_err(|_| {
+        SnapshotError::io("inspecting", dir)(std::io::ErrorKind::InvalidInput.into())
+    })?;
     let mut buf = [0u8; 4];
     // SAFETY: both strings are NUL-terminated and `buf` is valid for its length.
     let n = unsafe {
-        nix::libc::lgetxattr(c.as_ptr(), OPAQUE_XATTR.as_ptr().cast(), buf.as_mut_ptr().cast(), buf.len())
+        nix::libc::lgetxattr(
+            c.as_ptr(),
+            OPAQUE_XATTR.as_ptr().cast(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
     };
     Ok(n == 1 && buf.first() == Some(&b'y'))
 }
 
 fn remove_any(path: &Path) -> Result<()> {
     match fs::symlink_metadata(path) {
-        Ok(m) if m.is_dir() => fs::remove_dir_all(path).map_err(SnapshotError::io("removing", path)),
+        Ok(m) if m.is_dir() => {
+            fs::remove_dir_all(path).map_err(SnapshotError::io("removing", path))
+        }
         Ok(_) => fs::remove_file(path).map_err(SnapshotError::io("removing", path)),
         Err(_) => Ok(()),
     }

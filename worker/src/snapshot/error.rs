@@ -26,7 +26,13 @@ pub enum SnapshotError {
         "snapshot chain of {chain_id} has {layers} layers; overlayfs stacks at most {limit} \
          (mount option length {option_len} bytes, limit {option_limit}); squash the base image"
     )]
-    ChainTooLong { chain_id: ChainId, layers: usize, limit: usize, option_len: usize, option_limit: usize },
+    ChainTooLong {
+        chain_id: ChainId,
+        layers: usize,
+        limit: usize,
+        option_len: usize,
+        option_limit: usize,
+    },
     #[error("overlayfs is not usable in {dir}: {reason}")]
     OverlayUnavailable { dir: PathBuf, reason: String },
     #[error("mounting overlayfs on {target}: {source}")]
@@ -46,7 +52,10 @@ pub enum SnapshotError {
 }
 
 impl SnapshotError {
-    pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> SnapshotError {
+    pub(crate) fn io(
+        op: &'static str,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(std::io::Error) -> SnapshotError {
         let path = path.into();
         move |source| SnapshotError::Io { op, path, source }
     }

@@ -22,7 +22,10 @@ pub(crate) enum OverlayOptions {
 
 /// The option-size limit containerd uses: a page minus room for the kernel's own use.
 pub(crate) fn option_limit() -> usize {
-    let page = nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE).ok().flatten().unwrap_or(4096);
+    let page = nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE)
+        .ok()
+        .flatten()
+        .unwrap_or(4096);
     usize::try_from(page).unwrap_or(4096).saturating_sub(512)
 }
 
@@ -53,15 +56,26 @@ pub(crate) fn build_options(
             option_limit: limit,
         });
     }
-    Ok(OverlayOptions::Relative { base: snapshots.to_path_buf(), data: relative })
+    Ok(OverlayOptions::Relative {
+        base: snapshots.to_path_buf(),
+        data: relative,
+    })
 }
 
 pub(crate) fn mount_overlay(options: &OverlayOptions, target: &Path) -> Result<()> {
-    let err = |source| SnapshotError::Mount { target: target.to_path_buf(), source };
+    let err = |source| SnapshotError::Mount {
+        target: target.to_path_buf(),
+        source,
+    };
     match options {
-        OverlayOptions::Absolute(data) => {
-            mount(Some("overlay"), target, Some("overlay"), MsFlags::empty(), Some(data.as_str())).map_err(err)
-        }
+        OverlayOptions::Absolute(data) => mount(
+            Some("overlay"),
+            target,
+            Some("overlay"),
+            MsFlags::empty(),
+            Some(data.as_str()),
+        )
+        .map_err(err),
         OverlayOptions::Relative { base, data } => mount_from(base, data, target).map_err(err),
     }
 }
@@ -89,7 +103,11 @@ fn mount_from(base: &Path, data: &str, target: &Path) -> nix::Result<()> {
                 0,
                 data_c.as_ptr().cast(),
             );
-            let code = if rc == 0 { 0 } else { *nix::libc::__errno_location() & 0x7f };
+            let code = if rc == 0 {
+                0
+            } else {
+                *nix::libc::__errno_location() & 0x7f
+            };
             nix::libc::_exit(code)
         },
         ForkResult::Parent { child } => loop {
@@ -111,9 +129,16 @@ pub(crate) fn unmount(target: &Path) -> Result<()> {
     match umount2(target, MntFlags::empty()) {
         Ok(()) => Ok(()),
         Err(nix::Error::EINVAL) | Err(nix::Error::ENOENT) => Ok(()), // not a mount point
-        Err(nix::Error::EBUSY) => umount2(target, MntFlags::MNT_DETACH)
-            .map_err(|source| SnapshotError::Unmount { target: target.to_path_buf(), source }),
-        Err(source) => Err(SnapshotError::Unmount { target: target.to_path_buf(), source }),
+        Err(nix::Error::EBUSY) => {
+            umount2(target, MntFlags::MNT_DETACH).map_err(|source| SnapshotError::Unmount {
+                target: target.to_path_buf(),
+                source,
+            })
+        }
+        Err(source) => Err(SnapshotError::Unmount {
+            target: target.to_path_buf(),
+            source,
+        }),
     }
 }
 
@@ -138,18 +163,49 @@ mod tests {
     #[test]
     fn short_chain_uses_absolute_paths_top_first() {
         let chain = layers(2, "/d");
-        let o = build_options(&top(), &chain, Path::new("/d/snapshots"), Path::new("/u"), Path::new("/w"), 3584).unwrap();
-        assert_eq!(o, OverlayOptions::Absolute("lowerdir=/d/snapshots/0/fs:/d/snapshots/1/fs,upperdir=/u,workdir=/w".into()));
+        let o = build_options(
+            &top(),
+            &chain,
+            Path::new("/d/snapshots"),
+            Path::new("/u"),
+            Path::new("/w"),
+            3584,
+        )
+        .unwrap();
+        assert_eq!(
+            o,
+            OverlayOptions::Absolute(
+                "lowerdir=/d/snapshots/0/fs:/d/snapshots/1/fs,upperdir=/u,workdir=/w".into()
+            )
+        );
     }
 
     #[test]
     fn long_chain_switches_to_relative_paths_then_fails() {
         let prefix = format!("/{}", "x".repeat(200));
         let chain = layers(40, &prefix);
-        let o = build_options(&top(), &chain, Path::new("/s"), Path::new("/u"), Path::new("/w"), 3584).unwrap();
-        assert!(matches!(o, OverlayOptions::Relative { ref data, .. } if data.starts_with("lowerdir=0/fs:1/fs:")));
+        let o = build_options(
+            &top(),
+            &chain,
+            Path::new("/s"),
+            Path::new("/u"),
+            Path::new("/w"),
+            3584,
+        )
+        .unwrap();
+        assert!(
+            matches!(o, OverlayOptions::Relative { ref data, .. } if data.starts_with("lowerdir=0/fs:1/fs:"))
+        );
         let chain = layers(MAX_CHAIN + 1, "/d");
-        let e = build_options(&top(), &chain, Path::new("/s"), Path::new("/u"), Path::new("/w"), 1 << 20).unwrap_err();
+        let e = build_options(
+            &top(),
+            &chain,
+            Path::new("/s"),
+            Path::new("/u"),
+            Path::new("/w"),
+            1 << 20,
+        )
+        .unwrap_err();
         assert!(matches!(e, SnapshotError::ChainTooLong { layers, .. } if layers == MAX_CHAIN + 1));
     }
 }

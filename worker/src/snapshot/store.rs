@@ -8,7 +8,9 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::active::{self, ActiveSnapshot};
-use super::{probe, BackendChoice, ChainId, Result, SnapshotBackend, SnapshotError, SnapshotterConfig};
+use super::{
+    probe, BackendChoice, ChainId, Result, SnapshotBackend, SnapshotError, SnapshotterConfig,
+};
 
 /// Overlayfs's stack limit (OVL_MAX_STACK); also bounds chain walks.
 pub(crate) const MAX_CHAIN: usize = 500;
@@ -100,7 +102,13 @@ impl Snapshotter {
                 }
             },
         };
-        Ok(Snapshotter { inner: Arc::new(Inner { root, backend, next_id: AtomicU64::new(max_id + 1) }) })
+        Ok(Snapshotter {
+            inner: Arc::new(Inner {
+                root,
+                backend,
+                next_id: AtomicU64::new(max_id + 1),
+            }),
+        })
     }
 
     pub fn backend(&self) -> SnapshotBackend {
@@ -113,16 +121,32 @@ impl Snapshotter {
 
     /// A fresh directory for the caller to extract the layer `chain_id` (on top of
     /// `parent`) into; [`Snapshotter::commit`] makes it visible atomically.
-    pub fn prepare_layer_dir(&self, chain_id: &ChainId, parent: Option<&ChainId>) -> Result<PreparedLayer> {
+    pub fn prepare_layer_dir(
+        &self,
+        chain_id: &ChainId,
+        parent: Option<&ChainId>,
+    ) -> Result<PreparedLayer> {
         if let Some(p) = parent {
             if !self.contains(p) {
-                return Err(SnapshotError::MissingParent { chain_id: chain_id.clone(), parent: p.clone() });
+                return Err(SnapshotError::MissingParent {
+                    chain_id: chain_id.clone(),
+                    parent: p.clone(),
+                });
             }
         }
-        let staging = self.inner.root.join("staging").join(uuid::Uuid::new_v4().to_string());
+        let staging = self
+            .inner
+            .root
+            .join("staging")
+            .join(uuid::Uuid::new_v4().to_string());
         let fs_dir = staging.join("fs");
         fs::create_dir_all(&fs_dir).map_err(SnapshotError::io("creating", &fs_dir))?;
-        Ok(PreparedLayer { chain_id: chain_id.clone(), parent: parent.cloned(), staging, fs: fs_dir })
+        Ok(PreparedLayer {
+            chain_id: chain_id.clone(),
+            parent: parent.cloned(),
+            staging,
+            fs: fs_dir,
+        })
     }
 
     /// Commits a prepared layer. If the chain ID was committed meanwhile (a concurrent
@@ -130,30 +154,45 @@ impl Snapshotter {
     pub fn commit(&self, prepared: PreparedLayer) -> Result<()> {
         if let Some(p) = &prepared.parent {
             if !self.contains(p) {
-                return Err(SnapshotError::MissingParent { chain_id: prepared.chain_id.clone(), parent: p.clone() });
+                return Err(SnapshotError::MissingParent {
+                    chain_id: prepared.chain_id.clone(),
+                    parent: p.clone(),
+                });
             }
         }
         if self.contains(&prepared.chain_id) {
             return Ok(());
         }
-        let meta = Meta { chain_id: prepared.chain_id.clone(), parent: prepared.parent.clone() };
+        let meta = Meta {
+            chain_id: prepared.chain_id.clone(),
+            parent: prepared.parent.clone(),
+        };
         let meta_path = prepared.staging.join("meta.json");
-        let bytes = serde_json::to_vec(&meta).map_err(|e| SnapshotError::BadMetadata { path: meta_path.clone(), reason: e.to_string() })?;
+        let bytes = serde_json::to_vec(&meta).map_err(|e| SnapshotError::BadMetadata {
+            path: meta_path.clone(),
+            reason: e.to_string(),
+        })?;
         fs::write(&meta_path, bytes).map_err(SnapshotError::io("writing", &meta_path))?;
         sync_tree_root(&prepared.staging)?;
 
         let id = self.inner.next_id.fetch_add(1, Ordering::SeqCst);
         let dest = self.inner.root.join("snapshots").join(id.to_string());
-        fs::rename(&prepared.staging, &dest).map_err(SnapshotError::io("renaming staging dir to", &dest))?;
+        fs::rename(&prepared.staging, &dest)
+            .map_err(SnapshotError::io("renaming staging dir to", &dest))?;
         let link = self.chain_link(&prepared.chain_id);
         match symlink(format!("../snapshots/{id}"), &link) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                fs::remove_dir_all(&dest).map_err(SnapshotError::io("removing duplicate", &dest))?;
+                fs::remove_dir_all(&dest)
+                    .map_err(SnapshotError::io("removing duplicate", &dest))?;
             }
             Err(e) => {
                 let _ = fs::remove_dir_all(&dest);
-                return Err(SnapshotError::Io { op: "linking", path: link, source: e });
+                return Err(SnapshotError::Io {
+                    op: "linking",
+                    path: link,
+                    source: e,
+                });
             }
         }
         Ok(())
@@ -162,10 +201,16 @@ impl Snapshotter {
     /// Like [`Snapshotter::commit`] for a step's overlay upper dir: the directory is moved,
     /// not copied. Only [`SnapshotChanges::Upper`](super::SnapshotChanges) can be committed
     /// this way.
-    pub fn commit_dir(&self, dir: super::ChangeDir, chain_id: &ChainId, parent: Option<&ChainId>) -> Result<()> {
+    pub fn commit_dir(
+        &self,
+        dir: super::ChangeDir,
+        chain_id: &ChainId,
+        parent: Option<&ChainId>,
+    ) -> Result<()> {
         let prepared = self.prepare_layer_dir(chain_id, parent)?;
         fs::remove_dir(&prepared.fs).map_err(SnapshotError::io("removing", &prepared.fs))?;
-        fs::rename(dir.path(), &prepared.fs).map_err(SnapshotError::io("moving change dir to", &prepared.fs))?;
+        fs::rename(dir.path(), &prepared.fs)
+            .map_err(SnapshotError::io("moving change dir to", &prepared.fs))?;
         drop(dir);
         self.commit(prepared)
     }
@@ -186,7 +231,10 @@ impl Snapshotter {
         let mut next = Some(top.clone());
         while let Some(id) = next {
             if !seen.insert(id.clone()) || out.len() > MAX_CHAIN {
-                return Err(SnapshotError::ChainCycle { chain_id: top.clone(), limit: MAX_CHAIN });
+                return Err(SnapshotError::ChainCycle {
+                    chain_id: top.clone(),
+                    limit: MAX_CHAIN,
+                });
             }
             let layer = self.layer(&id)?;
             next = read_meta(&layer.dir.with_file_name("meta.json"))?.parent;
@@ -203,13 +251,22 @@ impl Snapshotter {
             Some(p) => self.chain(p)?,
             None => Vec::new(),
         };
-        let dir = self.inner.root.join("active").join(uuid::Uuid::new_v4().to_string());
+        let dir = self
+            .inner
+            .root
+            .join("active")
+            .join(uuid::Uuid::new_v4().to_string());
         let snapshots = self.inner.root.join("snapshots");
         let backend = self.inner.backend;
         let parent = parent.cloned();
-        tokio::task::spawn_blocking(move || active::prepare(backend, dir, &snapshots, chain, parent))
-            .await
-            .map_err(|e| SnapshotError::Task { what: "preparing an active snapshot", reason: e.to_string() })?
+        tokio::task::spawn_blocking(move || {
+            active::prepare(backend, dir, &snapshots, chain, parent)
+        })
+        .await
+        .map_err(|e| SnapshotError::Task {
+            what: "preparing an active snapshot",
+            reason: e.to_string(),
+        })?
     }
 
     fn chain_link(&self, chain_id: &ChainId) -> PathBuf {
@@ -221,15 +278,26 @@ impl Snapshotter {
         let target = match fs::read_link(&link) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(SnapshotError::NotFound { chain_id: chain_id.clone() })
+                return Err(SnapshotError::NotFound {
+                    chain_id: chain_id.clone(),
+                })
             }
-            Err(e) => return Err(SnapshotError::Io { op: "reading", path: link, source: e }),
+            Err(e) => {
+                return Err(SnapshotError::Io {
+                    op: "reading",
+                    path: link,
+                    source: e,
+                })
+            }
         };
         let id = target
             .file_name()
             .and_then(|n| n.to_str())
             .filter(|n| n.parse::<u64>().is_ok())
-            .ok_or_else(|| SnapshotError::BadMetadata { path: link.clone(), reason: format!("link target {}", target.display()) })?;
+            .ok_or_else(|| SnapshotError::BadMetadata {
+                path: link.clone(),
+                reason: format!("link target {}", target.display()),
+            })?;
         Ok(CommittedLayer {
             chain_id: chain_id.clone(),
             dir: self.inner.root.join("snapshots").join(id).join("fs"),
@@ -240,7 +308,10 @@ impl Snapshotter {
 
 pub(crate) fn read_meta(path: &Path) -> Result<Meta> {
     let bytes = fs::read(path).map_err(SnapshotError::io("reading", path))?;
-    serde_json::from_slice(&bytes).map_err(|e| SnapshotError::BadMetadata { path: path.to_path_buf(), reason: e.to_string() })
+    serde_json::from_slice(&bytes).map_err(|e| SnapshotError::BadMetadata {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })
 }
 
 fn clear_dir(dir: &Path) -> Result<()> {
@@ -259,9 +330,19 @@ fn remove_orphans(root: &Path) -> Result<u64> {
     for entry in fs::read_dir(&chains).map_err(SnapshotError::io("reading", &chains))? {
         let link = entry.map_err(SnapshotError::io("reading", &chains))?.path();
         let target = fs::read_link(&link).ok();
-        let id = target.as_ref().and_then(|t| t.file_name()).and_then(|n| n.to_str()).and_then(|n| n.parse::<u64>().ok());
+        let id = target
+            .as_ref()
+            .and_then(|t| t.file_name())
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.parse::<u64>().ok());
         match id {
-            Some(id) if root.join("snapshots").join(id.to_string()).join("meta.json").is_file() => {
+            Some(id)
+                if root
+                    .join("snapshots")
+                    .join(id.to_string())
+                    .join("meta.json")
+                    .is_file() =>
+            {
                 used.insert(id);
             }
             _ => fs::remove_file(&link).map_err(SnapshotError::io("removing dangling", &link))?,
@@ -270,8 +351,14 @@ fn remove_orphans(root: &Path) -> Result<u64> {
     let snapshots = root.join("snapshots");
     let mut max = 0;
     for entry in fs::read_dir(&snapshots).map_err(SnapshotError::io("reading", &snapshots))? {
-        let path = entry.map_err(SnapshotError::io("reading", &snapshots))?.path();
-        match path.file_name().and_then(|n| n.to_str()).and_then(|n| n.parse::<u64>().ok()) {
+        let path = entry
+            .map_err(SnapshotError::io("reading", &snapshots))?
+            .path();
+        match path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.parse::<u64>().ok())
+        {
             Some(id) if used.contains(&id) => max = max.max(id),
             _ => fs::remove_dir_all(&path).map_err(SnapshotError::io("removing orphan", &path))?,
         }

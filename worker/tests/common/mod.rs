@@ -21,7 +21,10 @@ pub fn require_root() {
 }
 
 fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// A busybox rootfs for `arch` (amd64, arm64, armhf), built once per target dir with
@@ -57,29 +60,49 @@ pub fn chain_id(n: u64) -> ChainId {
 /// Commits a copy of `src` as the layer `id` (on `parent`).
 pub fn commit_copy(s: &Snapshotter, id: &ChainId, parent: Option<&ChainId>, src: &Path) {
     let prepared = s.prepare_layer_dir(id, parent).unwrap();
-    let status = Command::new("cp").arg("-a").arg(format!("{}/.", src.display())).arg(prepared.path()).status().unwrap();
+    let status = Command::new("cp")
+        .arg("-a")
+        .arg(format!("{}/.", src.display()))
+        .arg(prepared.path())
+        .status()
+        .unwrap();
     assert!(status.success());
     s.commit(prepared).unwrap();
 }
 
 pub fn snapshotter(dir: &Path) -> Snapshotter {
-    Snapshotter::open(SnapshotterConfig { data_dir: dir.to_path_buf(), ..Default::default() }).unwrap()
+    Snapshotter::open(SnapshotterConfig {
+        data_dir: dir.to_path_buf(),
+        ..Default::default()
+    })
+    .unwrap()
 }
 
 pub fn runc(state: &Path) -> Runc {
     require_tool("runc");
-    Runc::new(RuncConfig { state_dir: state.to_path_buf(), cgroup_parent: "/slipway-test".into(), ..Default::default() }).unwrap()
+    Runc::new(RuncConfig {
+        state_dir: state.to_path_buf(),
+        cgroup_parent: "/slipway-test".into(),
+        ..Default::default()
+    })
+    .unwrap()
 }
 
 /// Mount points at or below `dir`.
 pub fn mounts_under(dir: &Path) -> Vec<String> {
     let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     let d = dir.display().to_string();
-    info.lines().filter_map(|l| l.split(' ').nth(4)).filter(|m| m.starts_with(&d)).map(String::from).collect()
+    info.lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .filter(|m| m.starts_with(&d))
+        .map(String::from)
+        .collect()
 }
 
 /// Collects an output channel into one string.
-pub async fn collect(mut rx: tokio::sync::mpsc::Receiver<slipway_worker::executor::OutputChunk>) -> String {
+pub async fn collect(
+    mut rx: tokio::sync::mpsc::Receiver<slipway_worker::executor::OutputChunk>,
+) -> String {
     let mut s = String::new();
     while let Some(c) = rx.recv().await {
         s.push_str(&String::from_utf8_lossy(&c.data));
