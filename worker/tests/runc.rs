@@ -401,3 +401,43 @@ async fn cancellation_leaves_nothing_behind() {
                 == 0
     );
 }
+
+#[tokio::test]
+async fn resource_limits_apply_to_the_container_cgroup() {
+    let e = env("amd64");
+    let active = e.active().await;
+    let spec = RunSpec {
+        resources: Resources {
+            memory_bytes: Some(256 << 20),
+            pids: Some(64),
+        },
+        ..e.spec(&active, "grep :pids: /proc/self/cgroup; sleep 3")
+    };
+    let (tx, mut rx) = mpsc::channel(8);
+    let runc = e.runc.clone();
+    let task = tokio::spawn(async move {
+        runc.run(
+            spec,
+            ProcessIo { output: Some(tx) },
+            CancellationToken::new(),
+        )
+        .await
+    });
+    let line = String::from_utf8(rx.recv().await.expect("the cgroup line").data).unwrap();
+    let path = line.trim_end().split(':').nth(2).unwrap().to_string();
+    assert!(path.starts_with("/slipway-test/slipway-"), "{path}");
+    let read =
+        |f: &str| fs::read_to_string(format!("/sys/fs/cgroup/{f}")).map(|s| s.trim().to_string());
+    assert_eq!(read(&format!("pids{path}/pids.max")).unwrap(), "64");
+    assert_eq!(
+        read(&format!("memory{path}/memory.limit_in_bytes")).unwrap(),
+        "268435456"
+    );
+    task.await.unwrap().unwrap();
+    assert!(
+        !Path::new(&format!("/sys/fs/cgroup/pids{path}")).exists(),
+        "cgroup left behind"
+    );
+    active.cleanup().await.unwrap();
+    e.assert_clean().await;
+}

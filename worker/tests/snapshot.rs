@@ -67,8 +67,12 @@ async fn overlay_active_snapshot_writes_only_to_upper() {
     // The committed layers are untouched.
     assert!(s.layer_dir(&chain_id(1)).unwrap().join("d/x").is_file());
 
-    s.commit_dir(upper, &chain_id(3), Some(&chain_id(2)))
-        .unwrap();
+    s.commit_changes(
+        SnapshotChanges::Upper(upper),
+        &chain_id(3),
+        Some(&chain_id(2)),
+    )
+    .unwrap();
     assert_eq!(s.chain(&chain_id(3)).unwrap().len(), 3);
     assert!(s.layer_dir(&chain_id(3)).unwrap().join("new").is_file());
     assert_eq!(fs::read_dir(tmp.path().join("active")).unwrap().count(), 0);
@@ -98,8 +102,16 @@ async fn copy_backend_merges_the_chain() {
     for f in ["b", "keep", "new", "d/x"] {
         assert!(tree.path().join(f).is_file(), "{f}");
     }
+    let full = SnapshotChanges::FullTree { root: tree, base };
+    let err = s
+        .commit_changes(full, &chain_id(3), Some(&chain_id(2)))
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        slipway_worker::snapshot::SnapshotError::NotADiff { .. }
+    ));
+    assert!(!s.contains(&chain_id(3)));
     let active_dir = tmp.path().join("active");
-    drop(tree);
     assert_eq!(fs::read_dir(active_dir).unwrap().count(), 0);
 }
 

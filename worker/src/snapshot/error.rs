@@ -47,6 +47,11 @@ pub enum SnapshotError {
         #[source]
         source: nix::Error,
     },
+    #[error(
+        "cannot commit {chain_id} from a copy-backend tree: it is not a diff (diff it against \
+         its base and extract the result into a prepared layer dir)"
+    )]
+    NotADiff { chain_id: ChainId },
     #[error("background task for {what} failed: {reason}")]
     Task { what: &'static str, reason: String },
 }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::active::{self, ActiveSnapshot};
+use super::SnapshotChanges;
 use super::{
     probe, BackendChoice, ChainId, Result, SnapshotBackend, SnapshotError, SnapshotterConfig,
 };
@@ -198,15 +199,24 @@ impl Snapshotter {
         Ok(())
     }
 
-    /// Like [`Snapshotter::commit`] for a step's overlay upper dir: the directory is moved,
-    /// not copied. Only [`SnapshotChanges::Upper`](super::SnapshotChanges) can be committed
-    /// this way.
-    pub fn commit_dir(
+    /// Commits a finished step's [`SnapshotChanges::Upper`] as the layer `chain_id` on
+    /// `parent` by moving the directory (no copy). A [`SnapshotChanges::FullTree`] is not
+    /// a layer (it records no deletions): the caller must diff it and extract the diff
+    /// through [`Snapshotter::prepare_layer_dir`] instead.
+    pub fn commit_changes(
         &self,
-        dir: super::ChangeDir,
+        changes: SnapshotChanges,
         chain_id: &ChainId,
         parent: Option<&ChainId>,
     ) -> Result<()> {
+        let dir = match changes {
+            SnapshotChanges::Upper(dir) => dir,
+            SnapshotChanges::FullTree { .. } => {
+                return Err(SnapshotError::NotADiff {
+                    chain_id: chain_id.clone(),
+                })
+            }
+        };
         let prepared = self.prepare_layer_dir(chain_id, parent)?;
         fs::remove_dir(&prepared.fs).map_err(SnapshotError::io("removing", &prepared.fs))?;
         fs::rename(dir.path(), &prepared.fs)
