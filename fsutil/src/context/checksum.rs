@@ -42,7 +42,7 @@ pub fn checksum(
     let mut total = Sha256::new();
     for sel in selectors {
         total.update(b"selector\0");
-        total.update(sel.as_bytes());
+        total.update(clean_abs(sel).as_bytes());
         total.update(b"\0");
         for matched in idx.expand(sel, opts)? {
             let target = if opts.follow_links {

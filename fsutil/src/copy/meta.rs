@@ -117,6 +117,7 @@ pub(crate) fn mkdir_all(
     opts: &ApplyOptions,
 ) -> Result<(), FsError> {
     let mut cur = root.to_path_buf();
+    let mut created = Vec::new();
     for comp in rel.split('/').filter(|c| !c.is_empty()) {
         cur.push(comp);
         match std::fs::symlink_metadata(&cur) {
@@ -130,8 +131,12 @@ pub(crate) fn mkdir_all(
         if let Some(o) = owner {
             set_owner(&cur, o, opts)?;
         }
-        if let Some(t) = timestamp {
-            set_times(&cur, (t, 0), (t, 0))?;
+        created.push(cur.clone());
+    }
+    // Times last, deepest first, so creating a child does not bump its parent's mtime.
+    if let Some(t) = timestamp {
+        for dir in created.iter().rev() {
+            set_times(dir, (t, 0), (t, 0))?;
         }
     }
     Ok(())
