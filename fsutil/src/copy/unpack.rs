@@ -147,7 +147,11 @@ pub(crate) fn extract(
                 let link =
                     link_name(&entry).ok_or_else(|| unsafe_entry("symlink without target"))?;
                 if !link.starts_with('/') {
-                    let joined = clean(&format!("{parent}/{link}"));
+                    let joined = if parent.is_empty() {
+                        clean(&link)
+                    } else {
+                        clean(&format!("{parent}/{link}"))
+                    };
                     if joined == ".." || joined.starts_with("../") {
                         return Err(unsafe_entry("symlink target climbs out of the destination"));
                     }
