@@ -9,11 +9,20 @@ use std::fmt::Write as _;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FrontendError {
     #[error("{}", located(.dockerfile, &self.line_ranges(), &.source.to_string()))]
-    Parse { dockerfile: String, source: ParseError },
+    Parse {
+        dockerfile: String,
+        source: ParseError,
+    },
     #[error("{}", located(.dockerfile, &self.line_ranges(), &.source.buildkit_message()))]
-    Instruction { dockerfile: String, source: InstructionError },
+    Instruction {
+        dockerfile: String,
+        source: InstructionError,
+    },
     #[error("{}", located(.dockerfile, &self.line_ranges(), &.source.to_string()))]
-    Lower { dockerfile: String, source: LowerError },
+    Lower {
+        dockerfile: String,
+        source: LowerError,
+    },
 }
 
 fn located(file: &str, ranges: &[(usize, usize)], message: &str) -> String {
@@ -44,9 +53,11 @@ impl FrontendError {
                 let l = source.location();
                 vec![(l.start_line, l.end_line)]
             }
-            FrontendError::Lower { source, .. } => {
-                source.locations.iter().map(|l| (l.start_line, l.end_line)).collect()
-            }
+            FrontendError::Lower { source, .. } => source
+                .locations
+                .iter()
+                .map(|l| (l.start_line, l.end_line))
+                .collect(),
         };
         let mut ranges: Vec<(usize, usize)> = ranges.into_iter().filter(|(s, _)| *s > 0).collect();
         ranges.sort_unstable();

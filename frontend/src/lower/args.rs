@@ -16,7 +16,11 @@ pub fn default_args(
     target_stage: &str,
     overrides: &BTreeMap<String, String>,
 ) -> EnvList {
-    let stage = if target_stage.is_empty() { "default" } else { target_stage };
+    let stage = if target_stage.is_empty() {
+        "default"
+    } else {
+        target_stage
+    };
     let pairs = [
         ("BUILDPLATFORM", format_platform(build)),
         ("BUILDOS", build.os.clone()),
@@ -58,7 +62,9 @@ pub fn apply_meta_args(
                 (None, Some(default)) => Some(
                     lexer
                         .process_word(default, &args)
-                        .map_err(|source| LowerError::at(cmd.location, LowerErrorKind::Expand { source }))?
+                        .map_err(|source| {
+                            LowerError::at(cmd.location, LowerErrorKind::Expand { source })
+                        })?
                         .result,
                 ),
                 (None, None) => None,
@@ -87,6 +93,9 @@ mod tests {
         assert_eq!(env.get("TARGETSTAGE"), Some("default"));
         let mut o = BTreeMap::new();
         o.insert("TARGETARCH".to_string(), "riscv64".to_string());
-        assert_eq!(default_args(&build, &target, "x", &o).get("TARGETARCH"), Some("riscv64"));
+        assert_eq!(
+            default_args(&build, &target, "x", &o).get("TARGETARCH"),
+            Some("riscv64")
+        );
     }
 }

@@ -16,7 +16,10 @@ use super::stages::{add_dep, Cmd, Resolved, Table, SCRATCH};
 
 /// BuildKit's `emptyImage`: what `FROM scratch` starts with.
 pub fn empty_image(platform: &Platform) -> ImageConfig {
-    let mut img = ImageConfig { working_dir: "/".into(), ..Default::default() };
+    let mut img = ImageConfig {
+        working_dir: "/".into(),
+        ..Default::default()
+    };
     if platform.os != "windows" {
         img.env.push(format!("PATH={}", default_path()));
     }
@@ -61,10 +64,15 @@ fn init_onbuild(table: &mut Table, i: usize, stage_count: usize) -> Result<bool,
     }
     if let Some(base) = table.entries[i].base {
         if !table.entries[i].onbuild_init {
-            triggers.extend(table.entries[base].commands.iter().filter_map(|c| match &c.command {
-                Command::Onbuild(o) => Some(o.expression.clone()),
-                _ => None,
-            }));
+            triggers.extend(
+                table.entries[base]
+                    .commands
+                    .iter()
+                    .filter_map(|c| match &c.command {
+                        Command::Onbuild(o) => Some(o.expression.clone()),
+                        _ => None,
+                    }),
+            );
             table.entries[i].onbuild_init = true;
         }
     }
@@ -77,14 +85,19 @@ fn init_onbuild(table: &mut Table, i: usize, stage_count: usize) -> Result<bool,
     for trigger in &triggers {
         let parsed = parser::parse(trigger)
             .map_err(|source| LowerError::at(location, LowerErrorKind::OnbuildParse { source }))?;
-        let command = parse_trigger_result(&parsed, location)
-            .map_err(|source| LowerError::at(location, LowerErrorKind::OnbuildInstruction { source }))?;
+        let command = parse_trigger_result(&parsed, location).map_err(|source| {
+            LowerError::at(location, LowerErrorKind::OnbuildInstruction { source })
+        })?;
         let sources = table.sources_of(&command, stage_count)?;
         new_deps |= !sources.is_empty();
         for &s in &sources {
             add_dep(&mut table.entries[i].deps, s, location);
         }
-        cmds.push(Cmd { command, sources, on_build: true });
+        cmds.push(Cmd {
+            command,
+            sources,
+            on_build: true,
+        });
     }
     let e = &mut table.entries[i];
     e.cmd_total += cmds.len();
@@ -93,25 +106,53 @@ fn init_onbuild(table: &mut Table, i: usize, stage_count: usize) -> Result<bool,
     Ok(new_deps)
 }
 
-fn resolve_entry(ctx: &mut Ctx, table: &mut Table, i: usize, resolver: &dyn ImageMetaResolver) -> Result<(), LowerError> {
+fn resolve_entry(
+    ctx: &mut Ctx,
+    table: &mut Table,
+    i: usize,
+    resolver: &dyn ImageMetaResolver,
+) -> Result<(), LowerError> {
     let e = &table.entries[i];
     let at = |kind| LowerError::at(e.location, kind);
-    let site = Site { location: e.location, source_code: e.source_code.clone() };
+    let site = Site {
+        location: e.location,
+        source_code: e.source_code.clone(),
+    };
     if let Some(nc) = e.named_context.clone() {
         // A stage replaced by a named context: done at once, its commands never run.
-        let platform = e.platform.clone().unwrap_or_else(|| ctx.target_platform.clone());
-        let (root, image) = load_named(ctx, &nc, &platform, &e.base_name, resolver, &site).map_err(at)?;
+        let platform = e
+            .platform
+            .clone()
+            .unwrap_or_else(|| ctx.target_platform.clone());
+        let (root, image) =
+            load_named(ctx, &nc, &platform, &e.base_name, resolver, &site).map_err(at)?;
         table.entries[i].done = Some(done_from(root, image, platform));
         return Ok(());
     }
     if e.base_name == SCRATCH {
         let platform = ctx.target_platform.clone();
         let image = empty_image(&platform);
-        return finish(table, i, Resolved { root: None, image, platform, steps_used: 0 });
+        return finish(
+            table,
+            i,
+            Resolved {
+                root: None,
+                image,
+                platform,
+                steps_used: 0,
+            },
+        );
     }
-    let reference = normalize_reference(&e.base_name)
-        .map_err(|source| at(LowerErrorKind::InvalidReference { name: e.base_name.clone(), source }))?;
-    let platform = e.platform.clone().unwrap_or_else(|| ctx.target_platform.clone());
+    let reference = normalize_reference(&e.base_name).map_err(|source| {
+        at(LowerErrorKind::InvalidReference {
+            name: e.base_name.clone(),
+            source,
+        })
+    })?;
+    let platform = e
+        .platform
+        .clone()
+        .unwrap_or_else(|| ctx.target_platform.clone());
     let named = ctx
         .opts
         .named_contexts
@@ -119,16 +160,47 @@ fn resolve_entry(ctx: &mut Ctx, table: &mut Table, i: usize, resolver: &dyn Imag
         .or_else(|| ctx.opts.named_contexts.get(&reference.familiar()))
         .cloned();
     if let Some(nc) = named {
-        let (root, image) = load_named(ctx, &nc, &platform, &e.base_name, resolver, &site).map_err(at)?;
+        let (root, image) =
+            load_named(ctx, &nc, &platform, &e.base_name, resolver, &site).map_err(at)?;
         let image = image.unwrap_or_else(|| empty_image(&platform));
-        return finish(table, i, Resolved { root, image, platform, steps_used: 0 });
+        return finish(
+            table,
+            i,
+            Resolved {
+                root,
+                image,
+                platform,
+                steps_used: 0,
+            },
+        );
     }
-    let mut counter =
-        StepCounter { stage: e.display.clone(), index: 0, total: e.cmd_total, show_platform: ctx.show_platform };
+    let mut counter = StepCounter {
+        stage: e.display.clone(),
+        index: 0,
+        total: e.cmd_total,
+        show_platform: ctx.show_platform,
+    };
     let name = e.base_name.clone();
-    let (root, image) =
-        image_source(ctx, &reference.to_tagged_string(), &platform, resolver, &mut counter, &site, &name).map_err(at)?;
-    finish(table, i, Resolved { root, image, platform, steps_used: counter.index })
+    let (root, image) = image_source(
+        ctx,
+        &reference.to_tagged_string(),
+        &platform,
+        resolver,
+        &mut counter,
+        &site,
+        &name,
+    )
+    .map_err(at)?;
+    finish(
+        table,
+        i,
+        Resolved {
+            root,
+            image,
+            platform,
+            steps_used: counter.index,
+        },
+    )
 }
 
 /// Where a FROM (or `--from`) is written, for vertex metadata.
@@ -141,7 +213,11 @@ struct Site {
 fn finish(table: &mut Table, i: usize, r: Resolved) -> Result<(), LowerError> {
     let e = &mut table.entries[i];
     if e.unregistered {
-        e.done = Some(done_from(r.root.clone(), Some(r.image.clone()), r.platform.clone()));
+        e.done = Some(done_from(
+            r.root.clone(),
+            Some(r.image.clone()),
+            r.platform.clone(),
+        ));
     }
     e.resolved = Some(r);
     Ok(())
@@ -159,7 +235,12 @@ fn done_from(root: Option<Digest>, image: Option<ImageConfig>, platform: Platfor
         state.cwd = image.working_dir.clone();
     }
     state.user = image.user.clone();
-    Dispatched { state, image, build_args: Vec::new(), workdir_set: false }
+    Dispatched {
+        state,
+        image,
+        build_args: Vec::new(),
+        workdir_set: false,
+    }
 }
 
 /// Loads a named context: an image (resolved for its config) or a client directory.
@@ -174,10 +255,22 @@ fn load_named(
     match nc {
         NamedContext::Local(name) => Ok((Some(ctx.local_context(name)), None)),
         NamedContext::Image(reference) => {
-            let r = normalize_reference(reference)
-                .map_err(|source| LowerErrorKind::InvalidReference { name: reference.clone(), source })?;
+            let r = normalize_reference(reference).map_err(|source| {
+                LowerErrorKind::InvalidReference {
+                    name: reference.clone(),
+                    source,
+                }
+            })?;
             let mut counter = StepCounter::default();
-            let (root, img) = image_source(ctx, &r.to_tagged_string(), platform, resolver, &mut counter, site, shown_as)?;
+            let (root, img) = image_source(
+                ctx,
+                &r.to_tagged_string(),
+                platform,
+                resolver,
+                &mut counter,
+                site,
+                shown_as,
+            )?;
             Ok((root, Some(img)))
         }
     }
@@ -195,7 +288,10 @@ fn image_source(
 ) -> Result<(Option<Digest>, ImageConfig), LowerErrorKind> {
     let meta = resolver
         .resolve(tagged, platform)
-        .map_err(|source| LowerErrorKind::Resolve { name: orig_name.to_string(), source })?;
+        .map_err(|source| LowerErrorKind::Resolve {
+            name: orig_name.to_string(),
+            source,
+        })?;
     if meta.empty_rootfs {
         return Ok((None, meta.config));
     }
@@ -203,7 +299,10 @@ fn image_source(
         Some(d) => format!("{tagged}@{d}"),
         None => tagged.to_string(),
     };
-    let op = Op::Source(SourceOp::Image(ImageSource { reference: tagged.to_string(), resolved: meta.digest.clone() }));
+    let op = Op::Source(SourceOp::Image(ImageSource {
+        reference: tagged.to_string(),
+        resolved: meta.digest.clone(),
+    }));
     let name = counter.name(&format!("FROM {shown}"), platform, None, false);
     let vmeta = VertexMeta {
         name,

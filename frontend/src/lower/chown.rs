@@ -14,9 +14,14 @@ pub fn parse_chown(s: &str) -> Result<Option<Chown>, LowerErrorKind> {
         None => (s, None),
     };
     if user.is_empty() || group.is_some_and(str::is_empty) {
-        return Err(LowerErrorKind::InvalidChown { value: s.to_string() });
+        return Err(LowerErrorKind::InvalidChown {
+            value: s.to_string(),
+        });
     }
-    Ok(Some(Chown { user: user_spec(user), group: group.map(user_spec) }))
+    Ok(Some(Chown {
+        user: user_spec(user),
+        group: group.map(user_spec),
+    }))
 }
 
 fn user_spec(s: &str) -> UserSpec {
@@ -34,16 +39,22 @@ pub fn parse_chmod(s: &str) -> Result<Option<Chmod>, LowerErrorKind> {
     if s.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
         return match u32::from_str_radix(s, 8) {
             Ok(n) if n <= 0o7777 => Ok(Some(Chmod::Octal(n))),
-            _ => Err(LowerErrorKind::InvalidChmod { value: s.to_string() }),
+            _ => Err(LowerErrorKind::InvalidChmod {
+                value: s.to_string(),
+            }),
         };
     }
     if s.starts_with(|c: char| c.is_ascii_digit()) {
-        return Err(LowerErrorKind::InvalidChmod { value: s.to_string() });
+        return Err(LowerErrorKind::InvalidChmod {
+            value: s.to_string(),
+        });
     }
     if valid_symbolic(s) {
         Ok(Some(Chmod::Symbolic(s.to_string())))
     } else {
-        Err(LowerErrorKind::InvalidSymbolicChmod { value: s.to_string() })
+        Err(LowerErrorKind::InvalidSymbolicChmod {
+            value: s.to_string(),
+        })
     }
 }
 
@@ -60,7 +71,11 @@ fn valid_symbolic(s: &str) -> bool {
                 return false;
             }
             let mut perm = String::new();
-            while let Some(c) = chars.peek().copied().filter(|c| !matches!(c, '+' | '-' | '=')) {
+            while let Some(c) = chars
+                .peek()
+                .copied()
+                .filter(|c| !matches!(c, '+' | '-' | '='))
+            {
                 perm.push(c);
                 chars.next();
             }
@@ -81,10 +96,19 @@ mod tests {
     #[test]
     fn chown_forms() {
         assert_eq!(parse_chown("").unwrap(), None);
-        assert_eq!(parse_chown("1000").unwrap(), Some(Chown { user: UserSpec::Id(1000), group: None }));
+        assert_eq!(
+            parse_chown("1000").unwrap(),
+            Some(Chown {
+                user: UserSpec::Id(1000),
+                group: None
+            })
+        );
         assert_eq!(
             parse_chown("app:staff").unwrap(),
-            Some(Chown { user: UserSpec::Name("app".into()), group: Some(UserSpec::Name("staff".into())) })
+            Some(Chown {
+                user: UserSpec::Name("app".into()),
+                group: Some(UserSpec::Name("staff".into()))
+            })
         );
         assert!(parse_chown(":x").is_err());
     }
@@ -93,10 +117,25 @@ mod tests {
     fn chmod_forms() {
         assert_eq!(parse_chmod("755").unwrap(), Some(Chmod::Octal(0o755)));
         assert_eq!(parse_chmod("0644").unwrap(), Some(Chmod::Octal(0o644)));
-        assert!(matches!(parse_chmod("17777"), Err(LowerErrorKind::InvalidChmod { .. })));
-        assert!(matches!(parse_chmod("0888"), Err(LowerErrorKind::InvalidChmod { .. })));
-        assert_eq!(parse_chmod("u+x,g=rw").unwrap(), Some(Chmod::Symbolic("u+x,g=rw".into())));
-        assert_eq!(parse_chmod("+x").unwrap(), Some(Chmod::Symbolic("+x".into())));
-        assert!(matches!(parse_chmod("u+q"), Err(LowerErrorKind::InvalidSymbolicChmod { .. })));
+        assert!(matches!(
+            parse_chmod("17777"),
+            Err(LowerErrorKind::InvalidChmod { .. })
+        ));
+        assert!(matches!(
+            parse_chmod("0888"),
+            Err(LowerErrorKind::InvalidChmod { .. })
+        ));
+        assert_eq!(
+            parse_chmod("u+x,g=rw").unwrap(),
+            Some(Chmod::Symbolic("u+x,g=rw".into()))
+        );
+        assert_eq!(
+            parse_chmod("+x").unwrap(),
+            Some(Chmod::Symbolic("+x".into()))
+        );
+        assert!(matches!(
+            parse_chmod("u+q"),
+            Err(LowerErrorKind::InvalidSymbolicChmod { .. })
+        ));
     }
 }

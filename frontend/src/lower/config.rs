@@ -10,8 +10,18 @@ use super::error::LowerErrorKind;
 const HISTORY_COMMENT: &str = "buildkit.dockerfile.v0";
 
 /// Appends a history entry; `buildkit_suffix` adds ` # buildkit` (RUN, COPY, ADD).
-pub fn commit(img: &mut ImageConfig, msg: String, with_layer: bool, buildkit_suffix: bool, epoch: Option<i64>) {
-    let created_by = if buildkit_suffix { format!("{msg} # buildkit") } else { msg };
+pub fn commit(
+    img: &mut ImageConfig,
+    msg: String,
+    with_layer: bool,
+    buildkit_suffix: bool,
+    epoch: Option<i64>,
+) {
+    let created_by = if buildkit_suffix {
+        format!("{msg} # buildkit")
+    } else {
+        msg
+    };
     img.history.push(HistoryEntry {
         created: epoch,
         created_by,
@@ -31,7 +41,11 @@ pub fn default_shell(os: &str) -> Vec<String> {
 
 /// `withShell`: the image's SHELL (or the default) plus the joined command line.
 pub fn with_shell(img: &ImageConfig, os: &str, args: &[String]) -> Vec<String> {
-    let mut shell = img.shell.clone().filter(|s| !s.is_empty()).unwrap_or_else(|| default_shell(os));
+    let mut shell = img
+        .shell
+        .clone()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| default_shell(os));
     shell.push(args.join(" "));
     shell
 }
@@ -48,7 +62,11 @@ pub fn go_slice(items: &[String]) -> String {
 }
 
 pub fn cmd(img: &mut ImageConfig, os: &str, c: &ShellDependentCmdLine, epoch: Option<i64>) {
-    let args = if c.prepend_shell { with_shell(img, os, &c.cmd_line) } else { c.cmd_line.clone() };
+    let args = if c.prepend_shell {
+        with_shell(img, os, &c.cmd_line)
+    } else {
+        c.cmd_line.clone()
+    };
     let msg = format!("CMD {}", go_quote_slice(&args));
     img.cmd = Some(args);
     img.args_escaped = true;
@@ -56,8 +74,18 @@ pub fn cmd(img: &mut ImageConfig, os: &str, c: &ShellDependentCmdLine, epoch: Op
 }
 
 /// ENTRYPOINT; an inherited CMD is dropped unless this stage set one (`cmd_set`).
-pub fn entrypoint(img: &mut ImageConfig, os: &str, c: &ShellDependentCmdLine, cmd_set: bool, epoch: Option<i64>) {
-    let args = if c.prepend_shell { with_shell(img, os, &c.cmd_line) } else { c.cmd_line.clone() };
+pub fn entrypoint(
+    img: &mut ImageConfig,
+    os: &str,
+    c: &ShellDependentCmdLine,
+    cmd_set: bool,
+    epoch: Option<i64>,
+) {
+    let args = if c.prepend_shell {
+        with_shell(img, os, &c.cmd_line)
+    } else {
+        c.cmd_line.clone()
+    };
     let msg = format!("ENTRYPOINT {}", go_quote_slice(&args));
     img.entrypoint = Some(args);
     if !cmd_set {
@@ -68,7 +96,10 @@ pub fn entrypoint(img: &mut ImageConfig, os: &str, c: &ShellDependentCmdLine, cm
 
 pub fn healthcheck(img: &mut ImageConfig, h: &HealthInstr, epoch: Option<i64>) {
     let hc = match h {
-        HealthInstr::None => Healthcheck { test: h.test(), ..Default::default() },
+        HealthInstr::None => Healthcheck {
+            test: h.test(),
+            ..Default::default()
+        },
         HealthInstr::Cmd(c) => Healthcheck {
             test: c.test.clone(),
             interval: c.interval_ns,
@@ -91,20 +122,36 @@ pub fn healthcheck(img: &mut ImageConfig, h: &HealthInstr, epoch: Option<i64>) {
     commit(img, msg, false, false, epoch);
 }
 
-pub fn volume(img: &mut ImageConfig, volumes: &[String], epoch: Option<i64>) -> Result<(), LowerErrorKind> {
+pub fn volume(
+    img: &mut ImageConfig,
+    volumes: &[String],
+    epoch: Option<i64>,
+) -> Result<(), LowerErrorKind> {
     for v in volumes {
         if v.is_empty() {
             return Err(LowerErrorKind::EmptyVolume);
         }
         img.volumes.insert(v.clone());
     }
-    commit(img, format!("VOLUME {}", go_slice(volumes)), false, false, epoch);
+    commit(
+        img,
+        format!("VOLUME {}", go_slice(volumes)),
+        false,
+        false,
+        epoch,
+    );
     Ok(())
 }
 
-pub fn stopsignal(img: &mut ImageConfig, signal: &str, epoch: Option<i64>) -> Result<(), LowerErrorKind> {
+pub fn stopsignal(
+    img: &mut ImageConfig,
+    signal: &str,
+    epoch: Option<i64>,
+) -> Result<(), LowerErrorKind> {
     if !valid_signal(signal) {
-        return Err(LowerErrorKind::InvalidSignal { signal: signal.to_string() });
+        return Err(LowerErrorKind::InvalidSignal {
+            signal: signal.to_string(),
+        });
     }
     img.stop_signal = Some(signal.to_string());
     commit(img, format!("STOPSIGNAL {signal}"), false, false, epoch);
@@ -113,7 +160,13 @@ pub fn stopsignal(img: &mut ImageConfig, signal: &str, epoch: Option<i64>) -> Re
 
 pub fn shell(img: &mut ImageConfig, shell: &[String], epoch: Option<i64>) {
     img.shell = Some(shell.to_vec());
-    commit(img, format!("SHELL {}", go_slice(shell)), false, false, epoch);
+    commit(
+        img,
+        format!("SHELL {}", go_slice(shell)),
+        false,
+        false,
+        epoch,
+    );
 }
 
 pub fn maintainer(img: &mut ImageConfig, who: &str, epoch: Option<i64>) {
@@ -130,7 +183,11 @@ pub fn label(img: &mut ImageConfig, labels: &[(String, String)], epoch: Option<i
     commit(img, msg, false, false, epoch);
 }
 
-pub fn expose(img: &mut ImageConfig, ports: &[String], epoch: Option<i64>) -> Result<(), LowerErrorKind> {
+pub fn expose(
+    img: &mut ImageConfig,
+    ports: &[String],
+    epoch: Option<i64>,
+) -> Result<(), LowerErrorKind> {
     let mut parsed = Vec::new();
     for p in ports {
         parsed.extend(parse_port(p).map_err(|message| LowerErrorKind::InvalidPort { message })?);
@@ -138,7 +195,13 @@ pub fn expose(img: &mut ImageConfig, ports: &[String], epoch: Option<i64>) -> Re
     for p in &parsed {
         img.exposed_ports.insert(p.clone());
     }
-    commit(img, format!("EXPOSE {}", go_slice(&parsed)), false, false, epoch);
+    commit(
+        img,
+        format!("EXPOSE {}", go_slice(&parsed)),
+        false,
+        false,
+        epoch,
+    );
     Ok(())
 }
 
@@ -173,9 +236,9 @@ fn port_range(s: &str) -> Option<(u32, u32)> {
 }
 
 const SIGNALS: &[&str] = &[
-    "ABRT", "ALRM", "BUS", "CHLD", "CLD", "CONT", "FPE", "HUP", "ILL", "INT", "IO", "IOT", "KILL", "PIPE", "POLL",
-    "PROF", "PWR", "QUIT", "SEGV", "STKFLT", "STOP", "SYS", "TERM", "TRAP", "TSTP", "TTIN", "TTOU", "URG", "USR1",
-    "USR2", "VTALRM", "WINCH", "XCPU", "XFSZ", "RTMIN", "RTMAX",
+    "ABRT", "ALRM", "BUS", "CHLD", "CLD", "CONT", "FPE", "HUP", "ILL", "INT", "IO", "IOT", "KILL",
+    "PIPE", "POLL", "PROF", "PWR", "QUIT", "SEGV", "STKFLT", "STOP", "SYS", "TERM", "TRAP", "TSTP",
+    "TTIN", "TTOU", "URG", "USR1", "USR2", "VTALRM", "WINCH", "XCPU", "XFSZ", "RTMIN", "RTMAX",
 ];
 
 /// moby's `signal.ParseSignal` for Linux: a non-zero number or a known name (`SIG` optional).
@@ -262,20 +325,41 @@ mod tests {
     fn ports_and_signals() {
         assert_eq!(parse_port("80").unwrap(), vec!["80/tcp"]);
         assert_eq!(parse_port("53/UDP").unwrap(), vec!["53/udp"]);
-        assert_eq!(parse_port("8000-8002").unwrap(), vec!["8000/tcp", "8001/tcp", "8002/tcp"]);
+        assert_eq!(
+            parse_port("8000-8002").unwrap(),
+            vec!["8000/tcp", "8001/tcp", "8002/tcp"]
+        );
         assert!(parse_port("80/xyz").is_err());
         assert!(parse_port("abc").is_err());
-        assert!(valid_signal("SIGTERM") && valid_signal("kill") && valid_signal("9") && valid_signal("SIGRTMIN+3"));
+        assert!(
+            valid_signal("SIGTERM")
+                && valid_signal("kill")
+                && valid_signal("9")
+                && valid_signal("SIGRTMIN+3")
+        );
         assert!(!valid_signal("0") && !valid_signal("SIGNOPE"));
     }
 
     #[test]
     fn entrypoint_resets_cmd() {
-        let mut img = ImageConfig { cmd: Some(vec!["base".into()]), ..Default::default() };
-        let ep = ShellDependentCmdLine { cmd_line: vec!["run".into()], files: vec![], prepend_shell: true };
+        let mut img = ImageConfig {
+            cmd: Some(vec!["base".into()]),
+            ..Default::default()
+        };
+        let ep = ShellDependentCmdLine {
+            cmd_line: vec!["run".into()],
+            files: vec![],
+            prepend_shell: true,
+        };
         entrypoint(&mut img, "linux", &ep, false, None);
-        assert_eq!(img.entrypoint, Some(vec!["/bin/sh".into(), "-c".into(), "run".into()]));
+        assert_eq!(
+            img.entrypoint,
+            Some(vec!["/bin/sh".into(), "-c".into(), "run".into()])
+        );
         assert_eq!(img.cmd, None);
-        assert_eq!(img.history[0].created_by, r#"ENTRYPOINT ["/bin/sh" "-c" "run"]"#);
+        assert_eq!(
+            img.history[0].created_by,
+            r#"ENTRYPOINT ["/bin/sh" "-c" "run"]"#
+        );
     }
 }

@@ -4,7 +4,8 @@
 use crate::instructions::{AddCommand, CopyCommand, Location, SourcesAndDest};
 use crate::shell::{Lexer, LexerOptions};
 use slipway_graph::{
-    Chmod, Chown, CopyAction, Digest, FileAction, FileOp, HttpSource, MergeOp, MkfileAction, Op, SourceOp,
+    Chmod, Chown, CopyAction, Digest, FileAction, FileOp, HttpSource, MergeOp, MkfileAction, Op,
+    SourceOp,
 };
 
 use super::chown::{parse_chmod, parse_chown};
@@ -31,13 +32,23 @@ struct CopySpec {
     unpack: Option<bool>,
 }
 
-pub fn dispatch_copy(s: &mut StageRun, c: &CopyCommand, sources: &[usize], on_build: bool) -> Result<(), LowerErrorKind> {
+pub fn dispatch_copy(
+    s: &mut StageRun,
+    c: &CopyCommand,
+    sources: &[usize],
+    on_build: bool,
+) -> Result<(), LowerErrorKind> {
+    let needs_files = !c.sources_and_dest.source_paths.is_empty();
     let source = match sources.first() {
-        None => Some(s.ctx.build_context()),
+        None if needs_files => Some(s.ctx.build_context()),
+        None => None,
         Some(&i) => match s.entries.get(i).and_then(|e| e.done.as_ref()) {
             Some(done) => done.state.root.clone(),
             None => {
-                return Err(LowerErrorKind::CopyFromLaterStage { from: c.from.clone(), stage: s.counter.stage.clone() })
+                return Err(LowerErrorKind::CopyFromLaterStage {
+                    from: c.from.clone(),
+                    stage: s.counter.stage.clone(),
+                })
             }
         },
     };
@@ -59,14 +70,22 @@ pub fn dispatch_copy(s: &mut StageRun, c: &CopyCommand, sources: &[usize], on_bu
     lower_copy(s, spec)
 }
 
-pub fn dispatch_add(s: &mut StageRun, c: &AddCommand, on_build: bool) -> Result<(), LowerErrorKind> {
+pub fn dispatch_add(
+    s: &mut StageRun,
+    c: &AddCommand,
+    on_build: bool,
+) -> Result<(), LowerErrorKind> {
     let spec = CopySpec {
         is_add: true,
         original: c.original.clone(),
         location: c.location,
         on_build,
         params: expand_params(s, &c.sources_and_dest)?,
-        source: Some(s.ctx.build_context()),
+        source: if c.sources_and_dest.source_paths.is_empty() {
+            None
+        } else {
+            Some(s.ctx.build_context())
+        },
         chown: s.expand(&c.chown)?,
         chmod: s.expand(&c.chmod)?,
         link: c.link,
@@ -86,7 +105,13 @@ fn expand_params(s: &StageRun, p: &SourcesAndDest) -> Result<SourcesAndDest, Low
         *src = s.expand(src)?;
     }
     out.dest_path = s.expand(&p.dest_path)?;
-    let raw = Lexer::with_options('\\', LexerOptions { skip_process_quotes: true, ..Default::default() });
+    let raw = Lexer::with_options(
+        '\\',
+        LexerOptions {
+            skip_process_quotes: true,
+            ..Default::default()
+        },
+    );
     for content in out.source_contents.iter_mut().filter(|c| c.expand) {
         content.data = raw
             .process_word(&content.data, &s.d.state.env)
@@ -105,7 +130,10 @@ fn is_git(src: &str) -> bool {
     if src.starts_with("git://") || src.starts_with("ssh://") || src.starts_with("git@") {
         return true;
     }
-    let Some(rest) = src.strip_prefix("https://").or_else(|| src.strip_prefix("http://")) else {
+    let Some(rest) = src
+        .strip_prefix("https://")
+        .or_else(|| src.strip_prefix("http://"))
+    else {
         return false;
     };
     let path = rest.split(['#', '?']).next().unwrap_or(rest);
@@ -137,7 +165,12 @@ fn lower_copy(s: &mut StageRun, spec: CopySpec) -> Result<(), LowerErrorKind> {
         if spec.params.source_paths.len() != 1 {
             return Err(LowerErrorKind::ChecksumMultipleSources);
         }
-        let only = spec.params.source_paths.first().map(String::as_str).unwrap_or_default();
+        let only = spec
+            .params
+            .source_paths
+            .first()
+            .map(String::as_str)
+            .unwrap_or_default();
         if !is_http(only) && !is_git(only) {
             return Err(LowerErrorKind::ChecksumNeedsRemote);
         }
@@ -157,7 +190,11 @@ fn lower_copy(s: &mut StageRun, spec: CopySpec) -> Result<(), LowerErrorKind> {
     let name = s.number(&text, spec.on_build);
     let merge = spec.link && spec.chmod.is_empty();
     let mut inputs = Inputs::default();
-    let base = if merge { None } else { inputs.opt(s.d.state.root.as_ref()) };
+    let base = if merge {
+        None
+    } else {
+        inputs.opt(s.d.state.root.as_ref())
+    };
     let common = |mut a: CopyAction, chown: &Option<Chown>, chmod: &Option<Chmod>| {
         a.chown = chown.clone();
         a.chmod = chmod.clone();
@@ -170,7 +207,9 @@ fn lower_copy(s: &mut StageRun, spec: CopySpec) -> Result<(), LowerErrorKind> {
         msg.push_str(&format!(" {src}"));
         if is_git(src) {
             return Err(if spec.is_add {
-                LowerErrorKind::NotSupported { what: "ADD from a git repository" }
+                LowerErrorKind::NotSupported {
+                    what: "ADD from a git repository",
+                }
             } else {
                 LowerErrorKind::GitForCopy
             });
@@ -179,7 +218,9 @@ fn lower_copy(s: &mut StageRun, spec: CopySpec) -> Result<(), LowerErrorKind> {
             if !spec.is_add {
                 return Err(LowerErrorKind::UrlForCopy);
             }
-            let url_path = src.split_once("://").map_or("", |(_, r)| r.split_once('/').map_or("", |(_, p)| p));
+            let url_path = src
+                .split_once("://")
+                .map_or("", |(_, r)| r.split_once('/').map_or("", |(_, p)| p));
             let url_path = url_path.split(['?', '#']).next().unwrap_or_default();
             let file = match paths::base(&format!("/{url_path}")).as_str() {
                 "." | "/" => "__unnamed__".to_string(),
@@ -187,11 +228,24 @@ fn lower_copy(s: &mut StageRun, spec: CopySpec) -> Result<(), LowerErrorKind> {
             };
             let checksum = match spec.checksum.as_str() {
                 "" => None,
-                c => Some(c.parse::<Digest>().map_err(|_| LowerErrorKind::BadChecksum { value: c.to_string() })?),
+                c => Some(
+                    c.parse::<Digest>()
+                        .map_err(|_| LowerErrorKind::BadChecksum {
+                            value: c.to_string(),
+                        })?,
+                ),
             };
-            let op = Op::Source(SourceOp::Http(HttpSource { url: src.clone(), filename: file.clone(), checksum }));
+            let op = Op::Source(SourceOp::Http(HttpSource {
+                url: src.clone(),
+                filename: file.clone(),
+                checksum,
+            }));
             let build = s.ctx.opts.build_platform.clone();
-            let meta = VertexMeta { name: name.clone(), location: Some(spec.location), command: None };
+            let meta = VertexMeta {
+                name: name.clone(),
+                location: Some(spec.location),
+                command: None,
+            };
             let http = s.ctx.add(op, Inputs::default(), &build, meta);
             let mut a = CopyAction::new(Some(inputs.index(&http)), &format!("/{file}"), &dest);
             a.attempt_unpack = spec.unpack.unwrap_or(false);
@@ -212,16 +266,33 @@ fn lower_copy(s: &mut StageRun, spec: CopySpec) -> Result<(), LowerErrorKind> {
             timestamp: None,
         });
         let platform = s.d.state.platform.clone();
-        let meta = VertexMeta { name: "[internal] preparing inline document".into(), ..Default::default() };
-        let doc = s.ctx.add(Op::File(FileOp { base: None, actions: vec![mkfile] }), Inputs::default(), &platform, meta);
+        let meta = VertexMeta {
+            name: "[internal] preparing inline document".into(),
+            ..Default::default()
+        };
+        let doc = s.ctx.add(
+            Op::File(FileOp {
+                base: None,
+                actions: vec![mkfile],
+            }),
+            Inputs::default(),
+            &platform,
+            meta,
+        );
         let a = CopyAction::new(Some(inputs.index(&doc)), &path, &dest);
         actions.push(FileAction::Copy(common(a, &chown, &chmod)));
     }
     msg.push_str(&format!(" {}", spec.params.dest_path));
 
     let platform = s.d.state.platform.clone();
-    let meta = VertexMeta { name, location: Some(spec.location), command: None };
-    let copied = s.ctx.add(Op::File(FileOp { base, actions }), inputs, &platform, meta);
+    let meta = VertexMeta {
+        name,
+        location: Some(spec.location),
+        command: None,
+    };
+    let copied = s
+        .ctx
+        .add(Op::File(FileOp { base, actions }), inputs, &platform, meta);
     let root = match (merge, s.d.state.root.clone()) {
         (true, Some(below)) => {
             s.counter.index = index_before;
@@ -229,8 +300,13 @@ fn lower_copy(s: &mut StageRun, spec: CopySpec) -> Result<(), LowerErrorKind> {
             let mut merge_inputs = Inputs::default();
             merge_inputs.index(&below);
             merge_inputs.index(&copied);
-            let meta = VertexMeta { name: link_name, location: Some(spec.location), command: None };
-            s.ctx.add(Op::Merge(MergeOp {}), merge_inputs, &platform, meta)
+            let meta = VertexMeta {
+                name: link_name,
+                location: Some(spec.location),
+                command: None,
+            };
+            s.ctx
+                .add(Op::Merge(MergeOp {}), merge_inputs, &platform, meta)
         }
         _ => copied,
     };

@@ -3,7 +3,10 @@
 
 use crate::instructions::Location;
 use crate::shell::Lexer;
-use slipway_graph::{Digest, Graph, ImageConfig, Input, InputIndex, LocalContext, Op, Platform, SourceLocation, SourceOp, Vertex};
+use slipway_graph::{
+    Digest, Graph, ImageConfig, Input, InputIndex, LocalContext, Op, Platform, SourceLocation,
+    SourceOp, Vertex,
+};
 use std::collections::BTreeMap;
 
 use super::env::EnvList;
@@ -22,7 +25,13 @@ pub struct FsState {
 
 impl FsState {
     pub fn scratch(platform: Platform) -> FsState {
-        FsState { root: None, env: EnvList::new(), cwd: "/".into(), user: String::new(), platform }
+        FsState {
+            root: None,
+            env: EnvList::new(),
+            cwd: "/".into(),
+            user: String::new(),
+            platform,
+        }
     }
 }
 
@@ -56,10 +65,14 @@ pub struct Inputs {
 
 impl Inputs {
     pub fn index(&mut self, d: &Digest) -> InputIndex {
-        let pos = self.list.iter().position(|i| &i.vertex == d).unwrap_or_else(|| {
-            self.list.push(Input::of(d.clone()));
-            self.list.len() - 1
-        });
+        let pos = self
+            .list
+            .iter()
+            .position(|i| &i.vertex == d)
+            .unwrap_or_else(|| {
+                self.list.push(Input::of(d.clone()));
+                self.list.len() - 1
+            });
         InputIndex::try_from(pos).unwrap_or(InputIndex::MAX)
     }
 
@@ -123,7 +136,10 @@ impl<'a> Ctx<'a> {
             exclude_patterns: self.opts.context_excludes.clone(),
         }));
         let build = self.opts.build_platform.clone();
-        let meta = VertexMeta { name: "[internal] load build context".into(), ..Default::default() };
+        let meta = VertexMeta {
+            name: "[internal] load build context".into(),
+            ..Default::default()
+        };
         let d = self.add(op, Inputs::default(), &build, meta);
         self.context = Some(d.clone());
         d
@@ -131,9 +147,15 @@ impl<'a> Ctx<'a> {
 
     /// A named local context (`--build-context name=dir`).
     pub fn local_context(&mut self, name: &str) -> Digest {
-        let op = Op::Source(SourceOp::Local(LocalContext { name: name.into(), ..Default::default() }));
+        let op = Op::Source(SourceOp::Local(LocalContext {
+            name: name.into(),
+            ..Default::default()
+        }));
         let build = self.opts.build_platform.clone();
-        let meta = VertexMeta { name: format!("[context {name}] load from client"), ..Default::default() };
+        let meta = VertexMeta {
+            name: format!("[context {name}] load from client"),
+            ..Default::default()
+        };
         self.add(op, Inputs::default(), &build, meta)
     }
 }

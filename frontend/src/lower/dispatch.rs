@@ -5,6 +5,7 @@ use crate::instructions::{ArgCommand, Command, Location};
 use crate::shell::EnvGetter;
 use slipway_graph::{FileAction, FileOp, MkdirAction, Op};
 
+use super::base::default_path;
 use super::chown::parse_chown;
 use super::config;
 use super::ctx::{Ctx, Dispatched, FsState, Inputs, VertexMeta};
@@ -13,7 +14,6 @@ use super::error::{LowerError, LowerErrorKind};
 use super::names::{process_cmd_env, uppercase_cmd, StepCounter};
 use super::paths::normalize_path;
 use super::stages::{Cmd, Entry, Table};
-use super::base::default_path;
 
 /// ARGs that never become environment variables.
 const NON_ENV_ARGS: [&str; 2] = ["BUILDKIT_SBOM_SCAN_CONTEXT", "BUILDKIT_SBOM_SCAN_STAGE"];
@@ -35,7 +35,12 @@ pub fn dispatch_entry(ctx: &mut Ctx, table: &mut Table, i: usize) -> Result<(), 
     let d = match (e.base, &e.resolved) {
         (Some(b), _) => {
             let base = table.entries[b].done.as_ref().ok_or_else(|| {
-                LowerError::at(e.location, LowerErrorKind::StageOrder { base: table.entries[b].display.clone() })
+                LowerError::at(
+                    e.location,
+                    LowerErrorKind::StageOrder {
+                        base: table.entries[b].display.clone(),
+                    },
+                )
             })?;
             let mut d = base.clone();
             d.image.on_build.clear();
@@ -45,10 +50,20 @@ pub fn dispatch_entry(ctx: &mut Ctx, table: &mut Table, i: usize) -> Result<(), 
             steps_used = r.steps_used;
             let mut state = FsState::scratch(r.platform.clone());
             state.root = r.root.clone();
-            Dispatched { state, image: r.image.clone(), build_args: Vec::new(), workdir_set: false }
+            Dispatched {
+                state,
+                image: r.image.clone(),
+                build_args: Vec::new(),
+                workdir_set: false,
+            }
         }
         (None, None) => {
-            return Err(LowerError::at(e.location, LowerErrorKind::StageOrder { base: e.base_name.clone() }))
+            return Err(LowerError::at(
+                e.location,
+                LowerErrorKind::StageOrder {
+                    base: e.base_name.clone(),
+                },
+            ))
         }
     };
     let counter = StepCounter {
@@ -59,7 +74,13 @@ pub fn dispatch_entry(ctx: &mut Ctx, table: &mut Table, i: usize) -> Result<(), 
     };
     let commands = e.commands.clone();
     let location = e.location;
-    let mut run = StageRun { ctx, entries: &table.entries, d, counter, cmd_set: false };
+    let mut run = StageRun {
+        ctx,
+        entries: &table.entries,
+        d,
+        counter,
+        cmd_set: false,
+    };
     run.init(location)?;
     for cmd in &commands {
         run.dispatch(cmd)?;
@@ -81,7 +102,8 @@ impl StageRun<'_, '_> {
         }
         if !self.d.image.working_dir.is_empty() {
             let wd = self.d.image.working_dir.clone();
-            self.workdir(&wd, None, false).map_err(|k| LowerError::at(location, k))?;
+            self.workdir(&wd, None, false)
+                .map_err(|k| LowerError::at(location, k))?;
         }
         if !self.d.image.user.is_empty() {
             self.d.state.user = self.d.image.user.clone();
@@ -102,7 +124,13 @@ impl StageRun<'_, '_> {
     }
 
     pub fn commit(&mut self, msg: String, with_layer: bool, buildkit_suffix: bool) {
-        config::commit(&mut self.d.image, msg, with_layer, buildkit_suffix, self.ctx.epoch);
+        config::commit(
+            &mut self.d.image,
+            msg,
+            with_layer,
+            buildkit_suffix,
+            self.ctx.epoch,
+        );
     }
 
     /// A step's progress name (numbered), from its source text expanded with the env.
@@ -113,18 +141,24 @@ impl StageRun<'_, '_> {
 
     /// A command's source text expanded with the env, first word upper-cased.
     pub fn cmd_text(&self, original: &str) -> String {
-        uppercase_cmd(&process_cmd_env(&self.ctx.lexer, original, &self.d.state.env))
+        uppercase_cmd(&process_cmd_env(
+            &self.ctx.lexer,
+            original,
+            &self.d.state.env,
+        ))
     }
 
     /// Numbers `text` as the stage's next step.
     pub fn number(&mut self, text: &str, on_build: bool) -> String {
         let platform = self.d.state.platform.clone();
-        self.counter.name(text, &platform, Some(&self.d.state.env), on_build)
+        self.counter
+            .name(text, &platform, Some(&self.d.state.env), on_build)
     }
 
     fn dispatch(&mut self, cmd: &Cmd) -> Result<(), LowerError> {
         let loc = cmd.command.location();
-        self.dispatch_inner(cmd).map_err(|kind| LowerError::at(loc, kind))
+        self.dispatch_inner(cmd)
+            .map_err(|kind| LowerError::at(loc, kind))
     }
 
     fn dispatch_inner(&mut self, cmd: &Cmd) -> Result<(), LowerErrorKind> {
@@ -151,7 +185,11 @@ impl StageRun<'_, '_> {
             Command::Arg(c) => self.arg(c)?,
             Command::Workdir(c) => {
                 let path = self.expand(&c.path)?;
-                self.workdir(&path, Some((c.original.as_str(), c.location, cmd.on_build)), true)?;
+                self.workdir(
+                    &path,
+                    Some((c.original.as_str(), c.location, cmd.on_build)),
+                    true,
+                )?;
             }
             Command::User(c) => {
                 let user = self.expand(&c.user)?;
@@ -160,7 +198,11 @@ impl StageRun<'_, '_> {
                 self.commit(format!("USER {user}"), false, false);
             }
             Command::Volume(c) => {
-                let volumes = c.volumes.iter().map(|v| self.expand(v)).collect::<Result<Vec<_>, _>>()?;
+                let volumes = c
+                    .volumes
+                    .iter()
+                    .map(|v| self.expand(v))
+                    .collect::<Result<Vec<_>, _>>()?;
                 config::volume(&mut self.d.image, &volumes, epoch)?;
             }
             Command::Stopsignal(c) => {
@@ -183,7 +225,9 @@ impl StageRun<'_, '_> {
                 config::cmd(&mut self.d.image, &os, &c.cmd, epoch);
                 self.cmd_set = true;
             }
-            Command::Entrypoint(c) => config::entrypoint(&mut self.d.image, &os, &c.cmd, self.cmd_set, epoch),
+            Command::Entrypoint(c) => {
+                config::entrypoint(&mut self.d.image, &os, &c.cmd, self.cmd_set, epoch)
+            }
             Command::Healthcheck(c) => config::healthcheck(&mut self.d.image, &c.health, epoch),
             Command::Shell(c) => config::shell(&mut self.d.image, &c.shell, epoch),
             Command::Maintainer(c) => config::maintainer(&mut self.d.image, &c.maintainer, epoch),
@@ -222,7 +266,12 @@ impl StageRun<'_, '_> {
 
     /// WORKDIR; `step` (source text, location, onbuild) is set for a Dockerfile
     /// instruction, which also creates the directory, unset for a base image's WorkingDir.
-    fn workdir(&mut self, path: &str, step: Option<(&str, Location, bool)>, commit: bool) -> Result<(), LowerErrorKind> {
+    fn workdir(
+        &mut self,
+        path: &str,
+        step: Option<(&str, Location, bool)>,
+        commit: bool,
+    ) -> Result<(), LowerErrorKind> {
         if path.is_empty() {
             return Err(LowerErrorKind::EmptyWorkdir);
         }
@@ -246,9 +295,16 @@ impl StageRun<'_, '_> {
             let name = self.step_name(original, on_build);
             let mut inputs = Inputs::default();
             let base = inputs.opt(self.d.state.root.as_ref());
-            let op = Op::File(FileOp { base, actions: vec![action] });
+            let op = Op::File(FileOp {
+                base,
+                actions: vec![action],
+            });
             let platform = self.d.state.platform.clone();
-            let meta = VertexMeta { name, location: Some(location), command: None };
+            let meta = VertexMeta {
+                name,
+                location: Some(location),
+                command: None,
+            };
             self.d.state.root = Some(self.ctx.add(op, inputs, &platform, meta));
             with_layer = true;
         }

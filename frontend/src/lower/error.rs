@@ -15,16 +15,23 @@ use super::resolver::ResolveError;
 #[error("{kind}")]
 pub struct LowerError {
     pub locations: Vec<Location>,
-    pub kind: LowerErrorKind,
+    /// Boxed: some kinds carry large nested errors.
+    pub kind: Box<LowerErrorKind>,
 }
 
 impl LowerError {
     pub fn at(location: Location, kind: LowerErrorKind) -> LowerError {
-        LowerError { locations: vec![location], kind }
+        LowerError {
+            locations: vec![location],
+            kind: Box::new(kind),
+        }
     }
 
     pub fn nowhere(kind: LowerErrorKind) -> LowerError {
-        LowerError { locations: Vec::new(), kind }
+        LowerError {
+            locations: Vec::new(),
+            kind: Box::new(kind),
+        }
     }
 }
 
@@ -45,22 +52,34 @@ pub enum LowerErrorKind {
     #[error("empty platform value from expression {expression}")]
     EmptyPlatform { expression: String },
     #[error("failed to parse platform {expression}: {source}")]
-    BadPlatform { expression: String, source: PlatformError },
+    BadPlatform {
+        expression: String,
+        source: PlatformError,
+    },
     #[error("target stage {target:?} could not be found{}", did_you_mean(.suggestion))]
-    TargetNotFound { target: String, suggestion: Option<String> },
+    TargetNotFound {
+        target: String,
+        suggestion: Option<String>,
+    },
     #[error("invalid stage index {index}")]
     InvalidStageIndex { index: String },
     #[error("variable expansion is not supported for --from, define a new stage with FROM using ARG from global scope as a workaround")]
     FromVariable,
     #[error("circular dependency detected on stage: {stage}")]
     CircularDependency { stage: String },
-    #[error("cannot copy from stage {from:?}, it needs to be defined before current stage {stage:?}")]
+    #[error(
+        "cannot copy from stage {from:?}, it needs to be defined before current stage {stage:?}"
+    )]
     CopyFromLaterStage { from: String, stage: String },
     #[error("cannot mount from stage {from:?} to {target:?}, stage needs to be defined before current command")]
     MountFromLaterStage { from: String, target: String },
     #[error("failed to parse stage name {name:?}: {source}")]
-    InvalidReference { name: String, source: ReferenceError },
-    #[error("{name}: {source}")]
+    InvalidReference {
+        name: String,
+        source: ReferenceError,
+    },
+    /// `name` is the image as written in the Dockerfile.
+    #[error("{source}")]
     Resolve { name: String, source: ResolveError },
     #[error("{source}")]
     OnbuildParse { source: ParseError },
@@ -72,7 +91,9 @@ pub enum LowerErrorKind {
     InvalidMountTarget { target: String },
     #[error("parsing produced an invalid run command: {args}")]
     InvalidRunHeredoc { args: String },
-    #[error("invalid chmod parameter: '{value}'. it should be octal string and between 0 and 07777")]
+    #[error(
+        "invalid chmod parameter: '{value}'. it should be octal string and between 0 and 07777"
+    )]
     InvalidChmod { value: String },
     #[error("invalid chmod parameter: {value:?} is neither an octal mode nor a symbolic mode (e.g. u+x,g=rw)")]
     InvalidSymbolicChmod { value: String },
@@ -107,5 +128,7 @@ pub enum LowerErrorKind {
 }
 
 fn did_you_mean(s: &Option<String>) -> String {
-    s.as_ref().map(|s| format!(" (did you mean {s}?)")).unwrap_or_default()
+    s.as_ref()
+        .map(|s| format!(" (did you mean {s}?)"))
+        .unwrap_or_default()
 }

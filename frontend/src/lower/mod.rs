@@ -39,13 +39,23 @@ use crate::shell::Lexer;
 use slipway_graph::{Graph, GraphOutput, Platform};
 
 /// Parses and lowers `source`.
-pub fn lower(source: &str, opts: &LowerOptions, resolver: &dyn ImageMetaResolver) -> Result<Graph, FrontendError> {
+pub fn lower(
+    source: &str,
+    opts: &LowerOptions,
+    resolver: &dyn ImageMetaResolver,
+) -> Result<Graph, FrontendError> {
     let file = opts.dockerfile_name.clone();
     if source.is_empty() {
         let source = LowerError::nowhere(LowerErrorKind::EmptyDockerfile);
-        return Err(FrontendError::Lower { dockerfile: file, source });
+        return Err(FrontendError::Lower {
+            dockerfile: file,
+            source,
+        });
     }
-    let parsed = parser::parse(source).map_err(|source| FrontendError::Parse { dockerfile: file.clone(), source })?;
+    let parsed = parser::parse(source).map_err(|source| FrontendError::Parse {
+        dockerfile: file.clone(),
+        source,
+    })?;
     lower_parsed(&parsed, opts, resolver)
 }
 
@@ -56,8 +66,14 @@ pub fn lower_parsed(
     resolver: &dyn ImageMetaResolver,
 ) -> Result<Graph, FrontendError> {
     let file = opts.dockerfile_name.clone();
-    let typed = parse_dockerfile(parsed).map_err(|source| FrontendError::Instruction { dockerfile: file.clone(), source })?;
-    lower_file(&typed, parsed.escape, opts, resolver).map_err(|source| FrontendError::Lower { dockerfile: file, source })
+    let typed = parse_dockerfile(parsed).map_err(|source| FrontendError::Instruction {
+        dockerfile: file.clone(),
+        source,
+    })?;
+    lower_file(&typed, parsed.escape, opts, resolver).map_err(|source| FrontendError::Lower {
+        dockerfile: file,
+        source,
+    })
 }
 
 /// Lowers typed instructions (`escape` is the file's escape token).
@@ -67,13 +83,16 @@ pub fn lower_file(
     opts: &LowerOptions,
     resolver: &dyn ImageMetaResolver,
 ) -> Result<Graph, LowerError> {
-    opts.validate().map_err(|source| LowerError::nowhere(LowerErrorKind::Options { source }))?;
+    opts.validate()
+        .map_err(|source| LowerError::nowhere(LowerErrorKind::Options { source }))?;
     if file.stages.is_empty() {
         return Err(LowerError::nowhere(LowerErrorKind::NoStages));
     }
     let mut opts = opts.clone();
     if let Some(epoch) = opts.source_date_epoch {
-        opts.build_args.entry("SOURCE_DATE_EPOCH".into()).or_insert_with(|| epoch.to_string());
+        opts.build_args
+            .entry("SOURCE_DATE_EPOCH".into())
+            .or_insert_with(|| epoch.to_string());
     }
     let mut graph = Graph::new();
     for platform in opts.target_platforms() {
@@ -92,11 +111,19 @@ fn lower_platform(
 ) -> Result<(), LowerError> {
     let lexer = Lexer::new(escape);
     let target_name = if opts.target.is_empty() {
-        file.stages.last().and_then(|s| s.name.clone()).unwrap_or_default()
+        file.stages
+            .last()
+            .and_then(|s| s.name.clone())
+            .unwrap_or_default()
     } else {
         opts.target.clone()
     };
-    let global = args::default_args(&opts.build_platform, &platform, &target_name, &opts.build_args);
+    let global = args::default_args(
+        &opts.build_platform,
+        &platform,
+        &target_name,
+        &opts.build_args,
+    );
     let mut global = args::apply_meta_args(global, &lexer, &file.meta_args, &opts.build_args)?;
     let epoch = source_date_epoch(opts, &mut global)?;
     let mut ctx = ctx::Ctx::new(graph, opts, lexer, global, platform.clone(), epoch);
@@ -112,10 +139,14 @@ fn lower_platform(
         }
     }
     let entry = &table.entries[target];
-    let done = entry
-        .done
-        .as_ref()
-        .ok_or_else(|| LowerError::at(entry.location, LowerErrorKind::StageOrder { base: entry.display.clone() }))?;
+    let done = entry.done.as_ref().ok_or_else(|| {
+        LowerError::at(
+            entry.location,
+            LowerErrorKind::StageOrder {
+                base: entry.display.clone(),
+            },
+        )
+    })?;
     graph.outputs.push(GraphOutput {
         platform,
         target: entry.name.clone().unwrap_or_default(),
@@ -126,7 +157,10 @@ fn lower_platform(
 }
 
 /// `SOURCE_DATE_EPOCH` from the build args or a global ARG; unix seconds only.
-fn source_date_epoch(opts: &LowerOptions, global: &mut env::EnvList) -> Result<Option<i64>, LowerError> {
+fn source_date_epoch(
+    opts: &LowerOptions,
+    global: &mut env::EnvList,
+) -> Result<Option<i64>, LowerError> {
     let value = match opts.build_args.get("SOURCE_DATE_EPOCH") {
         Some(v) => v.clone(),
         None => match global.get("SOURCE_DATE_EPOCH") {
@@ -137,9 +171,11 @@ fn source_date_epoch(opts: &LowerOptions, global: &mut env::EnvList) -> Result<O
     if value.is_empty() {
         return Ok(None);
     }
-    let epoch = value
-        .parse::<i64>()
-        .map_err(|_| LowerError::nowhere(LowerErrorKind::SourceDateEpoch { value: value.clone() }))?;
+    let epoch = value.parse::<i64>().map_err(|_| {
+        LowerError::nowhere(LowerErrorKind::SourceDateEpoch {
+            value: value.clone(),
+        })
+    })?;
     if global.contains("SOURCE_DATE_EPOCH") {
         global.set("SOURCE_DATE_EPOCH", &epoch.to_string());
     }

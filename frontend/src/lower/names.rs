@@ -19,7 +19,13 @@ pub struct StepCounter {
 
 impl StepCounter {
     /// Names the next step: increments the index unless the stage has no counted steps.
-    pub fn name(&mut self, text: &str, platform: &Platform, env: Option<&EnvList>, on_build: bool) -> String {
+    pub fn name(
+        &mut self,
+        text: &str,
+        platform: &Platform,
+        env: Option<&EnvList>,
+        on_build: bool,
+    ) -> String {
         if self.total == 0 {
             return text.to_string();
         }
@@ -60,7 +66,10 @@ pub fn uppercase_cmd(s: &str) -> String {
 
 /// `processCmdEnv`: expands `cmd` with `env`, or keeps it as written when expansion fails.
 pub fn process_cmd_env(lexer: &Lexer, cmd: &str, env: &dyn EnvGetter) -> String {
-    lexer.process_word(cmd, env).map(|e| e.result).unwrap_or_else(|_| cmd.to_string())
+    lexer
+        .process_word(cmd, env)
+        .map(|e| e.result)
+        .unwrap_or_else(|_| cmd.to_string())
 }
 
 /// `formatTargetPlatform`: `->arm64` when the stage's `TARGET*` args (in its env) name
@@ -87,12 +96,20 @@ fn format_target_platform(base: &Platform, env: &EnvList) -> String {
     }
     let target = match from_full {
         Some(p) => p,
-        None if os.is_none() && arch.is_none() && variant.is_empty() && !env.contains("TARGETVARIANT") => {
+        None if os.is_none()
+            && arch.is_none()
+            && variant.is_empty()
+            && !env.contains("TARGETVARIANT") =>
+        {
             return String::new()
         }
         None => {
-            let os = os.filter(|o| !o.is_empty()).unwrap_or_else(|| base.os.clone());
-            let arch = arch.filter(|a| !a.is_empty()).unwrap_or_else(|| base.architecture.clone());
+            let os = os
+                .filter(|o| !o.is_empty())
+                .unwrap_or_else(|| base.os.clone());
+            let arch = arch
+                .filter(|a| !a.is_empty())
+                .unwrap_or_else(|| base.architecture.clone());
             Platform::new(&os, &arch, &variant)
         }
     };
@@ -117,12 +134,28 @@ mod tests {
     #[test]
     fn prefixes() {
         let amd: Platform = "linux/amd64".parse().unwrap();
-        let mut c = StepCounter { stage: "build".into(), index: 0, total: 12, show_platform: true };
+        let mut c = StepCounter {
+            stage: "build".into(),
+            index: 0,
+            total: 12,
+            show_platform: true,
+        };
         let mut env = EnvList::new();
         env.set("TARGETARCH", "arm64");
-        assert_eq!(c.name("RUN make", &amd, Some(&env), false), "[linux/amd64->arm64 build  1/12] RUN make");
-        assert_eq!(c.name("COPY . .", &amd, None, true), "[linux/amd64 build  2/12] ONBUILD COPY . .");
-        let mut single = StepCounter { stage: String::new(), index: 0, total: 3, show_platform: false };
+        assert_eq!(
+            c.name("RUN make", &amd, Some(&env), false),
+            "[linux/amd64->arm64 build  1/12] RUN make"
+        );
+        assert_eq!(
+            c.name("COPY . .", &amd, None, true),
+            "[linux/amd64 build  2/12] ONBUILD COPY . ."
+        );
+        let mut single = StepCounter {
+            stage: String::new(),
+            index: 0,
+            total: 3,
+            show_platform: false,
+        };
         assert_eq!(single.name("RUN x", &amd, None, false), "[1/3] RUN x");
         assert_eq!(uppercase_cmd("run echo hi"), "RUN echo hi");
     }

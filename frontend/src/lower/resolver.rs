@@ -65,13 +65,17 @@ impl StaticResolver {
 
     /// Registers `meta` for `reference` on `platform` only.
     pub fn insert_for(&mut self, reference: &str, platform: Platform, meta: ImageMeta) {
-        self.per_platform.insert((reference.to_string(), platform), meta);
+        self.per_platform
+            .insert((reference.to_string(), platform), meta);
     }
 }
 
 impl ImageMetaResolver for StaticResolver {
     fn resolve(&self, reference: &str, platform: &Platform) -> Result<ImageMeta, ResolveError> {
-        if let Some(m) = self.per_platform.get(&(reference.to_string(), platform.clone())) {
+        if let Some(m) = self
+            .per_platform
+            .get(&(reference.to_string(), platform.clone()))
+        {
             return Ok(m.clone());
         }
         if let Some(m) = self.any_platform.get(reference) {
@@ -83,6 +87,8 @@ impl ImageMetaResolver for StaticResolver {
                 platform: platform.to_string(),
             });
         }
-        Err(ResolveError::NotFound { reference: reference.to_string() })
+        Err(ResolveError::NotFound {
+            reference: reference.to_string(),
+        })
     }
 }

@@ -1,12 +1,14 @@
 //! RUN: the exec op with its mounts, network and security modes, and heredocs
 //! (BuildKit's `dispatchRun`, `dispatchRunMounts`, `dispatchSecret`, `dispatchSSH`).
 
-use crate::instructions::{MountType, NetworkMode as InstrNetwork, ResolveError, RunCommand, SecurityMode as InstrSecurity};
+use crate::instructions::{
+    MountType, NetworkMode as InstrNetwork, ResolveError, RunCommand, SecurityMode as InstrSecurity,
+};
 use crate::parser::{chomp_heredoc_content, parse_heredoc};
 use crate::shell::{Lexer, LexerOptions};
 use slipway_graph::{
-    CacheSharing, ExecOp, ExecOutput, FileAction, FileOp, MkfileAction, Mount, MountKind, NetworkMode, Op,
-    SecretEnv, SecurityMode,
+    CacheSharing, ExecOp, ExecOutput, FileAction, FileOp, MkfileAction, Mount, MountKind,
+    NetworkMode, Op, SecretEnv, SecurityMode,
 };
 
 use super::config::{go_slice, with_shell};
@@ -16,9 +18,16 @@ use super::error::LowerErrorKind;
 use super::names::{process_cmd_env, uppercase_cmd};
 use super::paths::{clean, is_abs, join};
 
-pub fn dispatch_run(s: &mut StageRun, c: &RunCommand, sources: &[usize], on_build: bool) -> Result<(), LowerErrorKind> {
+pub fn dispatch_run(
+    s: &mut StageRun,
+    c: &RunCommand,
+    sources: &[usize],
+    on_build: bool,
+) -> Result<(), LowerErrorKind> {
     if !c.devices.is_empty() {
-        return Err(LowerErrorKind::NotSupported { what: "RUN --device (CDI devices)" });
+        return Err(LowerErrorKind::NotSupported {
+            what: "RUN --device (CDI devices)",
+        });
     }
     let os = s.os();
     let mut inputs = Inputs::default();
@@ -40,7 +49,10 @@ pub fn dispatch_run(s: &mut StageRun, c: &RunCommand, sources: &[usize], on_buil
     run_mounts(s, c, sources, &mut inputs, &mut mounts, &mut secret_env)?;
 
     let mut env = s.d.state.env.clone();
-    let first_ssh = mounts.iter().find(|m| matches!(m.kind, MountKind::Ssh { .. })).map(|m| m.target.clone());
+    let first_ssh = mounts
+        .iter()
+        .find(|m| matches!(m.kind, MountKind::Ssh { .. }))
+        .map(|m| m.target.clone());
     if let Some(target) = first_ssh {
         if !env.contains("SSH_AUTH_SOCK") {
             env.set("SSH_AUTH_SOCK", &target);
@@ -70,12 +82,20 @@ pub fn dispatch_run(s: &mut StageRun, c: &RunCommand, sources: &[usize], on_buil
     let masked = s.masked_env(&names);
     let raw = Lexer::with_options(
         s.ctx.lexer.escape(),
-        LexerOptions { raw_quotes: true, skip_unset_env: true, ..Default::default() },
+        LexerOptions {
+            raw_quotes: true,
+            skip_unset_env: true,
+            ..Default::default()
+        },
     );
     let text = uppercase_cmd(&process_cmd_env(&raw, &custom_name, &masked));
     let platform = s.d.state.platform.clone();
     let name = s.counter.name(&text, &platform, Some(&masked), on_build);
-    let meta = VertexMeta { name, location: Some(c.location), command: Some(c.original.clone()) };
+    let meta = VertexMeta {
+        name,
+        location: Some(c.location),
+        command: Some(c.original.clone()),
+    };
     s.d.state.root = Some(s.ctx.add(Op::Exec(exec), inputs, &platform, meta));
     let history = s.run_history(&args);
     s.commit(history, true, true);
@@ -92,7 +112,9 @@ fn heredoc_args(
 ) -> Result<(Vec<String>, Option<String>), LowerErrorKind> {
     let args = &c.cmd.cmd_line;
     let (Some(first), 1, true) = (args.first(), args.len(), c.cmd.prepend_shell) else {
-        return Err(LowerErrorKind::InvalidRunHeredoc { args: go_slice(args) });
+        return Err(LowerErrorKind::InvalidRunHeredoc {
+            args: go_slice(args),
+        });
     };
     let single = matches!(parse_heredoc(first), Ok(Some(_)));
     let Some(file) = c.cmd.files.first().filter(|_| single) else {
@@ -105,7 +127,11 @@ fn heredoc_args(
         }
         return Ok((vec![script], None));
     };
-    let data = if file.chomp { chomp_heredoc_content(&file.data) } else { file.data.clone() };
+    let data = if file.chomp {
+        chomp_heredoc_content(&file.data)
+    } else {
+        file.data.clone()
+    };
     let summary = Some(summarize_heredoc(&file.data));
     if os == "windows" || !data.starts_with("#!") {
         return Ok((vec![data], summary));
@@ -119,11 +145,26 @@ fn heredoc_args(
         timestamp: None,
     });
     let platform = s.d.state.platform.clone();
-    let meta = VertexMeta { name: "[internal] preparing inline document".into(), ..Default::default() };
-    let doc = s.ctx.add(Op::File(FileOp { base: None, actions: vec![mkfile] }), Inputs::default(), &platform, meta);
+    let meta = VertexMeta {
+        name: "[internal] preparing inline document".into(),
+        ..Default::default()
+    };
+    let doc = s.ctx.add(
+        Op::File(FileOp {
+            base: None,
+            actions: vec![mkfile],
+        }),
+        Inputs::default(),
+        &platform,
+        meta,
+    );
     mounts.push(Mount {
         target: "/dev/pipes/".into(),
-        kind: MountKind::Layer { input: Some(inputs.index(&doc)), selector: "/".into(), readonly: true },
+        kind: MountKind::Layer {
+            input: Some(inputs.index(&doc)),
+            selector: "/".into(),
+            readonly: true,
+        },
     });
     Ok((vec![join(&["/dev/pipes/", &file.name])], summary))
 }
@@ -150,14 +191,21 @@ fn run_mounts(
     let mut ssh_index = 0;
     for (i, raw) in c.mounts.iter().enumerate() {
         let m = raw
-            .resolve(|w| s.ctx.lexer.process_word(w, &s.d.state.env).map(|e| e.result))
+            .resolve(|w| {
+                s.ctx
+                    .lexer
+                    .process_word(w, &s.d.state.env)
+                    .map(|e| e.result)
+            })
             .map_err(|e| match e {
                 ResolveError::Expand(source) => LowerErrorKind::Expand { source },
                 ResolveError::Mount(source) => LowerErrorKind::Mount { source },
             })?;
         match m.mount_type {
             MountType::Secret => {
-                let secret = m.secret().map_err(|source| LowerErrorKind::Mount { source })?;
+                let secret = m
+                    .secret()
+                    .map_err(|source| LowerErrorKind::Mount { source })?;
                 if let Some(target) = &secret.target {
                     mounts.push(Mount {
                         target: target.clone(),
@@ -171,12 +219,18 @@ fn run_mounts(
                     });
                 }
                 if let Some(name) = &secret.env {
-                    secret_env.push(SecretEnv { id: secret.id.clone(), name: name.clone(), required: secret.required });
+                    secret_env.push(SecretEnv {
+                        id: secret.id.clone(),
+                        name: name.clone(),
+                        required: secret.required,
+                    });
                 }
                 continue;
             }
             MountType::Ssh => {
-                let ssh = m.ssh(ssh_index).map_err(|source| LowerErrorKind::Mount { source })?;
+                let ssh = m
+                    .ssh(ssh_index)
+                    .map_err(|source| LowerErrorKind::Mount { source })?;
                 ssh_index += 1;
                 mounts.push(Mount {
                     target: ssh.target,
@@ -201,21 +255,37 @@ fn run_mounts(
         } else if from.is_empty() {
             Some(s.ctx.build_context())
         } else {
-            let done = sources.get(i).and_then(|&src| s.entries.get(src)).and_then(|e| e.done.as_ref());
+            let done = sources
+                .get(i)
+                .and_then(|&src| s.entries.get(src))
+                .and_then(|e| e.done.as_ref());
             let Some(done) = done else {
-                return Err(LowerErrorKind::MountFromLaterStage { from: from.clone(), target: m.target.clone() });
+                return Err(LowerErrorKind::MountFromLaterStage {
+                    from: from.clone(),
+                    target: m.target.clone(),
+                });
             };
             done.state.root.clone()
         };
-        let target = if is_abs(&clean(&m.target)) { m.target.clone() } else { join(&["/", &s.d.state.cwd, &m.target]) };
+        let target = if is_abs(&clean(&m.target)) {
+            m.target.clone()
+        } else {
+            join(&["/", &s.d.state.cwd, &m.target])
+        };
         if target == "/" {
             return Err(LowerErrorKind::InvalidMountTarget { target });
         }
         let src = join(&["/", &m.source]);
         let kind = match m.mount_type {
-            MountType::Tmpfs => MountKind::Tmpfs { size: u64::try_from(m.size_limit).ok().filter(|n| *n > 0) },
+            MountType::Tmpfs => MountKind::Tmpfs {
+                size: u64::try_from(m.size_limit).ok().filter(|n| *n > 0),
+            },
             MountType::Cache => {
-                let owner = if src == "/" { m.cache_dir_owner() } else { None };
+                let owner = if src == "/" {
+                    m.cache_dir_owner()
+                } else {
+                    None
+                };
                 MountKind::Cache {
                     id: m.cache_id(),
                     sharing: match m.cache_sharing() {
@@ -231,7 +301,11 @@ fn run_mounts(
                     readonly: m.read_only,
                 }
             }
-            _ => MountKind::Layer { input: inputs.opt(root.as_ref()), selector: src, readonly: m.read_only },
+            _ => MountKind::Layer {
+                input: inputs.opt(root.as_ref()),
+                selector: src,
+                readonly: m.read_only,
+            },
         };
         mounts.push(Mount { target, kind });
     }

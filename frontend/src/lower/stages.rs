@@ -89,7 +89,10 @@ impl Table {
     /// Builds an entry per stage: expands FROM and `--platform` with the global args and
     /// links stages to earlier stages they are built on.
     pub fn build(file: &ParsedFile, ctx: &Ctx) -> Result<Table, LowerError> {
-        let mut table = Table { entries: Vec::new(), by_name: BTreeMap::new() };
+        let mut table = Table {
+            entries: Vec::new(),
+            by_name: BTreeMap::new(),
+        };
         for (i, st) in file.stages.iter().enumerate() {
             let at = |kind| LowerError::at(st.location, kind);
             let expanded = ctx
@@ -97,7 +100,9 @@ impl Table {
                 .process_word(&st.base_name, &ctx.global_args)
                 .map_err(|source| at(LowerErrorKind::Expand { source }))?;
             if expanded.result.is_empty() {
-                return Err(at(LowerErrorKind::BlankBaseName { base: st.base_name.clone() }));
+                return Err(at(LowerErrorKind::BlankBaseName {
+                    base: st.base_name.clone(),
+                }));
             }
             let platform = match &st.platform {
                 None => None,
@@ -108,9 +113,19 @@ impl Table {
             entry.name = st.name.clone();
             entry.platform = platform;
             entry.source_code = st.original.clone();
-            entry.commands =
-                st.commands.iter().map(|c| Cmd { command: c.clone(), sources: Vec::new(), on_build: false }).collect();
-            let named = st.name.as_deref().and_then(|n| named_context_for_stage(ctx, n));
+            entry.commands = st
+                .commands
+                .iter()
+                .map(|c| Cmd {
+                    command: c.clone(),
+                    sources: Vec::new(),
+                    on_build: false,
+                })
+                .collect();
+            let named = st
+                .name
+                .as_deref()
+                .and_then(|n| named_context_for_stage(ctx, n));
             if let Some(nc) = named {
                 entry.named_context = Some(nc);
                 entry.display = st.name.clone().unwrap_or_default();
@@ -121,8 +136,19 @@ impl Table {
             entry.display = st.name.clone().unwrap_or_else(|| format!("stage-{i}"));
             table.push(entry);
             let idx = table.entries.len() - 1;
-            let counted = st.commands.iter().filter(|c| matches!(c, Command::Add(_) | Command::Copy(_) | Command::Run(_) | Command::Workdir(_))).count();
-            let from_image = usize::from(table.entries[idx].base_name != SCRATCH && table.entries[idx].base.is_none());
+            let counted = st
+                .commands
+                .iter()
+                .filter(|c| {
+                    matches!(
+                        c,
+                        Command::Add(_) | Command::Copy(_) | Command::Run(_) | Command::Workdir(_)
+                    )
+                })
+                .count();
+            let from_image = usize::from(
+                table.entries[idx].base_name != SCRATCH && table.entries[idx].base.is_none(),
+            );
             table.entries[idx].cmd_total = counted + from_image;
         }
         Ok(table)
@@ -156,7 +182,11 @@ impl Table {
     }
 
     /// Works out the sources of `cmd` (BuildKit's `toCommand`), adding unregistered entries.
-    pub fn sources_of(&mut self, cmd: &Command, stage_count: usize) -> Result<Vec<usize>, LowerError> {
+    pub fn sources_of(
+        &mut self,
+        cmd: &Command,
+        stage_count: usize,
+    ) -> Result<Vec<usize>, LowerError> {
         let loc = cmd.location();
         match cmd {
             Command::Copy(c) if !c.from.is_empty() => {
@@ -169,7 +199,14 @@ impl Table {
                     Ok(n) => usize::try_from(n)
                         .ok()
                         .filter(|i| *i < stage_count)
-                        .ok_or_else(|| LowerError::at(loc, LowerErrorKind::InvalidStageIndex { index: c.from.clone() }))?,
+                        .ok_or_else(|| {
+                            LowerError::at(
+                                loc,
+                                LowerErrorKind::InvalidStageIndex {
+                                    index: c.from.clone(),
+                                },
+                            )
+                        })?,
                     Err(_) => self.find_or_add(&c.from, loc),
                 };
                 Ok(vec![src])
@@ -178,7 +215,11 @@ impl Table {
                 .mounts
                 .iter()
                 .map(|m| {
-                    let from = if m.from.is_empty() { SCRATCH } else { m.from.as_str() };
+                    let from = if m.from.is_empty() {
+                        SCRATCH
+                    } else {
+                        m.from.as_str()
+                    };
                     self.find_or_add(from, loc)
                 })
                 .collect()),
@@ -217,14 +258,22 @@ impl Table {
             if let Some(locs) = self.visit(start, &mut visited, &mut path, Vec::new()) {
                 return Err(LowerError {
                     locations: locs,
-                    kind: LowerErrorKind::CircularDependency { stage: self.entries[start].display.clone() },
+                    kind: Box::new(LowerErrorKind::CircularDependency {
+                        stage: self.entries[start].display.clone(),
+                    }),
                 });
             }
         }
         Ok(())
     }
 
-    fn visit(&self, s: usize, visited: &mut BTreeSet<usize>, path: &mut BTreeSet<usize>, cur: Vec<Location>) -> Option<Vec<Location>> {
+    fn visit(
+        &self,
+        s: usize,
+        visited: &mut BTreeSet<usize>,
+        path: &mut BTreeSet<usize>,
+        cur: Vec<Location>,
+    ) -> Option<Vec<Location>> {
         if !visited.insert(s) {
             return None;
         }
@@ -265,7 +314,11 @@ impl Table {
             return Ok(stage_count.saturating_sub(1));
         }
         self.find(target).ok_or_else(|| {
-            let names: Vec<&str> = self.entries.iter().filter_map(|e| e.name.as_deref()).collect();
+            let names: Vec<&str> = self
+                .entries
+                .iter()
+                .filter_map(|e| e.name.as_deref())
+                .collect();
             LowerError::nowhere(LowerErrorKind::TargetNotFound {
                 target: target.to_string(),
                 suggestion: closest(target, &names),
@@ -282,16 +335,24 @@ pub fn add_dep(deps: &mut Vec<(usize, Location)>, s: usize, loc: Location) {
 }
 
 fn expand_platform(ctx: &Ctx, expr: &str) -> Result<Platform, LowerErrorKind> {
-    let m = ctx.lexer.process_word(expr, &ctx.global_args).map_err(|source| LowerErrorKind::PlatformArgs {
-        result: String::new(),
-        source,
-    })?;
+    let m = ctx
+        .lexer
+        .process_word(expr, &ctx.global_args)
+        .map_err(|source| LowerErrorKind::PlatformArgs {
+            result: String::new(),
+            source,
+        })?;
     if m.result.is_empty() {
-        return Err(LowerErrorKind::EmptyPlatform { expression: expr.to_string() });
+        return Err(LowerErrorKind::EmptyPlatform {
+            expression: expr.to_string(),
+        });
     }
     m.result
         .parse::<Platform>()
-        .map_err(|source| LowerErrorKind::BadPlatform { expression: expr.to_string(), source })
+        .map_err(|source| LowerErrorKind::BadPlatform {
+            expression: expr.to_string(),
+            source,
+        })
 }
 
 /// A named context that replaces the stage `name` (not for `scratch`/`context`).
