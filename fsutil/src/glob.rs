@@ -52,7 +52,7 @@ pub fn match_component(pattern: &str, name: &str) -> Result<bool, PatternError> 
                     i += 2;
                 }
                 Some('[') => {
-                    i = parse_class(&p, i, None).map_err(|r| bad(r))?.1;
+                    i = parse_class(&p, i, None).map_err(&bad)?.1;
                 }
                 _ => i += 1,
             }

@@ -201,10 +201,8 @@ fn validate_glob(p: &str) -> Result<(), String> {
     let mut chars = p.chars().peekable();
     while let Some(c) = chars.next() {
         match c {
-            '\\' => {
-                if chars.next().is_none() {
-                    return Err("trailing backslash".to_string());
-                }
+            '\\' if chars.next().is_none() => {
+                return Err("trailing backslash".to_string());
             }
             '[' => {
                 if chars.peek() == Some(&'^') {
