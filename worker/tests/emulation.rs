@@ -18,6 +18,14 @@ fn require_qemu() {
     );
 }
 
+/// Serialises the tests that remove and re-register the riscv64/s390x handlers with the
+/// tests that check them (the arm tests use other handlers).
+static HANDLERS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn handlers_lock() -> std::sync::MutexGuard<'static, ()> {
+    HANDLERS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn auto() -> emulation::WorkerPlatforms {
     require_root();
     require_qemu();
@@ -26,6 +34,7 @@ fn auto() -> emulation::WorkerPlatforms {
 
 #[test]
 fn auto_registers_qemu_handlers_with_fix_binary() {
+    let _g = handlers_lock();
     let platforms = auto();
     for p in [
         "linux/arm64",
@@ -99,7 +108,8 @@ async fn uname_in(arch: &str) -> String {
     let tmp = tempfile::tempdir().unwrap();
     let snaps = snapshotter(&tmp.path().join("data"));
     commit_copy(&snaps, &chain_id(1), None, &rootfs(arch));
-    let runc = runc(&tmp.path().join("runc"));
+    let cgroup_parent = format!("/slipway-test-{}", uuid::Uuid::new_v4().simple());
+    let runc = runc_in(&tmp.path().join("runc"), &cgroup_parent);
     let active = snaps.prepare_active(Some(&chain_id(1))).await.unwrap();
     let (tx, rx) = mpsc::channel(16);
     let out = tokio::spawn(collect(rx));
@@ -119,6 +129,7 @@ async fn uname_in(arch: &str) -> String {
     r.unwrap_or_else(|e| panic!("uname in {arch}: {e}"));
     active.cleanup().await.unwrap();
     assert!(runc.list().await.unwrap().is_empty());
+    assert!(cgroup_children_then_remove(&cgroup_parent).is_empty());
     out
 }
 
@@ -142,4 +153,46 @@ async fn armhf_rootfs_runs_through_qemu() {
     );
     let out = uname_in("armhf").await;
     assert_eq!(Some(out.trim_end()), armv7.uname_machine());
+}
+
+/// Auto really registers: a removed handler comes back, and one registered without the
+/// F flag (unusable in containers) is replaced by one with it.
+#[test]
+fn auto_registers_missing_and_replaces_handlers_without_fix_binary() {
+    let _g = handlers_lock();
+    auto();
+    let dir = std::path::Path::new("/proc/sys/fs/binfmt_misc");
+    let riscv: Platform = "linux/riscv64".parse().unwrap();
+    let s390x: Platform = "linux/s390x".parse().unwrap();
+
+    std::fs::write(dir.join("qemu-riscv64"), "-1").unwrap();
+    std::fs::write(dir.join("qemu-s390x"), "-1").unwrap();
+    let def = std::fs::read_to_string("/usr/share/binfmts/qemu-s390x").unwrap();
+    let field = |k: &str| {
+        def.lines()
+            .find_map(|l| l.strip_prefix(k))
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    let line = format!(
+        ":qemu-s390x:M:0:{}:{}:{}:",
+        field("magic "),
+        field("mask "),
+        field("interpreter ")
+    );
+    std::fs::write(dir.join("register"), line).unwrap();
+
+    let before = emulation::detect(&EmulationConfig::default()).unwrap();
+    assert!(before.support(&riscv).is_err());
+    assert!(before.unusable.contains(&s390x), "{before:?}");
+    let err = before.support(&s390x).unwrap_err().to_string();
+    assert!(err.contains("lacks the F (fix-binary) flag"), "{err}");
+
+    let after = emulation::prepare(EmulationMode::Auto, &EmulationConfig::default()).unwrap();
+    assert_eq!(after.support(&riscv).unwrap(), PlatformSupport::Emulated);
+    assert_eq!(after.support(&s390x).unwrap(), PlatformSupport::Emulated);
+    assert!(after.unusable.is_empty());
+    let text = std::fs::read_to_string(dir.join("qemu-s390x")).unwrap();
+    assert!(text.contains("flags: PF"), "{text}");
 }

@@ -21,6 +21,7 @@ struct Env {
     data: std::path::PathBuf,
     snaps: Snapshotter,
     runc: Runc,
+    cgroup_parent: String,
 }
 
 fn env(arch: &str) -> Env {
@@ -29,12 +30,14 @@ fn env(arch: &str) -> Env {
     let data = tmp.path().join("data");
     let snaps = snapshotter(&data);
     commit_copy(&snaps, &chain_id(1), None, &rootfs(arch));
-    let runc = runc(&tmp.path().join("runc"));
+    let cgroup_parent = format!("/slipway-test-{}", uuid::Uuid::new_v4().simple());
+    let runc = runc_in(&tmp.path().join("runc"), &cgroup_parent);
     Env {
         _tmp: tmp,
         data,
         snaps,
         runc,
+        cgroup_parent,
     }
 }
 
@@ -59,6 +62,12 @@ async fn run(
         )
         .await;
     (r, out.await.unwrap())
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        cgroup_children_then_remove(&self.cgroup_parent);
+    }
 }
 
 impl Env {
@@ -255,7 +264,7 @@ async fn hosts_resolv_and_hostname_are_generated_and_leave_no_trace() {
         extra_hosts: vec![("db".into(), "10.1.2.3".into())],
         ..e.spec(
             &active,
-            "hostname; cat /etc/hostname /etc/hosts /etc/resolv.conf; echo x > /etc/hosts",
+            "exec 2>&1; hostname; cat /etc/hostname /etc/hosts /etc/resolv.conf; echo x > /etc/hosts",
         )
     };
     let (r, out) = run(&e.runc, spec).await;
@@ -393,12 +402,8 @@ async fn cancellation_leaves_nothing_behind() {
     active.cleanup().await.unwrap();
     e.assert_clean().await;
     assert!(
-        !Path::new("/sys/fs/cgroup/pids/slipway-test").exists()
-            || fs::read_dir("/sys/fs/cgroup/pids/slipway-test")
-                .unwrap()
-                .filter(|d| d.as_ref().unwrap().path().is_dir())
-                .count()
-                == 0
+        cgroup_children_then_remove(&e.cgroup_parent).is_empty(),
+        "container cgroups left"
     );
 }
 
@@ -425,7 +430,10 @@ async fn resource_limits_apply_to_the_container_cgroup() {
     });
     let line = String::from_utf8(rx.recv().await.expect("the cgroup line").data).unwrap();
     let path = line.trim_end().split(':').nth(2).unwrap().to_string();
-    assert!(path.starts_with("/slipway-test/slipway-"), "{path}");
+    assert!(
+        path.starts_with(&format!("{}/slipway-", e.cgroup_parent)),
+        "{path}"
+    );
     let read =
         |f: &str| fs::read_to_string(format!("/sys/fs/cgroup/{f}")).map(|s| s.trim().to_string());
     assert_eq!(read(&format!("pids{path}/pids.max")).unwrap(), "64");
@@ -438,6 +446,7 @@ async fn resource_limits_apply_to_the_container_cgroup() {
         !Path::new(&format!("/sys/fs/cgroup/pids{path}")).exists(),
         "cgroup left behind"
     );
+    assert!(cgroup_children_then_remove(&e.cgroup_parent).is_empty());
     active.cleanup().await.unwrap();
     e.assert_clean().await;
 }

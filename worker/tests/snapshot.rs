@@ -130,6 +130,15 @@ async fn dropped_and_crashed_snapshots_leave_no_mount() {
     let active = s.prepare_active(Some(&chain_id(2))).await.unwrap();
     std::mem::forget(active);
     assert_eq!(mounts_under(tmp.path()).len(), 1);
+    let second = Snapshotter::open(SnapshotterConfig {
+        data_dir: tmp.path().into(),
+        ..Default::default()
+    });
+    assert!(matches!(
+        second,
+        Err(slipway_worker::snapshot::SnapshotError::Locked { .. })
+    ));
+    drop(s);
     let reopened = snapshotter(tmp.path());
     assert!(mounts_under(tmp.path()).is_empty());
     assert_eq!(fs::read_dir(tmp.path().join("active")).unwrap().count(), 0);

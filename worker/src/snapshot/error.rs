@@ -52,6 +52,8 @@ pub enum SnapshotError {
          its base and extract the result into a prepared layer dir)"
     )]
     NotADiff { chain_id: ChainId },
+    #[error("snapshot data dir {dir} is in use by another snapshotter")]
+    Locked { dir: PathBuf },
     #[error("background task for {what} failed: {reason}")]
     Task { what: &'static str, reason: String },
 }

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 
 use super::active::{self, ActiveSnapshot};
@@ -24,6 +25,9 @@ pub struct Snapshotter {
 
 #[derive(Debug)]
 struct Inner {
+    /// Held for the snapshotter's lifetime: one snapshotter per data dir, since opening
+    /// one removes the active snapshots it finds.
+    _lock: Flock<fs::File>,
     root: PathBuf,
     backend: SnapshotBackend,
     next_id: AtomicU64,
@@ -86,6 +90,15 @@ impl Snapshotter {
             fs::create_dir_all(&p).map_err(SnapshotError::io("creating", &p))?;
         }
         let root = fs::canonicalize(&root).map_err(SnapshotError::io("resolving", &root))?;
+        let lock_path = root.join("lock");
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(SnapshotError::io("opening", &lock_path))?;
+        let lock = Flock::lock(file, FlockArg::LockExclusiveNonblock)
+            .map_err(|_| SnapshotError::Locked { dir: root.clone() })?;
         active::recover(&root.join("active"))?;
         clear_dir(&root.join("staging"))?;
         let max_id = remove_orphans(&root)?;
@@ -105,6 +118,7 @@ impl Snapshotter {
         };
         Ok(Snapshotter {
             inner: Arc::new(Inner {
+                _lock: lock,
                 root,
                 backend,
                 next_id: AtomicU64::new(max_id + 1),

@@ -78,14 +78,27 @@ pub fn snapshotter(dir: &Path) -> Snapshotter {
     .unwrap()
 }
 
-pub fn runc(state: &Path) -> Runc {
+pub fn runc_in(state: &Path, cgroup_parent: &str) -> Runc {
     require_tool("runc");
     Runc::new(RuncConfig {
         state_dir: state.to_path_buf(),
-        cgroup_parent: "/slipway-test".into(),
+        cgroup_parent: cgroup_parent.into(),
         ..Default::default()
     })
     .unwrap()
+}
+
+/// The child cgroups of `parent` (a path below each v1 hierarchy), then removes `parent`.
+pub fn cgroup_children_then_remove(parent: &str) -> Vec<PathBuf> {
+    let mut children = Vec::new();
+    for hierarchy in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
+        let dir = hierarchy.path().join(parent.trim_start_matches('/'));
+        if let Ok(rd) = std::fs::read_dir(&dir) {
+            children.extend(rd.flatten().map(|e| e.path()).filter(|p| p.is_dir()));
+            let _ = std::fs::remove_dir(&dir);
+        }
+    }
+    children
 }
 
 /// Mount points at or below `dir`.
