@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
 
-use slipway_worker::executor::{Runc, RuncConfig};
+use slipway_worker::executor::{Runc, RuncConfig, RuntimeKind};
 use slipway_worker::snapshot::{ChainId, Snapshotter, SnapshotterConfig};
 
 /// Fails (never skips) when a tool the test needs is missing.
@@ -78,9 +78,16 @@ pub fn snapshotter(dir: &Path) -> Snapshotter {
     .unwrap()
 }
 
+/// The OCI runtime under test: runc, or crun with `SLIPWAY_TEST_RUNTIME=crun`.
 pub fn runc_in(state: &Path, cgroup_parent: &str) -> Runc {
-    require_tool("runc");
+    let kind = match std::env::var("SLIPWAY_TEST_RUNTIME").as_deref() {
+        Ok("crun") => RuntimeKind::Crun,
+        Ok("runc") | Err(_) => RuntimeKind::Runc,
+        Ok(other) => panic!("SLIPWAY_TEST_RUNTIME={other}: expected runc or crun"),
+    };
+    require_tool(kind.binary_name());
     Runc::new(RuncConfig {
+        kind,
         state_dir: state.to_path_buf(),
         cgroup_parent: cgroup_parent.into(),
         ..Default::default()
