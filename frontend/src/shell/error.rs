@@ -58,6 +58,17 @@ pub enum ShellError {
         pattern: String,
         escaped: Option<char>,
     },
+
+    /// `${...}` nested deeper than [`LexerOptions::max_nesting`](super::LexerOptions) levels.
+    /// BuildKit has no such limit; slipway has one so a hostile word cannot exhaust the stack.
+    #[error("failed to process {}: ${{...}} nested deeper than {limit} levels", go_quote(.word))]
+    NestingTooDeep { word: String, limit: usize },
+
+    /// A `${VAR//p/r}` result longer than
+    /// [`LexerOptions::max_expansion_bytes`](super::LexerOptions). BuildKit has no such limit;
+    /// nested replacements grow exponentially, so slipway bounds them.
+    #[error("failed to process {}: expansion larger than {limit} bytes", go_quote(.word))]
+    TooLarge { word: String, limit: usize },
 }
 
 impl ShellError {
@@ -71,7 +82,9 @@ impl ShellError {
             | Self::UnterminatedDoubleQuote { word }
             | Self::Required { word, .. }
             | Self::UnsupportedModifier { word, .. }
-            | Self::InvalidPattern { word, .. } => word,
+            | Self::InvalidPattern { word, .. }
+            | Self::NestingTooDeep { word, .. }
+            | Self::TooLarge { word, .. } => word,
         }
     }
 
@@ -85,7 +98,9 @@ impl ShellError {
             | Self::UnterminatedDoubleQuote { word }
             | Self::Required { word, .. }
             | Self::UnsupportedModifier { word, .. }
-            | Self::InvalidPattern { word, .. } => word,
+            | Self::InvalidPattern { word, .. }
+            | Self::NestingTooDeep { word, .. }
+            | Self::TooLarge { word, .. } => word,
         };
         source.clone_into(slot);
         self

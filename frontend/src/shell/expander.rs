@@ -57,6 +57,8 @@ pub(crate) struct Expander<'a> {
     words_buf: String,
     /// Record which variables were looked up.
     capture: bool,
+    /// How many `${...}` levels enclose the current position.
+    depth: usize,
     pub(crate) matched: BTreeSet<String>,
     pub(crate) unmatched: BTreeSet<String>,
 }
@@ -77,6 +79,7 @@ impl<'a> Expander<'a> {
             raw_escapes: options.raw_escapes,
             words_buf: String::new(),
             capture,
+            depth: 0,
             matched: BTreeSet::new(),
             unmatched: BTreeSet::new(),
         }
@@ -365,13 +368,24 @@ impl<'a> Expander<'a> {
         if self.options.skip_unset_env && value.is_none() {
             return Ok(format!("${{{name}/{pattern}/{replacement}}}"));
         }
-        pattern::replace(&pattern, &value.unwrap_or_default(), &replacement, which)
+        let value = value.unwrap_or_default();
+        let limit = self.options.max_expansion_bytes;
+        pattern::replace(&pattern, &value, &replacement, which, limit)
     }
 
     /// A nested level inside `${...}`; any failure at the end of the word is reported as
     /// the missing terminator, as BuildKit does.
     fn nested(&mut self, stop: Stop, raw_escapes: bool) -> Result<String, ShellError> {
-        match self.process_stop_on(stop, raw_escapes) {
+        if self.depth >= self.options.max_nesting {
+            return Err(ShellError::NestingTooDeep {
+                word: String::new(),
+                limit: self.options.max_nesting,
+            });
+        }
+        self.depth += 1;
+        let level = self.process_stop_on(stop, raw_escapes);
+        self.depth -= 1;
+        match level {
             Ok(level) => Ok(level.word),
             Err(_) if self.scanner.at_end() => Err(match stop {
                 Stop::Slash => ShellError::MissingPatternSlash {

@@ -4,9 +4,9 @@ use super::error::ShellError;
 use super::expander::{Expander, Stop};
 use super::{EnvGetter, Expansion};
 
-/// BuildKit's `Lex` switches. All off by default, which is how Dockerfile instructions
-/// expand their arguments.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// BuildKit's `Lex` switches (all off by default, which is how Dockerfile instructions
+/// expand their arguments), and two resource limits BuildKit does not have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LexerOptions {
     /// Keep the quote characters in the result (`RawQuotes`).
     pub raw_quotes: bool,
@@ -17,6 +17,30 @@ pub struct LexerOptions {
     pub skip_unset_env: bool,
     /// Treat `'` and `"` as ordinary characters (`SkipProcessQuotes`).
     pub skip_process_quotes: bool,
+    /// How deep `${...}` may nest (default 100); deeper fails with
+    /// [`ShellError::NestingTooDeep`].
+    pub max_nesting: usize,
+    /// How long a `${VAR//pattern/replacement}` result may grow, in bytes (default 16 MiB);
+    /// longer fails with [`ShellError::TooLarge`].
+    pub max_expansion_bytes: usize,
+}
+
+impl LexerOptions {
+    pub const DEFAULT_MAX_NESTING: usize = 100;
+    pub const DEFAULT_MAX_EXPANSION_BYTES: usize = 16 << 20;
+}
+
+impl Default for LexerOptions {
+    fn default() -> Self {
+        Self {
+            raw_quotes: false,
+            raw_escapes: false,
+            skip_unset_env: false,
+            skip_process_quotes: false,
+            max_nesting: Self::DEFAULT_MAX_NESTING,
+            max_expansion_bytes: Self::DEFAULT_MAX_EXPANSION_BYTES,
+        }
+    }
 }
 
 /// Expands shell words exactly as BuildKit's `frontend/dockerfile/shell` lexer does.

@@ -169,12 +169,14 @@ pub(crate) enum Replace {
     All,
 }
 
-/// `${VAR/pattern/replacement}` and `${VAR//pattern/replacement}`.
+/// `${VAR/pattern/replacement}` and `${VAR//pattern/replacement}`; a `//` result longer than
+/// `limit` bytes fails (nested replacements would otherwise grow exponentially).
 pub(crate) fn replace(
     pattern: &str,
     value: &str,
     replacement: &str,
     which: Replace,
+    limit: usize,
 ) -> Result<String, ShellError> {
     let compiled = Pattern::compile(pattern).map_err(|e| invalid(pattern, e))?;
     let chars: Vec<char> = value.chars().collect();
@@ -209,6 +211,12 @@ pub(crate) fn replace(
                 // No replacement for an empty match right after the previous match.
                 if end > last_end || start == 0 {
                     expand_template(&mut out, replacement, slice(start, end));
+                }
+                if out.len() > limit {
+                    return Err(ShellError::TooLarge {
+                        word: String::new(),
+                        limit,
+                    });
                 }
                 last_end = end;
                 let width = usize::from(search < len);
@@ -339,7 +347,7 @@ mod tests {
 
     #[test]
     fn replaces_first_and_all() {
-        let r = |p: &str, v: &str, rep: &str, w| replace(p, v, rep, w).unwrap();
+        let r = |p: &str, v: &str, rep: &str, w| replace(p, v, rep, w, usize::MAX).unwrap();
         assert_eq!(r("\\*/", "/foo*/*/*.txt", ".", Replace::First), "/foo.*/*.txt");
         assert_eq!(r("\\*/", "/foo*/*/*.txt", ".", Replace::All), "/foo..*.txt");
         assert_eq!(r("/?/", "/a/foo/b/c.txt", "/", Replace::All), "/foo/c.txt");
@@ -356,10 +364,22 @@ mod tests {
     }
 
     #[test]
+    fn replace_all_is_bounded() {
+        assert_eq!(
+            replace("", "abc", "xyz", Replace::All, 10),
+            Err(ShellError::TooLarge {
+                word: String::new(),
+                limit: 10
+            })
+        );
+        assert_eq!(replace("", "abc", "x", Replace::All, 7).unwrap(), "xaxbxcx");
+    }
+
+    #[test]
     fn long_inputs_stay_polynomial() {
         let value = "a".repeat(2000);
         let pattern = "*a".repeat(50) + "b";
         assert_eq!(prefix(&pattern, &value, Greed::Longest), value);
-        assert_eq!(replace(&pattern, &value, "", Replace::All).unwrap(), value);
+        assert_eq!(replace(&pattern, &value, "", Replace::All, usize::MAX).unwrap(), value);
     }
 }

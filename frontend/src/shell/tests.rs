@@ -380,3 +380,33 @@ fn env_getter_impls_agree() {
     assert_eq!(lexer.process_word("[$A]", &NoEnv).unwrap().result, "[]");
     assert_eq!(Lexer::default().escape(), '\\');
 }
+
+#[test]
+fn hostile_words_hit_limits_instead_of_exhausting_resources() {
+    let e = [("A", "a b  c")];
+    let deep = "${A:-".repeat(5000) + &"}".repeat(5000);
+    assert!(matches!(
+        word(&deep, &e),
+        Err(ShellError::NestingTooDeep { limit: 100, .. })
+    ));
+    let shallow = "${X:-".repeat(99) + "ok" + &"}".repeat(99);
+    assert_eq!(word(&shallow, &e).unwrap(), "ok");
+    // Each level multiplies the length by 7 (an empty pattern matches 7 times in "a b  c").
+    let blowup = "${A///".repeat(40) + "x" + &"}".repeat(40);
+    assert!(matches!(word(&blowup, &e), Err(ShellError::TooLarge { .. })));
+    let lexer = Lexer::with_options(
+        '\\',
+        LexerOptions {
+            max_expansion_bytes: 20,
+            ..LexerOptions::default()
+        },
+    );
+    assert_eq!(
+        lexer
+            .process_word("${A///-}", &env(&e))
+            .unwrap()
+            .result,
+        "-a- -b- - -c-"
+    );
+    assert!(lexer.process_word("${A///${A///-}}", &env(&e)).is_err());
+}
