@@ -450,3 +450,57 @@ async fn resource_limits_apply_to_the_container_cgroup() {
     active.cleanup().await.unwrap();
     e.assert_clean().await;
 }
+
+#[tokio::test]
+async fn invalid_specs_fail_before_running_and_leave_nothing() {
+    let e = env("amd64");
+    let active = e.active().await;
+    let cases = [
+        (
+            RunSpec {
+                args: vec![],
+                ..e.spec(&active, "")
+            },
+            "nothing to run",
+        ),
+        (
+            RunSpec {
+                cwd: "rel".into(),
+                ..e.spec(&active, "true")
+            },
+            "working directory",
+        ),
+        (
+            RunSpec {
+                hostname: "bad host".into(),
+                ..e.spec(&active, "true")
+            },
+            "hostname",
+        ),
+        (
+            RunSpec {
+                user: "ghost".into(),
+                ..e.spec(&active, "true")
+            },
+            "unable to find user ghost",
+        ),
+        (
+            RunSpec {
+                mounts: vec![MountSpec::Tmpfs {
+                    target: "rel".into(),
+                    size_bytes: None,
+                }],
+                ..e.spec(&active, "true")
+            },
+            "mount target",
+        ),
+    ];
+    for (spec, want) in cases {
+        let (r, _) = run(&e.runc, spec).await;
+        let msg = r.unwrap_err().to_string();
+        assert!(msg.contains(want), "{msg}");
+        assert!(e.runc.bundles().unwrap().is_empty());
+    }
+    active.cleanup().await.unwrap();
+    e.assert_clean().await;
+}

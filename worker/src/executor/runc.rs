@@ -172,22 +172,36 @@ impl Runc {
         let cgroups_path = format!("{}/{}", self.config.cgroup_parent.trim_end_matches('/'), id);
         let resolv = self.config.host_resolv_conf.clone();
         let prepared_bundle = bundle.clone();
-        guard.stubs = tokio::task::spawn_blocking(move || {
+        let prepared = tokio::task::spawn_blocking(move || {
             prepare_bundle(&spec, &prepared_bundle, &resolv, cgroups_path)
         })
         .await
         .map_err(|e| ExecError::Spec {
             reason: format!("preparing the bundle: {e}"),
-        })??;
+        })
+        .and_then(|r| r);
+        guard.stubs = match prepared {
+            Ok(stubs) => stubs,
+            Err(e) => {
+                guard.finish();
+                return Err(e);
+            }
+        };
 
-        let mut child = self
+        let spawned = self
             .command(&["run", "--bundle"])
             .arg(&bundle)
             .arg(&id)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| self.missing(e))?;
+            .spawn();
+        let mut child = match spawned {
+            Ok(c) => c,
+            Err(e) => {
+                guard.finish();
+                return Err(self.missing(e));
+            }
+        };
         let tail = Tail::default();
         let pumps = [
             child.stdout.take().map(|r| {
