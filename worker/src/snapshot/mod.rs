@@ -33,7 +33,7 @@ pub use active::{ActiveSnapshot, ChangeDir, SnapshotChanges};
 pub use chain_id::ChainId;
 pub use error::{Result, SnapshotError};
 pub use probe::probe_overlay;
-pub use store::{PreparedLayer, Snapshotter};
+pub use store::{CommittedLayer, PreparedLayer, Snapshotter};
 
 use std::path::PathBuf;
 
