@@ -195,7 +195,7 @@ mod tests {
     #[test]
     fn single_member_readable_by_plain_decoder() {
         let data: Vec<u8> =
-            (0..1_000_000u32).map(|i| ((i * 7919) % 97) as u8 ^ (i / 4096) as u8).collect();
+            (0..1_000_000u32).map(|i| (i.wrapping_mul(7919) % 97) as u8 ^ (i / 4096) as u8).collect();
         for threads in [1, 2, 3] {
             let blob = gz(&data, threads);
             let mut out = Vec::new();
