@@ -64,7 +64,9 @@ fn env_var_test() {
         }
         let fields: Vec<&str> = line.split('|').collect();
         let [platform, input, expected] = fields.as_slice() else {
-            failures.push(format!("line {lineno}: not PLATFORM|INPUT|EXPECTED: {raw:?}"));
+            failures.push(format!(
+                "line {lineno}: not PLATFORM|INPUT|EXPECTED: {raw:?}"
+            ));
             continue;
         };
         let (platform, input, expected) = (platform.trim(), input.trim(), expected.trim());

@@ -113,8 +113,14 @@ mod tests {
 
     #[test]
     fn messages_read_as_buildkit() {
-        let e = ShellError::MissingClosingBrace { word: String::new() }.with_word("he${PWD:-x");
-        assert_eq!(e.to_string(), r#"failed to process "he${PWD:-x": syntax error: missing '}'"#);
+        let e = ShellError::MissingClosingBrace {
+            word: String::new(),
+        }
+        .with_word("he${PWD:-x");
+        assert_eq!(
+            e.to_string(),
+            r#"failed to process "he${PWD:-x": syntax error: missing '}'"#
+        );
         assert_eq!(e.word(), "he${PWD:-x");
         let e = ShellError::Required {
             word: "${A?}".into(),
@@ -126,7 +132,10 @@ mod tests {
             r#"failed to process "${A?}": A: is not allowed to be unset"#
         );
         let e = ShellError::MissingPatternSlash { word: "x".into() };
-        assert_eq!(e.to_string(), r#"failed to process "x": syntax error: missing '/' in ${}"#);
+        assert_eq!(
+            e.to_string(),
+            r#"failed to process "x": syntax error: missing '/' in ${}"#
+        );
         let e = ShellError::InvalidPattern {
             word: "w".into(),
             pattern: "a\\".into(),

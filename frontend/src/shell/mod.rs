@@ -47,7 +47,10 @@ impl EnvGetter for std::collections::HashMap<String, String> {
 /// An ordered `KEY=VALUE` list (last definition wins), the form images carry their Env in.
 impl EnvGetter for [(String, String)] {
     fn get(&self, key: &str) -> Option<&str> {
-        self.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 }
 

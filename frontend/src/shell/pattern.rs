@@ -311,7 +311,10 @@ mod tests {
         }
         assert_eq!(Pattern::compile("\\x"), Err(InvalidEscape(Some('x'))));
         assert_eq!(Pattern::compile("a\\"), Err(InvalidEscape(None)));
-        assert_eq!(Pattern::compile("\u{FEFF}a").unwrap().tokens, vec![Token::Literal('a')]);
+        assert_eq!(
+            Pattern::compile("\u{FEFF}a").unwrap().tokens,
+            vec![Token::Literal('a')]
+        );
     }
 
     #[test]
@@ -348,17 +351,26 @@ mod tests {
     #[test]
     fn replaces_first_and_all() {
         let r = |p: &str, v: &str, rep: &str, w| replace(p, v, rep, w, usize::MAX).unwrap();
-        assert_eq!(r("\\*/", "/foo*/*/*.txt", ".", Replace::First), "/foo.*/*.txt");
+        assert_eq!(
+            r("\\*/", "/foo*/*/*.txt", ".", Replace::First),
+            "/foo.*/*.txt"
+        );
         assert_eq!(r("\\*/", "/foo*/*/*.txt", ".", Replace::All), "/foo..*.txt");
         assert_eq!(r("/?/", "/a/foo/b/c.txt", "/", Replace::All), "/foo/c.txt");
-        assert_eq!(r("\\/", "/tmp/foo.txt", "\\/", Replace::All), "\\/tmp\\/foo.txt");
+        assert_eq!(
+            r("\\/", "/tmp/foo.txt", "\\/", Replace::All),
+            "\\/tmp\\/foo.txt"
+        );
         assert_eq!(r("", "xxyy", "ww", Replace::First), "wwxxyy");
         assert_eq!(r("", "xxyy", "", Replace::All), "xxyy");
         assert_eq!(r("", "ab", "-", Replace::All), "-a-b-");
         assert_eq!(r("x", "axxbx", "-", Replace::All), "a--b-");
         assert_eq!(r("x*", "axxbx", "-", Replace::All), "a-");
         assert_eq!(r("o", "foo", "[$0]", Replace::All), "f[o][o]");
-        assert_eq!(r("o", "foo", "[${0}$1$$$.$]", Replace::All), "f[o$$.$][o$$.$]");
+        assert_eq!(
+            r("o", "foo", "[${0}$1$$$.$]", Replace::All),
+            "f[o$$.$][o$$.$]"
+        );
         assert_eq!(r("o", "foo", "[$0]", Replace::First), "f[$0]o");
         assert_eq!(r("*", "a\nb", "-", Replace::All), "-\n-");
     }
@@ -380,6 +392,9 @@ mod tests {
         let value = "a".repeat(2000);
         let pattern = "*a".repeat(50) + "b";
         assert_eq!(prefix(&pattern, &value, Greed::Longest), value);
-        assert_eq!(replace(&pattern, &value, "", Replace::All, usize::MAX).unwrap(), value);
+        assert_eq!(
+            replace(&pattern, &value, "", Replace::All, usize::MAX).unwrap(),
+            value
+        );
     }
 }

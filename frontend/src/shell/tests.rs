@@ -28,9 +28,18 @@ fn set(names: &[&str]) -> BTreeSet<String> {
     names.iter().map(|n| (*n).to_owned()).collect()
 }
 
+/// Input, environment, expected result, expected matched and unmatched names.
+type MatchCase<'a> = (
+    &'a str,
+    &'a [(&'a str, &'a str)],
+    &'a str,
+    &'a [&'a str],
+    &'a [&'a str],
+);
+
 #[test]
 fn reports_matched_and_unmatched_variables() {
-    let cases: &[(&str, &[(&str, &str)], &str, &[&str], &[&str])] = &[
+    let cases: &[MatchCase] = &[
         ("x", &[("DUMMY", "dummy")], "x", &[], &[]),
         ("x ${UNUSED}", &[("DUMMY", "dummy")], "x ", &[], &["UNUSED"]),
         ("x ${FOO}", &[("FOO", "y")], "x y", &["FOO"], &[]),
@@ -48,7 +57,13 @@ fn reports_matched_and_unmatched_variables() {
             &["FOO", "BAR"],
             &["BAZ"],
         ),
-        ("${FOO:-}", &[("FOO", "xxx"), ("BAR", "")], "xxx", &["FOO"], &[]),
+        (
+            "${FOO:-}",
+            &[("FOO", "xxx"), ("BAR", "")],
+            "xxx",
+            &["FOO"],
+            &[],
+        ),
         ("${FOO:-}", &[], "", &[], &["FOO"]),
         (
             "${FOO+aaa} ${BAR+bbb} ${BAZ+ccc}",
@@ -77,16 +92,40 @@ fn reports_matched_and_unmatched_variables() {
         ("${FOO%%\\**}", &[("FOO", "xx**")], "xx", &["FOO"], &[]),
         ("${FOO#*x*y}", &[("FOO", "xxyy")], "y", &["FOO"], &[]),
         ("${FOO#*}", &[("FOO", "xxyy")], "xxyy", &["FOO"], &[]),
-        ("${FOO#$BAR}", &[("FOO", "xxyy"), ("BAR", "x")], "xyy", &["FOO", "BAR"], &[]),
-        ("${FOO#$BAR}", &[("FOO", "xxyy"), ("BAR", "")], "xxyy", &["FOO", "BAR"], &[]),
+        (
+            "${FOO#$BAR}",
+            &[("FOO", "xxyy"), ("BAR", "x")],
+            "xyy",
+            &["FOO", "BAR"],
+            &[],
+        ),
+        (
+            "${FOO#$BAR}",
+            &[("FOO", "xxyy"), ("BAR", "")],
+            "xxyy",
+            &["FOO", "BAR"],
+            &[],
+        ),
         ("${FOO#}", &[("FOO", "xxyy")], "xxyy", &["FOO"], &[]),
         ("${FOO##*x}", &[("FOO", "xxyy")], "yy", &["FOO"], &[]),
         ("${FOO##}", &[("FOO", "xxyy")], "xxyy", &["FOO"], &[]),
         ("${FOO#?\\?}", &[("FOO", "???y")], "?y", &["FOO"], &[]),
-        ("${ABC:-.}${FOO%x}${ABC:-.}", &[("FOO", "xxyy")], ".xxyy.", &["FOO"], &["ABC"]),
+        (
+            "${ABC:-.}${FOO%x}${ABC:-.}",
+            &[("FOO", "xxyy")],
+            ".xxyy.",
+            &["FOO"],
+            &["ABC"],
+        ),
         ("${FOO%%\\**\\*}", &[("FOO", "a***yy*")], "a", &["FOO"], &[]),
         ("${FOO%}", &[("FOO", "xxyy")], "xxyy", &["FOO"], &[]),
-        ("${FOO%%$BAR}", &[("FOO", "xxyy"), ("BAR", "")], "xxyy", &["FOO", "BAR"], &[]),
+        (
+            "${FOO%%$BAR}",
+            &[("FOO", "xxyy"), ("BAR", "")],
+            "xxyy",
+            &["FOO", "BAR"],
+            &[],
+        ),
         (
             "${FOO/$NEEDLE/.} - ${FOO//$NEEDLE/.}",
             &[("FOO", "/foo*/*/*.txt"), ("NEEDLE", "\\*/")],
@@ -103,20 +142,40 @@ fn reports_matched_and_unmatched_variables() {
         ),
         (
             "${FOO/$NEEDLE/$REPLACEMENT} - ${FOO//$NEEDLE/$REPLACEMENT}",
-            &[("FOO", "/a/foo/b/c.txt"), ("NEEDLE", "/?/"), ("REPLACEMENT", "/")],
+            &[
+                ("FOO", "/a/foo/b/c.txt"),
+                ("NEEDLE", "/?/"),
+                ("REPLACEMENT", "/"),
+            ],
             "/foo/b/c.txt - /foo/c.txt",
             &["FOO", "NEEDLE", "REPLACEMENT"],
             &[],
         ),
         (
             "${FOO/$NEEDLE/$REPLACEMENT}",
-            &[("FOO", "http://google.de"), ("NEEDLE", "http://"), ("REPLACEMENT", "https://")],
+            &[
+                ("FOO", "http://google.de"),
+                ("NEEDLE", "http://"),
+                ("REPLACEMENT", "https://"),
+            ],
             "https://google.de",
             &["FOO", "NEEDLE", "REPLACEMENT"],
             &[],
         ),
-        ("${FOO//\\//\\/}", &[("FOO", "/tmp/foo.txt")], "\\/tmp\\/foo.txt", &["FOO"], &[]),
-        ("${FOO/$BAR/ww}", &[("FOO", "xxyy"), ("BAR", "")], "wwxxyy", &["FOO", "BAR"], &[]),
+        (
+            "${FOO//\\//\\/}",
+            &[("FOO", "/tmp/foo.txt")],
+            "\\/tmp\\/foo.txt",
+            &["FOO"],
+            &[],
+        ),
+        (
+            "${FOO/$BAR/ww}",
+            &[("FOO", "xxyy"), ("BAR", "")],
+            "wwxxyy",
+            &["FOO", "BAR"],
+            &[],
+        ),
         ("${FOO///}", &[("FOO", "xxyy")], "xxyy", &["FOO"], &[]),
         ("${FOO///}", &[], "", &[], &["FOO"]),
     ];
@@ -177,7 +236,12 @@ fn errors_carry_their_fields_and_buildkit_wording() {
         e("${UNSET?}").to_string(),
         r#"failed to process "${UNSET?}": UNSET: is not allowed to be unset"#
     );
-    assert_eq!(e("${:}"), ShellError::BadSubstitution { word: "${:}".into() });
+    assert_eq!(
+        e("${:}"),
+        ShellError::BadSubstitution {
+            word: "${:}".into()
+        }
+    );
     assert_eq!(
         e("${FOO//ww}"),
         ShellError::MissingPatternSlash {
@@ -206,8 +270,14 @@ fn errors_carry_their_fields_and_buildkit_wording() {
         ShellError::InvalidPattern { pattern, .. } => assert_eq!(pattern, "\\xa"),
         other => panic!("{other:?}"),
     }
-    assert!(matches!(e("'abc"), ShellError::UnterminatedSingleQuote { .. }));
-    assert!(matches!(e("\"abc\\\""), ShellError::UnterminatedDoubleQuote { .. }));
+    assert!(matches!(
+        e("'abc"),
+        ShellError::UnterminatedSingleQuote { .. }
+    ));
+    assert!(matches!(
+        e("\"abc\\\""),
+        ShellError::UnterminatedDoubleQuote { .. }
+    ));
     assert_eq!(
         e("\"a\tb").to_string(),
         "failed to process \"\\\"a\\tb\": unexpected end of statement while looking for matching double-quote"
@@ -222,11 +292,20 @@ fn mandatory_variables_take_their_message_from_the_word() {
     let no_empty = "${VAR:?message here$ARG}";
     let no_unset = "${VAR?message here$ARG}";
     assert_eq!(word(no_empty, &set_env).unwrap(), "plain");
-    assert!(word(no_empty, &empty_env).unwrap_err().to_string().contains("message herex"));
-    assert!(word(no_empty, &unset_env).unwrap_err().to_string().contains("message herex"));
+    assert!(word(no_empty, &empty_env)
+        .unwrap_err()
+        .to_string()
+        .contains("message herex"));
+    assert!(word(no_empty, &unset_env)
+        .unwrap_err()
+        .to_string()
+        .contains("message herex"));
     assert_eq!(word(no_unset, &set_env).unwrap(), "plain");
     assert_eq!(word(no_unset, &empty_env).unwrap(), "");
-    assert!(word(no_unset, &unset_env).unwrap_err().to_string().contains("message herex"));
+    assert!(word(no_unset, &unset_env)
+        .unwrap_err()
+        .to_string()
+        .contains("message herex"));
 }
 
 #[test]
@@ -247,7 +326,10 @@ fn expands_release_file_names() {
         with(&[("TARGETARCH", "arm64"), ("TARGETVARIANT", "")]),
         "something-v1.2.3.linux-arm64.tar.gz"
     );
-    assert_eq!(with(&[("TARGETARCH", "arm64")]), "something-v1.2.3.linux-arm64.tar.gz");
+    assert_eq!(
+        with(&[("TARGETARCH", "arm64")]),
+        "something-v1.2.3.linux-arm64.tar.gz"
+    );
 }
 
 #[test]
@@ -310,7 +392,10 @@ fn skip_process_quotes_treats_quotes_as_text() {
         },
     );
     let e = env(&[("A", "1")]);
-    assert_eq!(lexer.process_word("'$A' \"$A\"", &e).unwrap().result, "'1' \"1\"");
+    assert_eq!(
+        lexer.process_word("'$A' \"$A\"", &e).unwrap().result,
+        "'1' \"1\""
+    );
     assert_eq!(lexer.process_word("'", &e).unwrap().result, "'");
 }
 
@@ -393,7 +478,10 @@ fn hostile_words_hit_limits_instead_of_exhausting_resources() {
     assert_eq!(word(&shallow, &e).unwrap(), "ok");
     // Each level multiplies the length by 7 (an empty pattern matches 7 times in "a b  c").
     let blowup = "${A///".repeat(40) + "x" + &"}".repeat(40);
-    assert!(matches!(word(&blowup, &e), Err(ShellError::TooLarge { .. })));
+    assert!(matches!(
+        word(&blowup, &e),
+        Err(ShellError::TooLarge { .. })
+    ));
     let lexer = Lexer::with_options(
         '\\',
         LexerOptions {
@@ -402,10 +490,7 @@ fn hostile_words_hit_limits_instead_of_exhausting_resources() {
         },
     );
     assert_eq!(
-        lexer
-            .process_word("${A///-}", &env(&e))
-            .unwrap()
-            .result,
+        lexer.process_word("${A///-}", &env(&e)).unwrap().result,
         "-a- -b- - -c-"
     );
     assert!(lexer.process_word("${A///${A///-}}", &env(&e)).is_err());
