@@ -478,10 +478,18 @@ fn hostile_words_hit_limits_instead_of_exhausting_resources() {
     assert_eq!(word(&shallow, &e).unwrap(), "ok");
     // Each level multiplies the length by 7 (an empty pattern matches 7 times in "a b  c").
     let blowup = "${A///".repeat(40) + "x" + &"}".repeat(40);
+    let small = Lexer::with_options(
+        '\\',
+        LexerOptions {
+            max_expansion_bytes: 1 << 16,
+            ..LexerOptions::default()
+        },
+    );
     assert!(matches!(
-        word(&blowup, &e),
-        Err(ShellError::TooLarge { .. })
+        small.process_word(&blowup, &env(&e)),
+        Err(ShellError::TooLarge { limit: 65536, .. })
     ));
+    assert_eq!(LexerOptions::default().max_expansion_bytes, 16 << 20);
     let lexer = Lexer::with_options(
         '\\',
         LexerOptions {
