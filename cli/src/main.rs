@@ -1,4 +1,48 @@
-fn main() {
-    eprintln!("slipway: no command is implemented yet");
-    std::process::exit(2);
+//! `slipway`: the command line. Flags are parsed here and nowhere else.
+
+mod cmd;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "slipway", version, about = "A distributed multi-platform container build farm")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Inspect how slipway reads a Dockerfile.
+    #[command(subcommand)]
+    Dockerfile(cmd::dockerfile::DockerfileCommand),
+    /// Inspect and assemble images and indexes in a registry.
+    #[command(subcommand)]
+    Imagetools(cmd::imagetools::ImagetoolsCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let result = match cli.command {
+        Command::Dockerfile(c) => cmd::dockerfile::run(c),
+        Command::Imagetools(c) => cmd::imagetools::run(c),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("ERROR: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SLIPWAY_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }
