@@ -207,7 +207,10 @@ mod tests {
     fn errors() {
         assert_eq!(err(&["--bogus"]), "unknown flag: --bogus");
         assert_eq!(err(&["--foo"]), "unknown flag: --foo (did you mean from?)");
-        assert_eq!(err(&["--form=x"]), "unknown flag: --form (did you mean from?)");
+        assert_eq!(
+            err(&["--form=x"]),
+            "unknown flag: --form (did you mean from?)"
+        );
         assert_eq!(err(&["--from"]), "missing a value on flag: --from");
         assert_eq!(err(&["--exclude"]), "missing a value on flag: --exclude");
         assert_eq!(err(&["--link="]), "missing a value on flag: --link");
@@ -219,7 +222,10 @@ mod tests {
             err(&["--from=a", "--from=b"]),
             "duplicate flag specified: --from"
         );
-        assert_eq!(err(&["--link", "--link"]), "duplicate flag specified: --link");
+        assert_eq!(
+            err(&["--link", "--link"]),
+            "duplicate flag specified: --link"
+        );
         assert_eq!(err(&["-x"]), "arg should start with -- : -x");
     }
 }

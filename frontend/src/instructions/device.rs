@@ -81,19 +81,40 @@ mod tests {
     #[test]
     fn buildkit_device_cases() {
         let ok = [
-            ("vendor1.com/device=foo", dev("vendor1.com/device=foo", false)),
+            (
+                "vendor1.com/device=foo",
+                dev("vendor1.com/device=foo", false),
+            ),
             ("vendor1.com/device", dev("vendor1.com/device", false)),
-            ("vendor1.com/device=foo,required", dev("vendor1.com/device=foo", true)),
-            ("vendor1.com/device=foo,required=true", dev("vendor1.com/device=foo", true)),
-            ("vendor1.com/device=foo,required=false", dev("vendor1.com/device=foo", false)),
-            ("name=vendor1.com/device=foo", dev("vendor1.com/device=foo", false)),
-            ("name=vendor1.com/device=foo,required", dev("vendor1.com/device=foo", true)),
+            (
+                "vendor1.com/device=foo,required",
+                dev("vendor1.com/device=foo", true),
+            ),
+            (
+                "vendor1.com/device=foo,required=true",
+                dev("vendor1.com/device=foo", true),
+            ),
+            (
+                "vendor1.com/device=foo,required=false",
+                dev("vendor1.com/device=foo", false),
+            ),
+            (
+                "name=vendor1.com/device=foo",
+                dev("vendor1.com/device=foo", false),
+            ),
+            (
+                "name=vendor1.com/device=foo,required",
+                dev("vendor1.com/device=foo", true),
+            ),
         ];
         for (input, want) in ok {
             assert_eq!(Device::parse(input).unwrap(), want, "{input}");
         }
         let err = Device::parse("vendor1.com/device=foo,name=vendor2.com/device=bar").unwrap_err();
-        assert_eq!(err.to_string(), "device name already set to vendor1.com/device=foo");
+        assert_eq!(
+            err.to_string(),
+            "device name already set to vendor1.com/device=foo"
+        );
     }
 
     #[test]

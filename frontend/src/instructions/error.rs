@@ -199,7 +199,9 @@ pub enum InstructionError {
     #[error("FROM requires either one or three arguments")]
     FromArguments { location: Location },
     /// `name` is Go-quoted, as written.
-    #[error("invalid name for build stage: {name}, name can't start with a number or contain symbols")]
+    #[error(
+        "invalid name for build stage: {name}, name can't start with a number or contain symbols"
+    )]
     InvalidStageName { location: Location, name: String },
     #[error("Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed")]
     OnbuildChaining { location: Location },
@@ -216,6 +218,12 @@ pub enum InstructionError {
     /// An ONBUILD trigger text (from a base image) that is not exactly one instruction.
     #[error("onbuild trigger should be a single expression")]
     TriggerNotSingle { location: Location, count: usize },
+    /// An ONBUILD trigger text (from a base image) the parser rejects.
+    #[error("{source}")]
+    TriggerParse {
+        location: Location,
+        source: crate::parser::ParseError,
+    },
     /// An ONBUILD trigger that is a FROM (BuildKit: "*instructions.Stage is not a command type").
     #[error("*instructions.Stage is not a command type")]
     TriggerNotCommand { location: Location },
@@ -245,6 +253,7 @@ impl InstructionError {
             | Self::InvalidSecurity { location, .. }
             | Self::NoBuildStage { location }
             | Self::TriggerNotSingle { location, .. }
+            | Self::TriggerParse { location, .. }
             | Self::TriggerNotCommand { location } => *location,
         }
     }

@@ -32,7 +32,12 @@ pub(crate) fn parse_int32(s: &str) -> Result<i64, String> {
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return Err(syntax());
     }
-    let range = || format!("strconv.ParseInt: parsing {}: value out of range", go_quote(s));
+    let range = || {
+        format!(
+            "strconv.ParseInt: parsing {}: value out of range",
+            go_quote(s)
+        )
+    };
     let v: i128 = s.parse().map_err(|_| range())?;
     if v < i128::from(i32::MIN) || v > i128::from(i32::MAX) {
         return Err(range());
@@ -365,9 +370,18 @@ mod tests {
             parse_duration("1d").unwrap_err(),
             "time: unknown unit \"d\" in duration \"1d\""
         );
-        assert_eq!(parse_duration("").unwrap_err(), "time: invalid duration \"\"");
-        assert_eq!(parse_duration("s").unwrap_err(), "time: invalid duration \"s\"");
-        assert_eq!(parse_duration(".s").unwrap_err(), "time: invalid duration \".s\"");
+        assert_eq!(
+            parse_duration("").unwrap_err(),
+            "time: invalid duration \"\""
+        );
+        assert_eq!(
+            parse_duration("s").unwrap_err(),
+            "time: invalid duration \"s\""
+        );
+        assert_eq!(
+            parse_duration(".s").unwrap_err(),
+            "time: invalid duration \".s\""
+        );
         assert_eq!(
             parse_duration("9999999999h").unwrap_err(),
             "time: invalid duration \"9999999999h\""

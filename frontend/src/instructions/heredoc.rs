@@ -110,7 +110,7 @@ mod tests {
         assert_eq!(parse_heredoc_word("<<\"EOF\""), word("EOF", false, false));
         assert_eq!(parse_heredoc_word("<<-'EOF'"), word("EOF", true, false));
         assert_eq!(parse_heredoc_word("3<<EOF"), word("EOF", false, true));
-        assert_eq!(parse_heredoc_word("E\"O\"F").is_none(), true);
+        assert!(parse_heredoc_word("E\"O\"F").is_none());
         assert_eq!(parse_heredoc_word("<<"), None);
         assert_eq!(parse_heredoc_word("<<<EOF"), None);
         assert_eq!(parse_heredoc_word("file.txt"), None);

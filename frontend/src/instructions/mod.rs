@@ -38,10 +38,11 @@ mod parse_simple;
 mod request;
 
 pub use parse::{
-    parse_dockerfile, parse_instruction, parse_trigger_node, parse_trigger_result, INSTRUCTIONS,
+    parse_dockerfile, parse_instruction, parse_onbuild_trigger, parse_trigger_node,
+    parse_trigger_result, INSTRUCTIONS,
 };
 
 #[cfg(test)]
-mod tests_parse;
-#[cfg(test)]
 mod tests_mount;
+#[cfg(test)]
+mod tests_parse;

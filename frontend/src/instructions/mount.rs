@@ -302,11 +302,9 @@ impl Mount {
             }
             "mode" | "uid" | "gid" => {
                 let radix = if key == "mode" { 8 } else { 10 };
-                let n = parse_uint(&value, radix, 32).ok_or_else(|| {
-                    MountError::InvalidNumber {
-                        key: key.to_string(),
-                        value: value.clone(),
-                    }
+                let n = parse_uint(&value, radix, 32).ok_or_else(|| MountError::InvalidNumber {
+                    key: key.to_string(),
+                    value: value.clone(),
                 })?;
                 // parse_uint with 32 bits never exceeds u32::MAX.
                 let n = u32::try_from(n).unwrap_or(u32::MAX);

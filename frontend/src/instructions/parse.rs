@@ -114,6 +114,15 @@ pub fn parse_trigger_result(
     }
 }
 
+/// Parses and types one ONBUILD trigger text (an image config's `OnBuild` entry, or an
+/// [`OnbuildCommand::expression`](super::OnbuildCommand)); errors are placed at `location`,
+/// the stage's FROM, as BuildKit does.
+pub fn parse_onbuild_trigger(expr: &str, location: Location) -> Result<Command, InstructionError> {
+    let result = crate::parser::parse(expr)
+        .map_err(|source| InstructionError::TriggerParse { location, source })?;
+    parse_trigger_result(&result, location)
+}
+
 /// The instruction keyword as written (case kept), from the source text.
 fn written_keyword(node: &Node) -> String {
     node.original
@@ -127,9 +136,8 @@ fn written_keyword(node: &Node) -> String {
 fn is_valid_stage_name(name: &str) -> bool {
     let mut chars = name.chars();
     chars.next().is_some_and(|c| c.is_ascii_lowercase())
-        && chars.all(|c| {
-            c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.')
-        })
+        && chars
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'))
 }
 
 fn parse_from(req: &Request) -> Result<Stage, InstructionError> {

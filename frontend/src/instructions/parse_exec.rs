@@ -2,8 +2,8 @@
 
 use super::bflag::{FlagSpec, Flags};
 use super::commands::{
-    CmdCommand, EntrypointCommand, Healthcheck, HealthcheckCommand, HealthcheckConfig,
-    NetworkMode, RunCommand, SecurityMode, ShellCommand, ShellDependentCmdLine, ShellInlineFile,
+    CmdCommand, EntrypointCommand, Healthcheck, HealthcheckCommand, HealthcheckConfig, NetworkMode,
+    RunCommand, SecurityMode, ShellCommand, ShellDependentCmdLine, ShellInlineFile,
 };
 use super::device::Device;
 use super::error::{HealthcheckError, InstructionError};

@@ -2,9 +2,8 @@
 //! EXPOSE, VOLUME, STOPSIGNAL, ONBUILD.
 
 use super::commands::{
-    ArgCommand, ArgPair, EnvCommand, ExposeCommand, KeyValuePair, LabelCommand,
-    MaintainerCommand, OnbuildCommand, StopsignalCommand, UserCommand, VolumeCommand,
-    WorkdirCommand,
+    ArgCommand, ArgPair, EnvCommand, ExposeCommand, KeyValuePair, LabelCommand, MaintainerCommand,
+    OnbuildCommand, StopsignalCommand, UserCommand, VolumeCommand, WorkdirCommand,
 };
 use super::error::InstructionError;
 use super::request::Request;
@@ -27,7 +26,7 @@ fn kvps(req: &Request, instruction: &'static str) -> Result<Vec<KeyValuePair>, I
     if req.args.is_empty() {
         return Err(req.at_least_one(instruction));
     }
-    if req.args.len() % 3 != 0 {
+    if !req.args.len().is_multiple_of(3) {
         return Err(InstructionError::TooManyArguments {
             location: req.location,
             instruction,

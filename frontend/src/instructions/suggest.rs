@@ -75,6 +75,9 @@ mod tests {
         assert_eq!(suggest("runn", &["RUN", "COPY"], false), Some("run".into()));
         assert_eq!(suggest("xyzzy", &["RUN", "COPY"], false), None);
         assert_eq!(suggest("RUN", &["RUN", "RUNN"], false), None);
-        assert_eq!(suggest("frm", &["from", "mount"], true), Some("from".into()));
+        assert_eq!(
+            suggest("frm", &["from", "mount"], true),
+            Some("from".into())
+        );
     }
 }

@@ -49,9 +49,23 @@ fn cache_defaults() {
     assert!(m.read_only);
     assert_eq!(m.cache_id(), "go");
     assert_eq!(m.sharing, Some(ShareMode::Locked));
-    assert_eq!(m.cache_dir_owner(), Some(FileOwner { uid: 1000, gid: 0, mode: 0o700 }));
+    assert_eq!(
+        m.cache_dir_owner(),
+        Some(FileOwner {
+            uid: 1000,
+            gid: 0,
+            mode: 0o700
+        })
+    );
     let m = resolve("type=cache,target=/c,gid=5").unwrap();
-    assert_eq!(m.cache_dir_owner(), Some(FileOwner { uid: 0, gid: 5, mode: 0o755 }));
+    assert_eq!(
+        m.cache_dir_owner(),
+        Some(FileOwner {
+            uid: 0,
+            gid: 5,
+            mode: 0o755
+        })
+    );
 }
 
 #[test]
@@ -69,21 +83,44 @@ fn secret_defaults() {
     assert_eq!(s.id, "aws");
     assert_eq!(s.target.as_deref(), Some("/run/secrets/aws"));
     assert!(!s.required);
-    assert_eq!(s.owner, FileOwner { uid: 0, gid: 0, mode: 0o400 });
+    assert_eq!(
+        s.owner,
+        FileOwner {
+            uid: 0,
+            gid: 0,
+            mode: 0o400
+        }
+    );
 
-    let s = resolve("type=secret,target=/etc/token,required").unwrap().secret().unwrap();
+    let s = resolve("type=secret,target=/etc/token,required")
+        .unwrap()
+        .secret()
+        .unwrap();
     assert_eq!(s.id, "token");
     assert_eq!(s.target.as_deref(), Some("/etc/token"));
     assert!(s.required);
 
-    let s = resolve("type=secret,id=tok,env=TOKEN").unwrap().secret().unwrap();
+    let s = resolve("type=secret,id=tok,env=TOKEN")
+        .unwrap()
+        .secret()
+        .unwrap();
     assert_eq!(s.target, None);
     assert_eq!(s.env.as_deref(), Some("TOKEN"));
 
-    let s = resolve("type=secret,source=a/b,uid=1,required=false").unwrap().secret().unwrap();
+    let s = resolve("type=secret,source=a/b,uid=1,required=false")
+        .unwrap()
+        .secret()
+        .unwrap();
     assert_eq!(s.id, "a/b");
     assert_eq!(s.target.as_deref(), Some("/run/secrets/b"));
-    assert_eq!(s.owner, FileOwner { uid: 1, gid: 0, mode: 0o400 });
+    assert_eq!(
+        s.owner,
+        FileOwner {
+            uid: 1,
+            gid: 0,
+            mode: 0o400
+        }
+    );
 }
 
 #[test]
@@ -91,14 +128,28 @@ fn ssh_defaults() {
     let s = resolve("type=ssh").unwrap().ssh(0).unwrap();
     assert_eq!(s.id, "default");
     assert_eq!(s.target, "/run/buildkit/ssh_agent.0");
-    assert_eq!(s.owner, FileOwner { uid: 0, gid: 0, mode: 0o600 });
+    assert_eq!(
+        s.owner,
+        FileOwner {
+            uid: 0,
+            gid: 0,
+            mode: 0o600
+        }
+    );
     assert!(!s.required);
-    let s = resolve("type=ssh,id=gh,target=/s,required,mode=0644").unwrap().ssh(3).unwrap();
+    let s = resolve("type=ssh,id=gh,target=/s,required,mode=0644")
+        .unwrap()
+        .ssh(3)
+        .unwrap();
     assert_eq!((s.id.as_str(), s.target.as_str()), ("gh", "/s"));
     assert!(s.required);
     assert_eq!(s.owner.mode, 0o644);
     assert_eq!(
-        resolve("type=ssh,source=/x").unwrap().ssh(0).unwrap_err().to_string(),
+        resolve("type=ssh,source=/x")
+            .unwrap()
+            .ssh(0)
+            .unwrap_err()
+            .to_string(),
         "ssh does not support source"
     );
 }
@@ -170,5 +221,8 @@ fn resolve_expands_values() {
     }
     // Keys without a value are not expanded.
     let m = RunMount::parse("target=/x,$RO").unwrap();
-    assert!(matches!(m.resolve(failing), Err(ResolveError::Mount(MountError::NotKeyValue { .. }))));
+    assert!(matches!(
+        m.resolve(failing),
+        Err(ResolveError::Mount(MountError::NotKeyValue { .. }))
+    ));
 }

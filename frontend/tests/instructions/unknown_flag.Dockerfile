@@ -1,0 +1,2 @@
+FROM alpine
+RUN --mout=type=cache,target=/x true

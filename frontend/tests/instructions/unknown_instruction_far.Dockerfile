@@ -1,0 +1,2 @@
+FROM alpine
+FETCH http://x
