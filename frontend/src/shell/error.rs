@@ -64,9 +64,9 @@ pub enum ShellError {
     #[error("failed to process {}: ${{...}} nested deeper than {limit} levels", go_quote(.word))]
     NestingTooDeep { word: String, limit: usize },
 
-    /// A `${VAR//p/r}` result longer than
-    /// [`LexerOptions::max_expansion_bytes`](super::LexerOptions). BuildKit has no such limit;
-    /// nested replacements grow exponentially, so slipway bounds them.
+    /// An expansion longer than [`LexerOptions::max_expansion_bytes`](super::LexerOptions).
+    /// BuildKit has no such limit; nested `${VAR//p/r}` grow exponentially and sibling
+    /// expansions add up, so slipway bounds them.
     #[error("failed to process {}: expansion larger than {limit} bytes", go_quote(.word))]
     TooLarge { word: String, limit: usize },
 }

@@ -59,6 +59,8 @@ pub(crate) struct Expander<'a> {
     capture: bool,
     /// How many `${...}` levels enclose the current position.
     depth: usize,
+    /// The longest any expanded text may grow: the word's own length plus the limit.
+    max_len: usize,
     pub(crate) matched: BTreeSet<String>,
     pub(crate) unmatched: BTreeSet<String>,
 }
@@ -80,6 +82,7 @@ impl<'a> Expander<'a> {
             words_buf: String::new(),
             capture,
             depth: 0,
+            max_len: options.max_expansion_bytes.saturating_add(word.len()),
             matched: BTreeSet::new(),
             unmatched: BTreeSet::new(),
         }
@@ -121,6 +124,7 @@ impl<'a> Expander<'a> {
                 Some(Special::Dollar) => {
                     let value = self.process_dollar()?;
                     word.push_str(&value);
+                    self.check_len(&word)?;
                     words.add_string(&mut self.words_buf, &value);
                     continue;
                 }
@@ -148,6 +152,7 @@ impl<'a> Expander<'a> {
                 }
             };
             word.push_str(&quoted);
+            self.check_len(&word)?;
             words.add_raw_string(&mut self.words_buf, &quoted);
         }
         match stop {
@@ -212,6 +217,7 @@ impl<'a> Expander<'a> {
                 Some('$') => {
                     let value = self.process_dollar()?;
                     text.push_str(&value);
+                    self.check_len(&text)?;
                 }
                 Some(mut ch) => {
                     self.scanner.next_char();
@@ -395,6 +401,17 @@ impl<'a> Expander<'a> {
             }),
             Err(e) => Err(e),
         }
+    }
+
+    /// Expanded text may not outgrow the word by more than the limit.
+    fn check_len(&self, text: &str) -> Result<(), ShellError> {
+        if text.len() > self.max_len {
+            return Err(ShellError::TooLarge {
+                word: String::new(),
+                limit: self.options.max_expansion_bytes,
+            });
+        }
+        Ok(())
     }
 
     /// A variable name: letters, digits and `_`; or a run of digits (positional parameter);

@@ -20,8 +20,8 @@ pub struct LexerOptions {
     /// How deep `${...}` may nest (default 100); deeper fails with
     /// [`ShellError::NestingTooDeep`].
     pub max_nesting: usize,
-    /// How long a `${VAR//pattern/replacement}` result may grow, in bytes (default 16 MiB);
-    /// longer fails with [`ShellError::TooLarge`].
+    /// How many bytes longer than the word itself its expansion, or any `${...}` result
+    /// inside it, may grow (default 16 MiB); longer fails with [`ShellError::TooLarge`].
     pub max_expansion_bytes: usize,
 }
 

@@ -490,6 +490,21 @@ fn hostile_words_hit_limits_instead_of_exhausting_resources() {
         Err(ShellError::TooLarge { limit: 65536, .. })
     ));
     assert_eq!(LexerOptions::default().max_expansion_bytes, 16 << 20);
+    // Siblings add up; a long literal word is never refused.
+    let siblings = "${A///${A///${A///-}}}".repeat(100);
+    assert!(matches!(
+        small.process_word(&siblings, &env(&e)),
+        Err(ShellError::TooLarge { .. })
+    ));
+    assert!(matches!(
+        small.process_word(&format!("\"{siblings}\""), &env(&e)),
+        Err(ShellError::TooLarge { .. })
+    ));
+    let literal = "x".repeat(70_000) + "$A";
+    assert_eq!(
+        small.process_word(&literal, &env(&e)).unwrap().result.len(),
+        70_006
+    );
     let lexer = Lexer::with_options(
         '\\',
         LexerOptions {
