@@ -19,6 +19,13 @@ want zstd zstd
 want protoc protobuf-compiler
 want htpasswd apache2-utils
 want cc build-essential
+# Peers for the differential tests and benchmarks (tests/, scripts/bench.sh): dockerd 20.10 with
+# BuildKit and buildah 1.28; ssh-agent for the ssh-mount case.
+[ -x /usr/sbin/dockerd ] && [ -x /usr/bin/docker ] || need_pkgs+=(docker.io)
+want buildah buildah
+want ssh-agent openssh-client
+want jq jq
+want curl curl
 
 if [ "${#need_pkgs[@]}" -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
@@ -41,6 +48,26 @@ if [ -d /proc/sys/fs/binfmt_misc ] && [ ! -e /proc/sys/fs/binfmt_misc/register ]
 fi
 if [ -e /proc/sys/fs/binfmt_misc/register ] && [ ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]; then
   update-binfmts --enable || echo "setup: update-binfmts --enable failed; foreign platforms will not run" >&2
+fi
+
+# Foreign busybox-static packages for the seed base image (scripts/seed-base-images.sh) and the
+# worker tests (scripts/test-rootfs.sh keeps its .deb cache in ${SLIPWAY_TEST_CACHE:-/var/cache/slipway-test}).
+seed_cache=${SLIPWAY_TEST_CACHE:-/var/cache/slipway-test}
+mkdir -p "$seed_cache"
+missing_debs=()
+for arch in amd64 arm64 armhf; do
+  ls "$seed_cache"/busybox-static_*_"$arch".deb >/dev/null 2>&1 || missing_debs+=("busybox-static:$arch")
+done
+if [ "${#missing_debs[@]}" -gt 0 ]; then
+  native=$(dpkg --print-architecture)
+  for arch in arm64 armhf; do
+    if [ "$arch" != "$native" ] && ! dpkg --print-foreign-architectures | grep -qx "$arch"; then
+      dpkg --add-architecture "$arch"
+    fi
+  done
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq || echo "setup: apt-get update exited $? (tolerated)"
+  (cd "$seed_cache" && apt-get download -qq "${missing_debs[@]}")
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then

@@ -1,0 +1,2 @@
+#!/bin/sh
+echo "installed: $(ls /app/site-packages | tr '\n' ' ')"
