@@ -304,3 +304,51 @@ fn dumps_go_quoting() {
         "(from \"a\")\n(cmd \"\\x00\\u00a0é\\t\")"
     );
 }
+
+#[test]
+fn heredoc_names_with_quotes_spaces_and_dollars() {
+    let src = "FROM a\nRUN <<ab'c'\nx\nabc\nRUN <<ab\\'c\ny\nab'c\nRUN <<'two words'\nz\ntwo words\nRUN <<$V\n$V\nRUN <<   E  > out\nE\n";
+    let r = ok(src);
+    let docs: Vec<(String, String, bool)> = r.ast.children[1..]
+        .iter()
+        .map(|c| {
+            let h = &c.heredocs[0];
+            (h.name.clone(), h.content.clone(), h.expand)
+        })
+        .collect();
+    let expect = |n: &str, c: &str, e: bool| (n.to_string(), c.to_string(), e);
+    assert_eq!(
+        docs,
+        vec![
+            expect("abc", "x\n", false),
+            expect("ab'c", "y\n", true),
+            expect("two words", "z\n", false),
+            expect("$V", "", true),
+            expect("E", "", true),
+        ]
+    );
+}
+
+#[test]
+fn heredoc_word_errors_are_located() {
+    // An unclosed quote on the line hides every heredoc (BuildKit ignores that lexing error).
+    assert!(ok("FROM a\nRUN <<E\"OF\n").ast.children[1]
+        .heredocs
+        .is_empty());
+    // A marker that only appears after `${...}` processing, with an escaped quote, lexes on
+    // the line but not alone: an error, as in BuildKit.
+    let e = parse("FROM a\nRUN ${x:-y <<\\'b}\nb\n").unwrap_err();
+    assert_eq!(
+        e,
+        ParseError::HeredocWord {
+            start_line: 2,
+            end_line: 2,
+            word: "'b}".into(),
+            reason: LexError::UnterminatedSingleQuote,
+        }
+    );
+    assert_eq!(
+        e.to_string(),
+        "failed to process \"'b}\": unexpected end of statement while looking for matching single-quote"
+    );
+}
