@@ -42,9 +42,13 @@ pub enum VertexStatus {
     Started,
     Cached,
     /// Finished; `duration_ms` of work.
-    Done { duration_ms: u64 },
+    Done {
+        duration_ms: u64,
+    },
     /// Failed with this message (e.g. `process "/bin/sh -c false" did not complete successfully: exit code: 1`).
-    Error { message: String },
+    Error {
+        message: String,
+    },
     /// Cancelled before it finished.
     Cancelled,
 }
