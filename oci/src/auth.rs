@@ -48,7 +48,10 @@ impl fmt::Debug for Credentials {
 
 impl Credentials {
     pub fn basic(username: impl Into<String>, password: impl Into<String>) -> Credentials {
-        Credentials::Basic { username: username.into(), password: password.into() }
+        Credentials::Basic {
+            username: username.into(),
+            password: password.into(),
+        }
     }
 
     pub(crate) fn to_registry_auth(&self) -> oci_client::secrets::RegistryAuth {
@@ -67,16 +70,26 @@ impl Credentials {
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
     #[error("cannot read docker config {path}: {source}")]
-    ReadConfig { path: PathBuf, source: std::io::Error },
+    ReadConfig {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("docker config {path} is not valid JSON: {source}")]
-    ParseConfig { path: PathBuf, source: serde_json::Error },
+    ParseConfig {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
     #[error("docker config {path}: entry {key:?} has an `auth` field that is not base64 of user:password")]
     BadAuthField { path: PathBuf, key: String },
     #[error(
         "docker config {path} names credential helper {helper:?} for registry {registry}; credential \
          helpers are not supported: log in with `--username/--password` or put an `auths` entry in the config"
     )]
-    CredentialHelperUnsupported { path: PathBuf, registry: String, helper: String },
+    CredentialHelperUnsupported {
+        path: PathBuf,
+        registry: String,
+        helper: String,
+    },
     #[error(
         "docker config {path}: entry {key:?} holds an identity token (OAuth2 refresh token), which is not \
          supported; use a username and password or a registry token"
@@ -116,7 +129,10 @@ pub struct DockerConfig {
 }
 
 /// Where docker looks for its config: `$DOCKER_CONFIG/config.json`, else `$HOME/.docker/config.json`.
-pub fn docker_config_path(docker_config_env: Option<OsString>, home: Option<PathBuf>) -> Option<PathBuf> {
+pub fn docker_config_path(
+    docker_config_env: Option<OsString>,
+    home: Option<PathBuf>,
+) -> Option<PathBuf> {
     match docker_config_env.filter(|v| !v.is_empty()) {
         Some(dir) => Some(PathBuf::from(dir).join("config.json")),
         None => home.map(|h| h.join(".docker").join("config.json")),
@@ -134,29 +150,45 @@ impl DockerConfig {
     }
 
     pub fn load(path: &Path) -> Result<DockerConfig, AuthError> {
-        let text = std::fs::read(path)
-            .map_err(|source| AuthError::ReadConfig { path: path.to_path_buf(), source })?;
+        let text = std::fs::read(path).map_err(|source| AuthError::ReadConfig {
+            path: path.to_path_buf(),
+            source,
+        })?;
         DockerConfig::parse(path, &text)
     }
 
     pub fn parse(path: &Path, text: &[u8]) -> Result<DockerConfig, AuthError> {
-        let file = serde_json::from_slice(text)
-            .map_err(|source| AuthError::ParseConfig { path: path.to_path_buf(), source })?;
-        Ok(DockerConfig { path: path.to_path_buf(), file })
+        let file = serde_json::from_slice(text).map_err(|source| AuthError::ParseConfig {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Ok(DockerConfig {
+            path: path.to_path_buf(),
+            file,
+        })
     }
 
     /// Credentials for `registry` (as written in a reference: `docker.io`, `host:port`).
     pub fn credentials_for(&self, registry: &str) -> Result<Option<Credentials>, AuthError> {
         let wanted = registry_key(registry);
         let path = &self.path;
-        if let Some(helper) = self.file.cred_helpers.iter().find(|(k, _)| normalize_key(k) == wanted) {
+        if let Some(helper) = self
+            .file
+            .cred_helpers
+            .iter()
+            .find(|(k, _)| normalize_key(k) == wanted)
+        {
             return Err(AuthError::CredentialHelperUnsupported {
                 path: path.clone(),
                 registry: registry.to_string(),
                 helper: helper.1.clone(),
             });
         }
-        let found = self.file.auths.iter().find(|(k, _)| normalize_key(k) == wanted);
+        let found = self
+            .file
+            .auths
+            .iter()
+            .find(|(k, _)| normalize_key(k) == wanted);
         let Some((key, entry)) = found else {
             if let Some(store) = &self.file.creds_store {
                 tracing::warn!(
@@ -170,15 +202,27 @@ impl DockerConfig {
     }
 }
 
-fn entry_credentials(path: &Path, key: &str, entry: &AuthEntry) -> Result<Option<Credentials>, AuthError> {
+fn entry_credentials(
+    path: &Path,
+    key: &str,
+    entry: &AuthEntry,
+) -> Result<Option<Credentials>, AuthError> {
     if let Some(token) = entry.registrytoken.as_ref().filter(|t| !t.is_empty()) {
-        return Ok(Some(Credentials::Bearer { token: token.clone() }));
+        return Ok(Some(Credentials::Bearer {
+            token: token.clone(),
+        }));
     }
     if entry.identitytoken.as_ref().is_some_and(|t| !t.is_empty()) {
-        return Err(AuthError::IdentityTokenUnsupported { path: path.to_path_buf(), key: key.to_string() });
+        return Err(AuthError::IdentityTokenUnsupported {
+            path: path.to_path_buf(),
+            key: key.to_string(),
+        });
     }
     if let Some(auth) = entry.auth.as_ref().filter(|a| !a.is_empty()) {
-        let bad = || AuthError::BadAuthField { path: path.to_path_buf(), key: key.to_string() };
+        let bad = || AuthError::BadAuthField {
+            path: path.to_path_buf(),
+            key: key.to_string(),
+        };
         let decoded = base64::engine::general_purpose::STANDARD
             .decode(auth.trim())
             .map_err(|_| bad())?;
@@ -205,9 +249,15 @@ fn normalize_key(key: &str) -> String {
         .strip_prefix("https://")
         .or_else(|| trimmed.strip_prefix("http://"))
         .unwrap_or(trimmed);
-    let host = without_scheme.split('/').next().unwrap_or_default().to_ascii_lowercase();
+    let host = without_scheme
+        .split('/')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
     match host.as_str() {
-        "docker.io" | "index.docker.io" | "registry-1.docker.io" => DOCKER_HUB_CONFIG_KEY.to_string(),
+        "docker.io" | "index.docker.io" | "registry-1.docker.io" => {
+            DOCKER_HUB_CONFIG_KEY.to_string()
+        }
         _ => host,
     }
 }
@@ -227,11 +277,17 @@ impl CredentialStore {
 
     /// Reads docker's config from the environment (`DOCKER_CONFIG`, `HOME`).
     pub fn from_env() -> Result<CredentialStore, AuthError> {
-        Ok(CredentialStore { explicit: BTreeMap::new(), docker: Some(DockerConfig::from_env()?) })
+        Ok(CredentialStore {
+            explicit: BTreeMap::new(),
+            docker: Some(DockerConfig::from_env()?),
+        })
     }
 
     pub fn with_docker_config(config: DockerConfig) -> CredentialStore {
-        CredentialStore { explicit: BTreeMap::new(), docker: Some(config) }
+        CredentialStore {
+            explicit: BTreeMap::new(),
+            docker: Some(config),
+        }
     }
 
     /// Explicit credentials for `registry`; they override the docker config.
@@ -276,34 +332,65 @@ mod tests {
             b64("hub:secret:with:colons"),
             b64("me:pw")
         ));
-        assert_eq!(c.credentials_for("docker.io").unwrap(), Some(Credentials::basic("hub", "secret:with:colons")));
-        assert_eq!(c.credentials_for("index.docker.io").unwrap(), Some(Credentials::basic("hub", "secret:with:colons")));
-        assert_eq!(c.credentials_for("my.registry:5000").unwrap(), Some(Credentials::basic("me", "pw")));
+        assert_eq!(
+            c.credentials_for("docker.io").unwrap(),
+            Some(Credentials::basic("hub", "secret:with:colons"))
+        );
+        assert_eq!(
+            c.credentials_for("index.docker.io").unwrap(),
+            Some(Credentials::basic("hub", "secret:with:colons"))
+        );
+        assert_eq!(
+            c.credentials_for("my.registry:5000").unwrap(),
+            Some(Credentials::basic("me", "pw"))
+        );
         assert_eq!(c.credentials_for("my.registry").unwrap(), None);
-        assert_eq!(c.credentials_for("PLAIN.example").unwrap(), Some(Credentials::basic("u3", "p3")));
+        assert_eq!(
+            c.credentials_for("PLAIN.example").unwrap(),
+            Some(Credentials::basic("u3", "p3"))
+        );
         assert_eq!(c.credentials_for("other:1").unwrap(), None);
     }
 
     #[test]
     fn registry_token_is_bearer() {
         let c = cfg(r#"{"auths": {"r.example": {"registrytoken": "tok"}}}"#);
-        assert_eq!(c.credentials_for("r.example").unwrap(), Some(Credentials::Bearer { token: "tok".into() }));
+        assert_eq!(
+            c.credentials_for("r.example").unwrap(),
+            Some(Credentials::Bearer {
+                token: "tok".into()
+            })
+        );
     }
 
     #[test]
     fn bad_auth_field_names_the_entry() {
         let c = cfg(r#"{"auths": {"r.example": {"auth": "!!!"}}}"#);
         let err = c.credentials_for("r.example").unwrap_err();
-        assert!(matches!(&err, AuthError::BadAuthField { key, .. } if key == "r.example"), "{err}");
-        let c = cfg(&format!(r#"{{"auths": {{"r.example": {{"auth": "{}"}}}}}}"#, b64("nocolon")));
-        assert!(matches!(c.credentials_for("r.example"), Err(AuthError::BadAuthField { .. })));
+        assert!(
+            matches!(&err, AuthError::BadAuthField { key, .. } if key == "r.example"),
+            "{err}"
+        );
+        let c = cfg(&format!(
+            r#"{{"auths": {{"r.example": {{"auth": "{}"}}}}}}"#,
+            b64("nocolon")
+        ));
+        assert!(matches!(
+            c.credentials_for("r.example"),
+            Err(AuthError::BadAuthField { .. })
+        ));
     }
 
     #[test]
     fn cred_helper_for_registry_is_a_clear_error() {
-        let c = cfg(r#"{"credHelpers": {"gcr.io": "gcloud"}, "credsStore": "desktop", "auths": {"x.io": {}}}"#);
+        let c = cfg(
+            r#"{"credHelpers": {"gcr.io": "gcloud"}, "credsStore": "desktop", "auths": {"x.io": {}}}"#,
+        );
         let err = c.credentials_for("gcr.io").unwrap_err();
-        assert!(err.to_string().contains("gcloud") && err.to_string().contains("gcr.io"), "{err}");
+        assert!(
+            err.to_string().contains("gcloud") && err.to_string().contains("gcr.io"),
+            "{err}"
+        );
         // A global credsStore alone does not fail anonymous pulls from other registries.
         assert_eq!(c.credentials_for("x.io").unwrap(), None);
         assert_eq!(c.credentials_for("quay.io").unwrap(), None);
@@ -312,7 +399,10 @@ mod tests {
     #[test]
     fn identity_token_is_refused() {
         let c = cfg(r#"{"auths": {"r.example": {"identitytoken": "refresh"}}}"#);
-        assert!(matches!(c.credentials_for("r.example"), Err(AuthError::IdentityTokenUnsupported { .. })));
+        assert!(matches!(
+            c.credentials_for("r.example"),
+            Err(AuthError::IdentityTokenUnsupported { .. })
+        ));
     }
 
     #[test]
@@ -320,16 +410,28 @@ mod tests {
         let mut f = tempfile::NamedTempFile::new().unwrap();
         f.write_all(b"{not json").unwrap();
         let err = DockerConfig::load(f.path()).unwrap_err();
-        assert!(err.to_string().contains(&f.path().display().to_string()), "{err}");
+        assert!(
+            err.to_string().contains(&f.path().display().to_string()),
+            "{err}"
+        );
     }
 
     #[test]
     fn explicit_credentials_override_config() {
-        let c = cfg(&format!(r#"{{"auths": {{"r.example:5000": {{"auth": "{}"}}}}}}"#, b64("a:b")));
+        let c = cfg(&format!(
+            r#"{{"auths": {{"r.example:5000": {{"auth": "{}"}}}}}}"#,
+            b64("a:b")
+        ));
         let mut store = CredentialStore::with_docker_config(c);
-        assert_eq!(store.resolve("r.example:5000").unwrap(), Credentials::basic("a", "b"));
+        assert_eq!(
+            store.resolve("r.example:5000").unwrap(),
+            Credentials::basic("a", "b")
+        );
         store.set("http://r.example:5000", Credentials::basic("flag", "pw"));
-        assert_eq!(store.resolve("r.example:5000").unwrap(), Credentials::basic("flag", "pw"));
+        assert_eq!(
+            store.resolve("r.example:5000").unwrap(),
+            Credentials::basic("flag", "pw")
+        );
         assert_eq!(store.resolve("elsewhere").unwrap(), Credentials::Anonymous);
     }
 

@@ -15,17 +15,26 @@ fn with_credentials(store: CredentialStore) -> RegistryClient {
 
 #[tokio::test]
 async fn basic_auth_with_htpasswd() {
-    let reg = TestRegistry::start_with(RegistryOptions { basic_auth: Some(("slipway".into(), "s3cret".into())) });
+    let reg = TestRegistry::start_with(RegistryOptions {
+        basic_auth: Some(("slipway".into(), "s3cret".into())),
+    });
     let dir = tempfile::tempdir().unwrap();
     let img = small_image(dir.path(), "linux/amd64", "auth");
     let r = reg.reference("secure/app:v1");
-    let opts = PushOptions { tags: vec!["v1".into()], ..Default::default() };
+    let opts = PushOptions {
+        tags: vec!["v1".into()],
+        ..Default::default()
+    };
 
     // Anonymous: refused, and the error names what was asked for.
     let anon = with_credentials(CredentialStore::new());
     let err = anon.push(&r, &img.plan(), &opts).await.unwrap_err();
     assert!(matches!(err, RegistryError::Unauthorized { .. }), "{err:?}");
-    assert!(err.to_string().contains(&format!("{}/secure/app", reg.addr)), "{err}");
+    assert!(
+        err.to_string()
+            .contains(&format!("{}/secure/app", reg.addr)),
+        "{err}"
+    );
 
     // Wrong password: refused too.
     let mut wrong = CredentialStore::new();
@@ -44,15 +53,31 @@ async fn basic_auth_with_htpasswd() {
     // Anonymous pull of what now exists: 401 naming the reference.
     let err = anon.pull_manifest(&r).await.unwrap_err();
     assert!(matches!(err, RegistryError::Unauthorized { .. }), "{err:?}");
-    assert!(err.to_string().contains(&format!("{}/secure/app:v1", reg.addr)), "{err}");
+    assert!(
+        err.to_string()
+            .contains(&format!("{}/secure/app:v1", reg.addr)),
+        "{err}"
+    );
 
     // ~/.docker/config.json style credentials (base64 `auth` field keyed by host:port).
     let cfg_dir = tempfile::tempdir().unwrap();
     let auth = base64::engine::general_purpose::STANDARD.encode("slipway:s3cret");
     let path = cfg_dir.path().join("config.json");
-    std::fs::write(&path, format!(r#"{{"auths":{{"http://{}":{{"auth":"{auth}"}}}}}}"#, reg.addr)).unwrap();
-    let c = with_credentials(CredentialStore::with_docker_config(DockerConfig::load(&path).unwrap()));
-    let pulled = c.pull_image(&r, &"linux/amd64".parse().unwrap()).await.unwrap();
+    std::fs::write(
+        &path,
+        format!(
+            r#"{{"auths":{{"http://{}":{{"auth":"{auth}"}}}}}}"#,
+            reg.addr
+        ),
+    )
+    .unwrap();
+    let c = with_credentials(CredentialStore::with_docker_config(
+        DockerConfig::load(&path).unwrap(),
+    ));
+    let pulled = c
+        .pull_image(&r, &"linux/amd64".parse().unwrap())
+        .await
+        .unwrap();
     assert_eq!(pulled.bytes, img.manifest.bytes);
     let blob = &img.layers[0];
     let out = dir.path().join("layer");
@@ -60,5 +85,12 @@ async fn basic_auth_with_htpasswd() {
 
     // skopeo agrees with the credentials.
     let src = format!("docker://{}/secure/app:v1", reg.addr);
-    support::skopeo(&["inspect", "--raw", "--tls-verify=false", "--creds", "slipway:s3cret", &src]);
+    support::skopeo(&[
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        "--creds",
+        "slipway:s3cret",
+        &src,
+    ]);
 }

@@ -6,9 +6,9 @@
 mod support;
 
 use slipway_oci::registry::{PushOptions, UploadMode};
+use std::time::Instant;
 use support::image::{big_tar_layer, image_from_layers};
 use support::{client, TestRegistry};
-use std::time::Instant;
 
 fn peak_rss_kib() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -22,7 +22,10 @@ fn peak_rss_kib() -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "pushes a 1 GiB layer; run explicitly to measure peak RSS"]
 async fn push_large_layer_peak_rss() {
-    let mb: u64 = std::env::var("SLIPWAY_BENCH_LAYER_MB").ok().and_then(|v| v.parse().ok()).unwrap_or(1024);
+    let mb: u64 = std::env::var("SLIPWAY_BENCH_LAYER_MB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1024);
     let reg = TestRegistry::start();
     let dir = tempfile::tempdir().unwrap();
     let t = Instant::now();
@@ -30,11 +33,28 @@ async fn push_large_layer_peak_rss() {
     let diff_id = layer.descriptor.digest.clone();
     let img = image_from_layers(dir.path(), "linux/amd64", vec![(layer, diff_id)]);
     let before = peak_rss_kib();
-    println!("generated {mb} MiB layer in {:?}; peak RSS so far {} MiB", t.elapsed(), before / 1024);
-    for (mode, repo) in [(UploadMode::Monolithic, "bench/mono"), (UploadMode::Chunked, "bench/chunked")] {
+    println!(
+        "generated {mb} MiB layer in {:?}; peak RSS so far {} MiB",
+        t.elapsed(),
+        before / 1024
+    );
+    for (mode, repo) in [
+        (UploadMode::Monolithic, "bench/mono"),
+        (UploadMode::Chunked, "bench/chunked"),
+    ] {
         let t = Instant::now();
         let r = reg.reference(&format!("{repo}:1"));
-        let report = client(mode).push(&r, &img.plan(), &PushOptions { tags: vec!["1".into()], ..Default::default() }).await.unwrap();
+        let report = client(mode)
+            .push(
+                &r,
+                &img.plan(),
+                &PushOptions {
+                    tags: vec!["1".into()],
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
         let secs = t.elapsed().as_secs_f64();
         let peak = peak_rss_kib() / 1024;
         println!(
@@ -42,6 +62,9 @@ async fn push_large_layer_peak_rss() {
             report.bytes_uploaded / (1024 * 1024),
             report.bytes_uploaded as f64 / (1024.0 * 1024.0) / secs
         );
-        assert!(peak < 150, "peak RSS {peak} MiB while pushing a {mb} MiB layer");
+        assert!(
+            peak < 150,
+            "peak RSS {peak} MiB while pushing a {mb} MiB layer"
+        );
     }
 }

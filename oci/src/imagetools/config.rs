@@ -63,11 +63,18 @@ struct RawRuntime {
 
 /// Parses image config bytes into a summary.
 pub fn summarize(reference: &str, bytes: &[u8]) -> Result<ImageConfigSummary, ImagetoolsError> {
-    let raw: RawConfig = serde_json::from_slice(bytes)
-        .map_err(|source| ImagetoolsError::BadConfig { reference: reference.to_string(), source })?;
+    let raw: RawConfig =
+        serde_json::from_slice(bytes).map_err(|source| ImagetoolsError::BadConfig {
+            reference: reference.to_string(),
+            source,
+        })?;
     let rt = raw.config.unwrap_or_default();
     Ok(ImageConfigSummary {
-        platform: Platform::new(&raw.os, &raw.architecture, raw.variant.as_deref().unwrap_or_default()),
+        platform: Platform::new(
+            &raw.os,
+            &raw.architecture,
+            raw.variant.as_deref().unwrap_or_default(),
+        ),
         created: raw.created,
         env: rt.env.unwrap_or_default(),
         entrypoint: rt.entrypoint.unwrap_or_default(),
@@ -84,9 +91,18 @@ pub async fn fetch_summary(
     repo: &Reference,
     config: &Descriptor,
 ) -> Result<ImageConfigSummary, ImagetoolsError> {
-    let name = format!("{}/{}@{}", repo.registry(), repo.repository(), config.digest);
+    let name = format!(
+        "{}/{}@{}",
+        repo.registry(),
+        repo.repository(),
+        config.digest
+    );
     if config.size > CONFIG_LIMIT {
-        return Err(ImagetoolsError::ConfigTooLarge { reference: name, size: config.size, limit: CONFIG_LIMIT });
+        return Err(ImagetoolsError::ConfigTooLarge {
+            reference: name,
+            size: config.size,
+            limit: CONFIG_LIMIT,
+        });
     }
     let mut buf: Vec<u8> = Vec::new();
     client.pull_blob_to_writer(repo, config, &mut buf).await?;
@@ -108,6 +124,9 @@ mod tests {
         assert_eq!(s.env, vec!["A=1"]);
         assert_eq!(s.cmd, vec!["sh"]);
         assert_eq!(s.labels.get("k").map(String::as_str), Some("v"));
-        assert!(matches!(summarize("r", b"[1"), Err(ImagetoolsError::BadConfig { .. })));
+        assert!(matches!(
+            summarize("r", b"[1"),
+            Err(ImagetoolsError::BadConfig { .. })
+        ));
     }
 }

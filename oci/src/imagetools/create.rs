@@ -55,7 +55,10 @@ pub async fn create(
     let mut entries: Vec<Entry> = Vec::new();
     for source in sources {
         for entry in collect(client, source).await? {
-            if !entries.iter().any(|e| e.descriptor.digest == entry.descriptor.digest) {
+            if !entries
+                .iter()
+                .any(|e| e.descriptor.digest == entry.descriptor.digest)
+            {
                 entries.push(entry);
             }
         }
@@ -66,11 +69,21 @@ pub async fn create(
         }
     }
     let index = build_index(&entries, opts);
-    let target_name = targets.first().map(|t| t.to_string()).unwrap_or_else(|| "(dry run)".into());
-    let bytes = serde_json::to_vec_pretty(&index)
-        .map_err(|source| ImagetoolsError::Serialise { target: target_name, source })?;
+    let target_name = targets
+        .first()
+        .map(|t| t.to_string())
+        .unwrap_or_else(|| "(dry run)".into());
+    let bytes = serde_json::to_vec_pretty(&index).map_err(|source| ImagetoolsError::Serialise {
+        target: target_name,
+        source,
+    })?;
     let raw = RawManifest::new(index.media_type.as_deref().unwrap_or(OCI_INDEX), bytes);
-    let mut report = CreateReport { digest: raw.digest(), index: raw, pushed: Vec::new(), copy: PushReport::default() };
+    let mut report = CreateReport {
+        digest: raw.digest(),
+        index: raw,
+        pushed: Vec::new(),
+        copy: PushReport::default(),
+    };
     report.copy.digest = report.digest.clone();
     if opts.dry_run {
         return Ok(report);
@@ -87,27 +100,46 @@ pub async fn create(
 }
 
 /// The manifests a source contributes: itself, or every entry of the index it names.
-async fn collect(client: &RegistryClient, source: &Reference) -> Result<Vec<Entry>, ImagetoolsError> {
+async fn collect(
+    client: &RegistryClient,
+    source: &Reference,
+) -> Result<Vec<Entry>, ImagetoolsError> {
     let pulled = client.pull_manifest(source).await?;
     match pulled.manifest {
         Manifest::Index(index) => Ok(index
             .manifests
             .into_iter()
-            .map(|descriptor| Entry { source: source.clone(), descriptor })
+            .map(|descriptor| Entry {
+                source: source.clone(),
+                descriptor,
+            })
             .collect()),
         Manifest::Image(m) => {
             let summary = fetch_summary(client, source, &m.config).await?;
-            let mut descriptor = Descriptor::new(&pulled.media_type, &pulled.digest, pulled.bytes.len() as u64);
+            let mut descriptor = Descriptor::new(
+                &pulled.media_type,
+                &pulled.digest,
+                pulled.bytes.len() as u64,
+            );
             descriptor.platform = Some(PlatformSpec::from_platform(&summary.platform));
-            Ok(vec![Entry { source: source.clone(), descriptor }])
+            Ok(vec![Entry {
+                source: source.clone(),
+                descriptor,
+            }])
         }
     }
 }
 
 /// A Docker manifest list when every entry is a Docker manifest, else an OCI index.
 fn build_index(entries: &[Entry], opts: &CreateOptions) -> Index {
-    let all_docker = entries.iter().all(|e| e.descriptor.media_type == DOCKER_MANIFEST);
-    let media_type = if all_docker && opts.index_annotations.is_empty() { DOCKER_MANIFEST_LIST } else { OCI_INDEX };
+    let all_docker = entries
+        .iter()
+        .all(|e| e.descriptor.media_type == DOCKER_MANIFEST);
+    let media_type = if all_docker && opts.index_annotations.is_empty() {
+        DOCKER_MANIFEST_LIST
+    } else {
+        OCI_INDEX
+    };
     Index {
         schema_version: 2,
         media_type: Some(media_type.to_string()),
@@ -124,13 +156,17 @@ async fn copy_manifest(
     desc: &Descriptor,
     report: &mut PushReport,
 ) -> Result<(), ImagetoolsError> {
-    let same_repo =
-        source.resolve_registry() == target.resolve_registry() && source.repository() == target.repository();
+    let same_repo = source.resolve_registry() == target.resolve_registry()
+        && source.repository() == target.repository();
     if same_repo {
         return Ok(());
     }
     let src = source.clone_with_digest(desc.digest.clone());
-    let dst = Reference::with_digest(target.registry().to_string(), target.repository().to_string(), desc.digest.clone());
+    let dst = Reference::with_digest(
+        target.registry().to_string(),
+        target.repository().to_string(),
+        desc.digest.clone(),
+    );
     let pulled = client.pull_manifest(&src).await?;
     match &pulled.manifest {
         Manifest::Image(m) => {
@@ -145,7 +181,12 @@ async fn copy_manifest(
             }
         }
     }
-    client.push_manifest(&dst, &RawManifest::new(&pulled.media_type, pulled.bytes.clone())).await?;
+    client
+        .push_manifest(
+            &dst,
+            &RawManifest::new(&pulled.media_type, pulled.bytes.clone()),
+        )
+        .await?;
     report.manifests_pushed += 1;
     Ok(())
 }

@@ -16,7 +16,9 @@ pub struct InspectOptions {
 
 impl Default for InspectOptions {
     fn default() -> Self {
-        InspectOptions { config_summary: true }
+        InspectOptions {
+            config_summary: true,
+        }
     }
 }
 
@@ -45,10 +47,10 @@ pub enum InspectedContent {
         annotations: BTreeMap<String, String>,
     },
     Image {
-        config: Descriptor,
+        config: Box<Descriptor>,
         layers: Vec<Descriptor>,
         #[serde(skip_serializing_if = "Option::is_none")]
-        image: Option<ImageConfigSummary>,
+        image: Option<Box<ImageConfigSummary>>,
     },
 }
 
@@ -76,7 +78,10 @@ impl Inspection {
     /// `--format json`: the summary plus the manifest document itself.
     pub fn to_json(&self) -> serde_json::Value {
         let mut v = serde_json::to_value(self).unwrap_or(serde_json::Value::Null);
-        if let (Some(obj), Ok(doc)) = (v.as_object_mut(), serde_json::from_slice::<serde_json::Value>(&self.raw)) {
+        if let (Some(obj), Ok(doc)) = (
+            v.as_object_mut(),
+            serde_json::from_slice::<serde_json::Value>(&self.raw),
+        ) {
             obj.insert("manifest".into(), doc);
         }
         v
@@ -109,11 +114,15 @@ pub async fn inspect(
         },
         Manifest::Image(m) => {
             let image = if opts.config_summary {
-                Some(fetch_summary(client, reference, &m.config).await?)
+                Some(Box::new(fetch_summary(client, reference, &m.config).await?))
             } else {
                 None
             };
-            InspectedContent::Image { config: m.config, layers: m.layers, image }
+            InspectedContent::Image {
+                config: Box::new(m.config),
+                layers: m.layers,
+                image,
+            }
         }
     };
     Ok(Inspection {

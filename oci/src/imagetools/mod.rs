@@ -23,9 +23,19 @@ pub enum ImagetoolsError {
     #[error("imagetools create: no target given (pass a tag, or use dry-run)")]
     NoTargets,
     #[error("{reference}: image config blob is {size} bytes, more than the {limit} bytes read for a summary")]
-    ConfigTooLarge { reference: String, size: u64, limit: u64 },
+    ConfigTooLarge {
+        reference: String,
+        size: u64,
+        limit: u64,
+    },
     #[error("{reference}: image config is not valid JSON: {source}")]
-    BadConfig { reference: String, source: serde_json::Error },
+    BadConfig {
+        reference: String,
+        source: serde_json::Error,
+    },
     #[error("cannot serialise the index for {target}: {source}")]
-    Serialise { target: String, source: serde_json::Error },
+    Serialise {
+        target: String,
+        source: serde_json::Error,
+    },
 }

@@ -9,7 +9,10 @@ impl fmt::Display for Inspection {
         writeln!(f, "{:<11}{}", "MediaType:", self.media_type)?;
         writeln!(f, "{:<11}{}", "Digest:", self.digest)?;
         match &self.content {
-            InspectedContent::Index { manifests, annotations } => {
+            InspectedContent::Index {
+                manifests,
+                annotations,
+            } => {
                 if !annotations.is_empty() {
                     writeln!(f)?;
                     writeln!(f, "Annotations:")?;
@@ -36,7 +39,11 @@ impl fmt::Display for Inspection {
                     }
                 }
             }
-            InspectedContent::Image { config, layers, image } => {
+            InspectedContent::Image {
+                config,
+                layers,
+                image,
+            } => {
                 if let Some(img) = image {
                     writeln!(f, "{:<11}{}", "Platform:", img.platform)?;
                 }

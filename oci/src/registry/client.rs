@@ -53,7 +53,10 @@ impl RegistryConfig {
         if is_loopback_registry(registry) {
             return true;
         }
-        let host = registry.rsplit_once(':').map(|(h, _)| h).unwrap_or(registry);
+        let host = registry
+            .rsplit_once(':')
+            .map(|(h, _)| h)
+            .unwrap_or(registry);
         self.insecure.iter().any(|i| i == registry || i == host)
     }
 }
@@ -80,7 +83,11 @@ impl RegistryClient {
     /// reqwest are built without one).
     pub fn new(config: RegistryConfig, credentials: CredentialStore) -> RegistryClient {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        RegistryClient { config, credentials, sessions: Mutex::new(HashMap::new()) }
+        RegistryClient {
+            config,
+            credentials,
+            sessions: Mutex::new(HashMap::new()),
+        }
     }
 
     pub fn config(&self) -> &RegistryConfig {
@@ -89,19 +96,31 @@ impl RegistryClient {
 
     pub(crate) async fn session(&self, reference: &Reference) -> Result<Session, RegistryError> {
         let registry = reference.resolve_registry().to_string();
-        if let Some(s) = self.sessions.lock().ok().and_then(|m| m.get(&registry).cloned()) {
+        if let Some(s) = self
+            .sessions
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&registry).cloned())
+        {
             return Ok(s);
         }
         let credentials = self
             .credentials
             .resolve(reference.registry())
-            .map_err(|source| RegistryError::Auth { reference: reference.to_string(), source })?;
+            .map_err(|source| RegistryError::Auth {
+                reference: reference.to_string(),
+                source,
+            })?;
         let auth = credentials.to_registry_auth();
         let chunked = self.oci_client(&registry, false, reference)?;
         let monolithic = self.oci_client(&registry, true, reference)?;
         chunked.store_auth_if_needed(&registry, &auth).await;
         monolithic.store_auth_if_needed(&registry, &auth).await;
-        let session = Session { chunked, monolithic, auth };
+        let session = Session {
+            chunked,
+            monolithic,
+            auth,
+        };
         if let Ok(mut m) = self.sessions.lock() {
             m.insert(registry, session.clone());
         }
@@ -139,7 +158,10 @@ mod tests {
 
     #[test]
     fn plain_http_for_loopback_and_insecure_only() {
-        let cfg = RegistryConfig { insecure: vec!["reg.lan:5000".into(), "other.lan".into()], ..Default::default() };
+        let cfg = RegistryConfig {
+            insecure: vec!["reg.lan:5000".into(), "other.lan".into()],
+            ..Default::default()
+        };
         assert!(cfg.is_plain_http("127.0.0.1:5000"));
         assert!(cfg.is_plain_http("reg.lan:5000"));
         assert!(!cfg.is_plain_http("reg.lan:6000"));

@@ -15,12 +15,19 @@ use oci_client::errors::OciDistributionError;
 impl RegistryClient {
     /// Makes `blob` present in `to`, taking it from `from`: skipped if present, mounted if both
     /// are on one registry and it agrees, else streamed from `from` into `to`.
-    pub async fn copy_blob(&self, from: &Reference, to: &Reference, blob: &Descriptor) -> Result<BlobOutcome, RegistryError> {
+    pub async fn copy_blob(
+        &self,
+        from: &Reference,
+        to: &Reference,
+        blob: &Descriptor,
+    ) -> Result<BlobOutcome, RegistryError> {
         if self.blob_exists(to, &blob.digest).await? {
             return Ok(BlobOutcome::Skipped);
         }
         if self.mount_blob(to, from, &blob.digest).await? {
-            return Ok(BlobOutcome::Mounted { from: from.repository().to_string() });
+            return Ok(BlobOutcome::Mounted {
+                from: from.repository().to_string(),
+            });
         }
         let src = self.session(from).await?;
         let dst = self.session(to).await?;
@@ -38,7 +45,10 @@ impl RegistryClient {
                 .map_err(|e| RegistryError::from_oci(&src_name, e))?;
             // Chunked mode sends one PATCH per stream item: regroup the source's small frames
             // into 4 MiB pieces (memory stays bounded by one piece).
-            let body = coalesce(sized.stream.map_err(OciDistributionError::IoError), CHUNK_BYTES);
+            let body = coalesce(
+                sized.stream.map_err(OciDistributionError::IoError),
+                CHUNK_BYTES,
+            );
             client
                 .push_blob_stream(to, body, &blob.digest, Some(blob.size))
                 .await

@@ -14,7 +14,12 @@ pub const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json"
 pub const OCI_LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
 
 /// Media types asked for when pulling a manifest by tag or digest.
-pub const ACCEPTED_MANIFEST_TYPES: &[&str] = &[OCI_INDEX, DOCKER_MANIFEST_LIST, OCI_MANIFEST, DOCKER_MANIFEST];
+pub const ACCEPTED_MANIFEST_TYPES: &[&str] = &[
+    OCI_INDEX,
+    DOCKER_MANIFEST_LIST,
+    OCI_MANIFEST,
+    DOCKER_MANIFEST,
+];
 
 /// A content descriptor (the subset slipway reads and writes; unknown fields are ignored).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,9 +54,17 @@ impl Descriptor {
 pub struct PlatformSpec {
     pub architecture: String,
     pub os: String,
-    #[serde(default, rename = "os.version", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "os.version",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub os_version: Option<String>,
-    #[serde(default, rename = "os.features", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "os.features",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub os_features: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variant: Option<String>,
@@ -60,7 +73,11 @@ pub struct PlatformSpec {
 impl PlatformSpec {
     /// The normalised platform (`arm64/v8` ⇔ `arm64`, `arm` ⇔ `arm/v7`).
     pub fn normalized(&self) -> Platform {
-        Platform::new(&self.os, &self.architecture, self.variant.as_deref().unwrap_or_default())
+        Platform::new(
+            &self.os,
+            &self.architecture,
+            self.variant.as_deref().unwrap_or_default(),
+        )
     }
 
     pub fn from_platform(p: &Platform) -> PlatformSpec {
@@ -103,7 +120,7 @@ pub struct ImageManifest {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Manifest {
     Index(Index),
-    Image(ImageManifest),
+    Image(Box<ImageManifest>),
 }
 
 /// Why manifest bytes could not be understood (the caller adds the reference).
@@ -138,12 +155,20 @@ impl Manifest {
             Some(mt) => mt,
             None if probe.manifests.is_some() => OCI_INDEX.to_string(),
             None if probe.config.is_some() => OCI_MANIFEST.to_string(),
-            None => return Err(ManifestProblem::Malformed("neither `manifests` nor `config`".into())),
+            None => {
+                return Err(ManifestProblem::Malformed(
+                    "neither `manifests` nor `config`".into(),
+                ))
+            }
         };
         let bad = |e: serde_json::Error| ManifestProblem::Malformed(e.to_string());
         let manifest = match media_type.as_str() {
-            OCI_INDEX | DOCKER_MANIFEST_LIST => Manifest::Index(serde_json::from_slice(bytes).map_err(bad)?),
-            OCI_MANIFEST | DOCKER_MANIFEST => Manifest::Image(serde_json::from_slice(bytes).map_err(bad)?),
+            OCI_INDEX | DOCKER_MANIFEST_LIST => {
+                Manifest::Index(serde_json::from_slice(bytes).map_err(bad)?)
+            }
+            OCI_MANIFEST | DOCKER_MANIFEST => {
+                Manifest::Image(Box::new(serde_json::from_slice(bytes).map_err(bad)?))
+            }
             other => return Err(ManifestProblem::UnsupportedMediaType(other.to_string())),
         };
         Ok((manifest, media_type))
@@ -157,9 +182,11 @@ pub fn is_index_media_type(media_type: &str) -> bool {
 impl Index {
     /// The first entry whose platform normalises to `wanted`.
     pub fn select(&self, wanted: &Platform) -> Option<&Descriptor> {
-        self.manifests
-            .iter()
-            .find(|d| d.platform.as_ref().is_some_and(|p| &p.normalized() == wanted))
+        self.manifests.iter().find(|d| {
+            d.platform
+                .as_ref()
+                .is_some_and(|p| &p.normalized() == wanted)
+        })
     }
 
     /// `os/arch[/variant]` of every entry that has a platform, for error messages.
@@ -199,7 +226,9 @@ mod tests {
     fn select_uses_containerd_normalisation() {
         let (m, mt) = Manifest::parse(LIST.as_bytes()).unwrap();
         assert_eq!(mt, DOCKER_MANIFEST_LIST);
-        let Manifest::Index(idx) = m else { panic!("not an index") };
+        let Manifest::Index(idx) = m else {
+            panic!("not an index")
+        };
         let pick = |s: &str| idx.select(&s.parse().unwrap()).map(|d| d.digest.clone());
         assert_eq!(pick("linux/arm64").as_deref(), Some("sha256:b"));
         assert_eq!(pick("linux/arm64/v8").as_deref(), Some("sha256:b"));
@@ -220,8 +249,14 @@ mod tests {
 
     #[test]
     fn bad_documents_are_errors() {
-        assert!(matches!(Manifest::parse(b"nope"), Err(ManifestProblem::Malformed(_))));
-        assert!(matches!(Manifest::parse(br#"{"schemaVersion":1}"#), Err(ManifestProblem::Malformed(_))));
+        assert!(matches!(
+            Manifest::parse(b"nope"),
+            Err(ManifestProblem::Malformed(_))
+        ));
+        assert!(matches!(
+            Manifest::parse(br#"{"schemaVersion":1}"#),
+            Err(ManifestProblem::Malformed(_))
+        ));
         assert!(matches!(
             Manifest::parse(br#"{"schemaVersion":2,"mediaType":"text/plain"}"#),
             Err(ManifestProblem::UnsupportedMediaType(_))

@@ -25,7 +25,10 @@ pub fn parse_reference(input: &str) -> Result<Reference, RegistryError> {
     input
         .trim()
         .parse::<Reference>()
-        .map_err(|source| RegistryError::InvalidReference { input: input.to_string(), source })
+        .map_err(|source| RegistryError::InvalidReference {
+            input: input.to_string(),
+            source,
+        })
 }
 
 /// Whether `registry` (`host[:port]`) is on the loopback interface: 127.0.0.0/8, localhost, [::1].
@@ -34,7 +37,8 @@ pub fn is_loopback_registry(registry: &str) -> bool {
     if host.eq_ignore_ascii_case("localhost") {
         return true;
     }
-    host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    host.parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// The host part of `host[:port]`, without brackets for IPv6.
@@ -43,7 +47,9 @@ fn host_of(registry: &str) -> &str {
         return rest.split(']').next().unwrap_or(rest);
     }
     match registry.rsplit_once(':') {
-        Some((host, port)) if !host.contains(':') && port.chars().all(|c| c.is_ascii_digit()) => host,
+        Some((host, port)) if !host.contains(':') && port.chars().all(|c| c.is_ascii_digit()) => {
+            host
+        }
         _ => registry,
     }
 }
@@ -54,10 +60,23 @@ mod tests {
 
     #[test]
     fn loopback_detection() {
-        for r in ["127.0.0.1:5000", "127.3.4.5", "localhost", "LOCALHOST:80", "[::1]:5000", "::1"] {
+        for r in [
+            "127.0.0.1:5000",
+            "127.3.4.5",
+            "localhost",
+            "LOCALHOST:80",
+            "[::1]:5000",
+            "::1",
+        ] {
             assert!(is_loopback_registry(r), "{r}");
         }
-        for r in ["10.0.0.1:5000", "registry.example:5000", "docker.io", "[fe80::1]:5000", "localhost.evil"] {
+        for r in [
+            "10.0.0.1:5000",
+            "registry.example:5000",
+            "docker.io",
+            "[fe80::1]:5000",
+            "localhost.evil",
+        ] {
             assert!(!is_loopback_registry(r), "{r}");
         }
     }
@@ -65,7 +84,10 @@ mod tests {
     #[test]
     fn references_parse_or_name_the_input() {
         let r = parse_reference("127.0.0.1:5000/a/b:t").unwrap();
-        assert_eq!((r.registry(), r.repository(), r.tag()), ("127.0.0.1:5000", "a/b", Some("t")));
+        assert_eq!(
+            (r.registry(), r.repository(), r.tag()),
+            ("127.0.0.1:5000", "a/b", Some("t"))
+        );
         let err = parse_reference("UPPER/Case:x").unwrap_err();
         assert!(err.to_string().contains("UPPER/Case:x"));
     }

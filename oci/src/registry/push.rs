@@ -33,7 +33,10 @@ pub struct RawManifest {
 
 impl RawManifest {
     pub fn new(media_type: &str, bytes: impl Into<Bytes>) -> RawManifest {
-        RawManifest { media_type: media_type.to_string(), bytes: bytes.into() }
+        RawManifest {
+            media_type: media_type.to_string(),
+            bytes: bytes.into(),
+        }
     }
 
     pub fn digest(&self) -> String {
@@ -105,7 +108,9 @@ pub enum BlobOutcome {
     /// Already there (HEAD answered 200).
     Skipped,
     /// Mounted from another repository of the same registry (201 to `POST ?mount=&from=`).
-    Mounted { from: String },
+    Mounted {
+        from: String,
+    },
     Uploaded,
 }
 
@@ -115,15 +120,25 @@ impl RegistryClient {
         let s = self.session(repo).await?;
         let name = blob_name(repo, digest);
         retry(&self.config.retry, &name, || async {
-            s.chunked.blob_exists(repo, digest).await.map_err(|e| RegistryError::from_oci(&name, e))
+            s.chunked
+                .blob_exists(repo, digest)
+                .await
+                .map_err(|e| RegistryError::from_oci(&name, e))
         })
         .await
     }
 
     /// Mounts `digest` from `from` into `repo`. `Ok(false)` when the registry did not mount it
     /// (202 or an error): the caller uploads instead.
-    pub async fn mount_blob(&self, repo: &Reference, from: &Reference, digest: &str) -> Result<bool, RegistryError> {
-        if from.resolve_registry() != repo.resolve_registry() || from.repository() == repo.repository() {
+    pub async fn mount_blob(
+        &self,
+        repo: &Reference,
+        from: &Reference,
+        digest: &str,
+    ) -> Result<bool, RegistryError> {
+        if from.resolve_registry() != repo.resolve_registry()
+            || from.repository() == repo.repository()
+        {
             return Ok(false);
         }
         let s = self.session(repo).await?;
@@ -137,14 +152,21 @@ impl RegistryClient {
     }
 
     /// Pushes one blob from disk: skipped if present, mounted if possible, else streamed.
-    pub async fn push_blob(&self, repo: &Reference, blob: &LocalBlob, mount_from: &[Reference]) -> Result<BlobOutcome, RegistryError> {
+    pub async fn push_blob(
+        &self,
+        repo: &Reference,
+        blob: &LocalBlob,
+        mount_from: &[Reference],
+    ) -> Result<BlobOutcome, RegistryError> {
         let digest = blob.descriptor.digest.as_str();
         if self.blob_exists(repo, digest).await? {
             return Ok(BlobOutcome::Skipped);
         }
         for from in mount_from {
             if self.mount_blob(repo, from, digest).await? {
-                return Ok(BlobOutcome::Mounted { from: from.repository().to_string() });
+                return Ok(BlobOutcome::Mounted {
+                    from: from.repository().to_string(),
+                });
             }
         }
         self.upload_blob(repo, blob).await?;
@@ -152,10 +174,18 @@ impl RegistryClient {
     }
 
     /// Uploads a blob from disk without checking for it first (streamed; retried from the start).
-    pub async fn upload_blob(&self, repo: &Reference, blob: &LocalBlob) -> Result<(), RegistryError> {
+    pub async fn upload_blob(
+        &self,
+        repo: &Reference,
+        blob: &LocalBlob,
+    ) -> Result<(), RegistryError> {
         let s = self.session(repo).await?;
         let name = blob_name(repo, &blob.descriptor.digest);
-        let io_err = |source| RegistryError::Io { reference: name.clone(), path: blob.path.clone(), source };
+        let io_err = |source| RegistryError::Io {
+            reference: name.clone(),
+            path: blob.path.clone(),
+            source,
+        };
         let size = tokio::fs::metadata(&blob.path).await.map_err(io_err)?.len();
         if size != blob.descriptor.size {
             return Err(RegistryError::SizeMismatch {
@@ -172,7 +202,12 @@ impl RegistryClient {
         retry(&self.config.retry, &name, || async {
             let file = tokio::fs::File::open(&blob.path).await.map_err(io_err)?;
             client
-                .push_blob_stream(repo, file_chunks(file, read), &blob.descriptor.digest, Some(size))
+                .push_blob_stream(
+                    repo,
+                    file_chunks(file, read),
+                    &blob.descriptor.digest,
+                    Some(size),
+                )
                 .await
                 .map_err(|e| RegistryError::from_oci(&name, e))
         })
@@ -181,12 +216,20 @@ impl RegistryClient {
     }
 
     /// Pushes manifest bytes unchanged under `reference` (tag or digest); returns their digest.
-    pub async fn push_manifest(&self, reference: &Reference, manifest: &RawManifest) -> Result<String, RegistryError> {
+    pub async fn push_manifest(
+        &self,
+        reference: &Reference,
+        manifest: &RawManifest,
+    ) -> Result<String, RegistryError> {
         let s = self.session(reference).await?;
         let name = reference.to_string();
-        let content_type = reqwest::header::HeaderValue::from_str(&manifest.media_type).map_err(|_| {
-            RegistryError::UnsupportedMediaType { reference: name.clone(), media_type: manifest.media_type.clone() }
-        })?;
+        let content_type =
+            reqwest::header::HeaderValue::from_str(&manifest.media_type).map_err(|_| {
+                RegistryError::UnsupportedMediaType {
+                    reference: name.clone(),
+                    media_type: manifest.media_type.clone(),
+                }
+            })?;
         retry(&self.config.retry, &name, || async {
             s.chunked
                 .push_manifest_raw(reference, manifest.bytes.clone(), content_type.clone())
@@ -198,8 +241,16 @@ impl RegistryClient {
     }
 
     /// Pushes a whole image or index into `repo` (its tag, if any, is ignored: see `opts.tags`).
-    pub async fn push(&self, repo: &Reference, plan: &PushPlan, opts: &PushOptions) -> Result<PushReport, RegistryError> {
-        let mut report = PushReport { digest: plan.root.digest(), ..PushReport::default() };
+    pub async fn push(
+        &self,
+        repo: &Reference,
+        plan: &PushPlan,
+        opts: &PushOptions,
+    ) -> Result<PushReport, RegistryError> {
+        let mut report = PushReport {
+            digest: plan.root.digest(),
+            ..PushReport::default()
+        };
         let outcomes: Vec<(BlobOutcome, u64)> = futures_util::stream::iter(plan.blobs.iter())
             .map(|blob| async move {
                 let outcome = self.push_blob(repo, blob, &opts.mount_from).await?;
@@ -212,10 +263,12 @@ impl RegistryClient {
             report.count(outcome, *size);
         }
         for child in &plan.children {
-            self.push_manifest(&by_digest(repo, &child.digest()), child).await?;
+            self.push_manifest(&by_digest(repo, &child.digest()), child)
+                .await?;
             report.manifests_pushed += 1;
         }
-        self.push_manifest(&by_digest(repo, &report.digest), &plan.root).await?;
+        self.push_manifest(&by_digest(repo, &report.digest), &plan.root)
+            .await?;
         report.manifests_pushed += 1;
         for tag in &opts.tags {
             self.push_manifest(&with_tag(repo, tag), &plan.root).await?;
@@ -227,12 +280,20 @@ impl RegistryClient {
 
 /// `repo@digest` (any tag dropped).
 pub(crate) fn by_digest(repo: &Reference, digest: &str) -> Reference {
-    Reference::with_digest(repo.registry().to_string(), repo.repository().to_string(), digest.to_string())
+    Reference::with_digest(
+        repo.registry().to_string(),
+        repo.repository().to_string(),
+        digest.to_string(),
+    )
 }
 
 /// `repo:tag`.
 pub(crate) fn with_tag(repo: &Reference, tag: &str) -> Reference {
-    Reference::with_tag(repo.registry().to_string(), repo.repository().to_string(), tag.to_string())
+    Reference::with_tag(
+        repo.registry().to_string(),
+        repo.repository().to_string(),
+        tag.to_string(),
+    )
 }
 
 #[cfg(test)]

@@ -27,12 +27,18 @@ impl RetryConfig {
     /// The pause before attempt `attempt + 1` (attempt counts from 1).
     pub fn backoff(&self, attempt: u32) -> Duration {
         let factor = 2u32.saturating_pow(attempt.saturating_sub(1));
-        self.initial_backoff.saturating_mul(factor).min(self.max_backoff)
+        self.initial_backoff
+            .saturating_mul(factor)
+            .min(self.max_backoff)
     }
 }
 
 /// Runs `op` until it succeeds, fails with a non-transient error, or the attempts run out.
-pub(crate) async fn retry<T, F, Fut>(cfg: &RetryConfig, reference: &str, mut op: F) -> Result<T, RegistryError>
+pub(crate) async fn retry<T, F, Fut>(
+    cfg: &RetryConfig,
+    reference: &str,
+    mut op: F,
+) -> Result<T, RegistryError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, RegistryError>>,
@@ -66,16 +72,28 @@ mod tests {
     use std::sync::atomic::{AtomicU32, Ordering};
 
     fn fast(max_attempts: u32) -> RetryConfig {
-        RetryConfig { max_attempts, initial_backoff: Duration::from_millis(1), max_backoff: Duration::from_millis(4) }
+        RetryConfig {
+            max_attempts,
+            initial_backoff: Duration::from_millis(1),
+            max_backoff: Duration::from_millis(4),
+        }
     }
 
     fn busy() -> RegistryError {
-        RegistryError::Status { reference: "r".into(), status: 503, message: String::new() }
+        RegistryError::Status {
+            reference: "r".into(),
+            status: 503,
+            message: String::new(),
+        }
     }
 
     #[test]
     fn backoff_doubles_and_caps() {
-        let c = RetryConfig { max_attempts: 9, initial_backoff: Duration::from_millis(100), max_backoff: Duration::from_millis(350) };
+        let c = RetryConfig {
+            max_attempts: 9,
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_millis(350),
+        };
         assert_eq!(c.backoff(1), Duration::from_millis(100));
         assert_eq!(c.backoff(2), Duration::from_millis(200));
         assert_eq!(c.backoff(3), Duration::from_millis(350));
@@ -86,7 +104,11 @@ mod tests {
     async fn retries_transient_then_succeeds() {
         let calls = AtomicU32::new(0);
         let r = retry(&fast(4), "r", || async {
-            if calls.fetch_add(1, Ordering::SeqCst) < 2 { Err(busy()) } else { Ok(7) }
+            if calls.fetch_add(1, Ordering::SeqCst) < 2 {
+                Err(busy())
+            } else {
+                Ok(7)
+            }
         })
         .await;
         assert_eq!(r.unwrap(), 7);
@@ -101,7 +123,10 @@ mod tests {
             Err(busy())
         })
         .await;
-        assert!(matches!(r, Err(RegistryError::RetriesExhausted { attempts: 3, .. })));
+        assert!(matches!(
+            r,
+            Err(RegistryError::RetriesExhausted { attempts: 3, .. })
+        ));
         assert_eq!(calls.load(Ordering::SeqCst), 3);
     }
 
@@ -110,7 +135,10 @@ mod tests {
         let calls = AtomicU32::new(0);
         let r: Result<(), _> = retry(&fast(5), "r", || async {
             calls.fetch_add(1, Ordering::SeqCst);
-            Err(RegistryError::NotFound { reference: "r".into(), code: None })
+            Err(RegistryError::NotFound {
+                reference: "r".into(),
+                code: None,
+            })
         })
         .await;
         assert!(matches!(r, Err(RegistryError::NotFound { .. })));

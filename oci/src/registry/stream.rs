@@ -31,31 +31,37 @@ pub(crate) fn file_chunks(
 }
 
 /// Regroups a stream's items into pieces of `size` bytes (the last may be shorter).
-pub(crate) fn coalesce<S>(inner: S, size: usize) -> impl Stream<Item = Result<Bytes, OciDistributionError>> + Send + 'static
+pub(crate) fn coalesce<S>(
+    inner: S,
+    size: usize,
+) -> impl Stream<Item = Result<Bytes, OciDistributionError>> + Send + 'static
 where
     S: Stream<Item = Result<Bytes, OciDistributionError>> + Send + Unpin + 'static,
 {
     let size = size.max(1);
-    futures_util::stream::try_unfold((inner, BytesMut::new(), false), move |(mut inner, mut buf, done)| async move {
-        use futures_util::TryStreamExt;
-        if done {
-            return Ok(None);
-        }
-        while buf.len() < size {
-            match inner.try_next().await? {
-                Some(piece) => buf.extend_from_slice(&piece),
-                None => {
-                    if buf.is_empty() {
-                        return Ok(None);
+    futures_util::stream::try_unfold(
+        (inner, BytesMut::new(), false),
+        move |(mut inner, mut buf, done)| async move {
+            use futures_util::TryStreamExt;
+            if done {
+                return Ok(None);
+            }
+            while buf.len() < size {
+                match inner.try_next().await? {
+                    Some(piece) => buf.extend_from_slice(&piece),
+                    None => {
+                        if buf.is_empty() {
+                            return Ok(None);
+                        }
+                        let out = buf.split().freeze();
+                        return Ok(Some((out, (inner, buf, true))));
                     }
-                    let out = buf.split().freeze();
-                    return Ok(Some((out, (inner, buf, true))));
                 }
             }
-        }
-        let out = buf.split_to(size).freeze();
-        Ok(Some((out, (inner, buf, false))))
-    })
+            let out = buf.split_to(size).freeze();
+            Ok(Some((out, (inner, buf, false))))
+        },
+    )
 }
 
 #[cfg(test)]
@@ -71,7 +77,10 @@ mod tests {
         std::fs::write(&path, &data).unwrap();
         let f = tokio::fs::File::open(&path).await.unwrap();
         let parts: Vec<Bytes> = file_chunks(f, 4096).try_collect().await.unwrap();
-        assert_eq!(parts.iter().map(|p| p.len()).collect::<Vec<_>>(), vec![4096, 4096, 1809]);
+        assert_eq!(
+            parts.iter().map(|p| p.len()).collect::<Vec<_>>(),
+            vec![4096, 4096, 1809]
+        );
         assert_eq!(parts.concat(), data);
     }
 
@@ -79,8 +88,14 @@ mod tests {
     async fn coalesce_regroups_small_frames() {
         let frames: Vec<Result<Bytes, OciDistributionError>> =
             (0..10u8).map(|i| Ok(Bytes::from(vec![i; 3]))).collect();
-        let parts: Vec<Bytes> = coalesce(futures_util::stream::iter(frames), 7).try_collect().await.unwrap();
-        assert_eq!(parts.iter().map(|p| p.len()).collect::<Vec<_>>(), vec![7, 7, 7, 7, 2]);
+        let parts: Vec<Bytes> = coalesce(futures_util::stream::iter(frames), 7)
+            .try_collect()
+            .await
+            .unwrap();
+        assert_eq!(
+            parts.iter().map(|p| p.len()).collect::<Vec<_>>(),
+            vec![7, 7, 7, 7, 2]
+        );
         assert_eq!(parts.concat().len(), 30);
     }
 }

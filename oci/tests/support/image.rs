@@ -23,7 +23,11 @@ pub struct BuiltImage {
 impl BuiltImage {
     /// A plan pushing just this image.
     pub fn plan(&self) -> PushPlan {
-        PushPlan { blobs: self.blobs.clone(), children: Vec::new(), root: self.manifest.clone() }
+        PushPlan {
+            blobs: self.blobs.clone(),
+            children: Vec::new(),
+            root: self.manifest.clone(),
+        }
     }
 }
 
@@ -35,7 +39,10 @@ fn store(dir: &Path, bytes: &[u8], media_type: &str) -> LocalBlob {
     let digest = sha(bytes);
     let path = dir.join(digest.replace(':', "_"));
     std::fs::write(&path, bytes).expect("write blob");
-    LocalBlob { descriptor: Descriptor::new(media_type, &digest, bytes.len() as u64), path }
+    LocalBlob {
+        descriptor: Descriptor::new(media_type, &digest, bytes.len() as u64),
+        path,
+    }
 }
 
 /// A gzip tar layer holding `files`; returns the blob and the diff id.
@@ -65,7 +72,10 @@ pub struct Noise {
 
 impl Noise {
     pub fn new(seed: u64, len: u64) -> Noise {
-        Noise { state: seed | 1, left: len }
+        Noise {
+            state: seed | 1,
+            left: len,
+        }
     }
 }
 
@@ -96,8 +106,12 @@ pub fn big_tar_layer(dir: &Path, seed: u64, size: u64) -> LocalBlob {
         h.set_mode(0o644);
         h.set_mtime(0);
         h.set_entry_type(tar::EntryType::Regular);
-        tar.append_data(&mut h, "noise.bin", Noise::new(seed, size)).expect("tar append");
-        tar.into_inner().expect("tar finish").flush().expect("flush");
+        tar.append_data(&mut h, "noise.bin", Noise::new(seed, size))
+            .expect("tar append");
+        tar.into_inner()
+            .expect("tar finish")
+            .flush()
+            .expect("flush");
     }
     let mut hasher = Sha256::new();
     let mut f = std::fs::File::open(&tmp).expect("open layer");
@@ -114,11 +128,18 @@ pub fn big_tar_layer(dir: &Path, seed: u64, size: u64) -> LocalBlob {
     let digest = format!("sha256:{}", hex::encode(hasher.finalize()));
     let path: PathBuf = dir.join(digest.replace(':', "_"));
     std::fs::rename(&tmp, &path).expect("rename layer");
-    LocalBlob { descriptor: Descriptor::new(OCI_LAYER_TAR, &digest, total), path }
+    LocalBlob {
+        descriptor: Descriptor::new(OCI_LAYER_TAR, &digest, total),
+        path,
+    }
 }
 
 /// An image for `platform` over the given layers (blob, diff id); a config and manifest are added.
-pub fn image_from_layers(dir: &Path, platform: &str, layers: Vec<(LocalBlob, String)>) -> BuiltImage {
+pub fn image_from_layers(
+    dir: &Path,
+    platform: &str,
+    layers: Vec<(LocalBlob, String)>,
+) -> BuiltImage {
     let platform: Platform = platform.parse().expect("platform");
     let diff_ids: Vec<&str> = layers.iter().map(|(_, d)| d.as_str()).collect();
     let mut config = serde_json::json!({
@@ -130,7 +151,11 @@ pub fn image_from_layers(dir: &Path, platform: &str, layers: Vec<(LocalBlob, Str
     if !platform.variant.is_empty() {
         config["variant"] = serde_json::json!(platform.variant);
     }
-    let config_blob = store(dir, &serde_json::to_vec(&config).expect("config json"), OCI_CONFIG);
+    let config_blob = store(
+        dir,
+        &serde_json::to_vec(&config).expect("config json"),
+        OCI_CONFIG,
+    );
     let layer_descs: Vec<Descriptor> = layers.iter().map(|(b, _)| b.descriptor.clone()).collect();
     let manifest = serde_json::json!({
         "schemaVersion": 2,
@@ -138,17 +163,32 @@ pub fn image_from_layers(dir: &Path, platform: &str, layers: Vec<(LocalBlob, Str
         "config": config_blob.descriptor,
         "layers": layer_descs,
     });
-    let manifest = RawManifest::new(OCI_MANIFEST, serde_json::to_vec(&manifest).expect("manifest json"));
+    let manifest = RawManifest::new(
+        OCI_MANIFEST,
+        serde_json::to_vec(&manifest).expect("manifest json"),
+    );
     let mut blobs: Vec<LocalBlob> = layers.into_iter().map(|(b, _)| b).collect();
     let config_desc = config_blob.descriptor.clone();
     blobs.push(config_blob);
-    BuiltImage { platform, blobs, config: config_desc, layers: layer_descs, manifest }
+    BuiltImage {
+        platform,
+        blobs,
+        config: config_desc,
+        layers: layer_descs,
+        manifest,
+    }
 }
 
 /// A small image with one gzip layer whose content depends on `platform` and `tag`.
 pub fn small_image(dir: &Path, platform: &str, tag: &str) -> BuiltImage {
     let content = format!("hello from {platform} ({tag})\n");
-    let layer = gzip_layer(dir, &[("etc/hello", content.as_bytes()), ("etc/platform", platform.as_bytes())]);
+    let layer = gzip_layer(
+        dir,
+        &[
+            ("etc/hello", content.as_bytes()),
+            ("etc/platform", platform.as_bytes()),
+        ],
+    );
     image_from_layers(dir, platform, vec![layer])
 }
 
@@ -171,10 +211,17 @@ pub fn index_plan(images: &[BuiltImage]) -> PushPlan {
     let mut blobs: Vec<LocalBlob> = Vec::new();
     for img in images {
         for b in &img.blobs {
-            if !blobs.iter().any(|x| x.descriptor.digest == b.descriptor.digest) {
+            if !blobs
+                .iter()
+                .any(|x| x.descriptor.digest == b.descriptor.digest)
+            {
                 blobs.push(b.clone());
             }
         }
     }
-    PushPlan { blobs, children: images.iter().map(|i| i.manifest.clone()).collect(), root }
+    PushPlan {
+        blobs,
+        children: images.iter().map(|i| i.manifest.clone()).collect(),
+        root,
+    }
 }

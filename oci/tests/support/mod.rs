@@ -98,7 +98,11 @@ impl TestRegistry {
                     return;
                 }
             }
-            assert!(Instant::now() < deadline, "docker-registry did not answer /v2/:\n{}", self.log());
+            assert!(
+                Instant::now() < deadline,
+                "docker-registry did not answer /v2/:\n{}",
+                self.log()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -125,7 +129,9 @@ impl TestRegistry {
     }
 
     pub fn reference(&self, repo_and_tag: &str) -> slipway_oci::registry::Reference {
-        format!("{}/{}", self.addr, repo_and_tag).parse().expect("reference")
+        format!("{}/{}", self.addr, repo_and_tag)
+            .parse()
+            .expect("reference")
     }
 }
 
@@ -137,7 +143,10 @@ impl Drop for TestRegistry {
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
 }
 
 /// Status code of a plain `GET path` (None if nothing answers).
@@ -153,7 +162,10 @@ pub fn http_status(addr: &str, path: &str) -> Option<u16> {
 
 /// Runs skopeo, failing the test with its stderr on a non-zero exit.
 pub fn skopeo(args: &[&str]) -> String {
-    let out = Command::new(SKOPEO_BIN).args(args).output().expect("run skopeo");
+    let out = Command::new(SKOPEO_BIN)
+        .args(args)
+        .output()
+        .expect("run skopeo");
     assert!(
         out.status.success(),
         "skopeo {args:?} failed: {}\n{}",

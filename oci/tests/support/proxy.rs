@@ -26,7 +26,9 @@ impl FlakyProxy {
                 let counter = counter.clone();
                 tokio::spawn(async move {
                     let fail = counter
-                        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| (n < failures).then_some(n + 1))
+                        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                            (n < failures).then_some(n + 1)
+                        })
                         .is_ok();
                     if fail {
                         answer_503(conn).await;
@@ -61,7 +63,9 @@ async fn answer_503(mut conn: TcpStream) {
         }
     }
     let _ = conn
-        .write_all(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        .write_all(
+            b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        )
         .await;
     let _ = conn.shutdown().await;
 }
