@@ -17,6 +17,7 @@ fn with_credentials(store: CredentialStore) -> RegistryClient {
 async fn basic_auth_with_htpasswd() {
     let reg = TestRegistry::start_with(RegistryOptions {
         basic_auth: Some(("slipway".into(), "s3cret".into())),
+        ..Default::default()
     });
     let dir = tempfile::tempdir().unwrap();
     let img = small_image(dir.path(), "linux/amd64", "auth");

@@ -4,6 +4,7 @@
 
 pub mod image;
 pub mod proxy;
+pub mod token;
 
 use std::io::{Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
@@ -34,6 +35,8 @@ pub fn crypto() {
 pub struct RegistryOptions {
     /// Require HTTP basic auth with this user and password (htpasswd, bcrypt).
     pub basic_auth: Option<(String, String)>,
+    /// Require bearer tokens from this realm, signed by the certificate at `cert_path`.
+    pub token_auth: Option<(String, PathBuf)>,
 }
 
 /// A running `docker-registry serve`, killed on drop.
@@ -68,6 +71,14 @@ impl TestRegistry {
             config.push_str(&format!(
                 "auth:\n  htpasswd:\n    realm: slipway-test\n    path: {}\n",
                 htpasswd.display()
+            ));
+        }
+        if let Some((realm, cert)) = &opts.token_auth {
+            config.push_str(&format!(
+                "auth:\n  token:\n    realm: {realm}\n    service: {}\n    issuer: {}\n    rootcertbundle: {}\n",
+                token::SERVICE,
+                token::ISSUER,
+                cert.display()
             ));
         }
         let config_path = dir.path().join("config.yml");
