@@ -2,6 +2,7 @@
 //! on a free loopback port, synthetic images, skopeo, and a flaky/bearer proxy.
 #![allow(dead_code)]
 
+pub mod canned;
 pub mod image;
 pub mod proxy;
 pub mod token;
