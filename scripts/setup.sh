@@ -19,6 +19,7 @@ want zstd zstd
 want protoc protobuf-compiler
 want htpasswd apache2-utils
 want cc build-essential
+want openssl openssl
 # Peers for the differential tests and benchmarks (tests/, scripts/bench.sh): dockerd 20.10 with
 # BuildKit and buildah 1.28; ssh-agent for the ssh-mount case.
 [ -x /usr/sbin/dockerd ] && [ -x /usr/bin/docker ] || need_pkgs+=(docker.io)

@@ -25,6 +25,8 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing();
+    // One TLS crypto provider for every client and server (reqwest/oci-client need it installed).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let result = match cli.command {
         Command::Dockerfile(c) => cmd::dockerfile::run(c),
         Command::Imagetools(c) => cmd::imagetools::run(c),
