@@ -8,7 +8,11 @@ use std::io::Write;
 
 fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
-    let dir = args.next().ok_or_else(|| anyhow::anyhow!("usage: mklayer DIR [gzip|zstd|none] [--level N] [--threads N] [--out FILE]"))?;
+    let dir = args.next().ok_or_else(|| {
+        anyhow::anyhow!(
+            "usage: mklayer DIR [gzip|zstd|none] [--level N] [--threads N] [--out FILE]"
+        )
+    })?;
     let mut compression = CompressionOptions::gzip();
     let mut out: Option<String> = None;
     let mut epoch = None;
@@ -17,14 +21,35 @@ fn main() -> anyhow::Result<()> {
             "gzip" => compression.kind = Compression::Gzip,
             "zstd" => compression.kind = Compression::Zstd,
             "none" => compression.kind = Compression::None,
-            "--level" => compression.level = Some(args.next().ok_or_else(|| anyhow::anyhow!("--level N"))?.parse()?),
-            "--threads" => compression.threads = args.next().ok_or_else(|| anyhow::anyhow!("--threads N"))?.parse()?,
+            "--level" => {
+                compression.level = Some(
+                    args.next()
+                        .ok_or_else(|| anyhow::anyhow!("--level N"))?
+                        .parse()?,
+                )
+            }
+            "--threads" => {
+                compression.threads = args
+                    .next()
+                    .ok_or_else(|| anyhow::anyhow!("--threads N"))?
+                    .parse()?
+            }
             "--out" => out = Some(args.next().ok_or_else(|| anyhow::anyhow!("--out FILE"))?),
-            "--epoch" => epoch = Some(args.next().ok_or_else(|| anyhow::anyhow!("--epoch SECS"))?.parse()?),
+            "--epoch" => {
+                epoch = Some(
+                    args.next()
+                        .ok_or_else(|| anyhow::anyhow!("--epoch SECS"))?
+                        .parse()?,
+                )
+            }
             other => anyhow::bail!("unknown argument {other:?}"),
         }
     }
-    let opts = LayerOptions { compression, source_date_epoch: epoch, ..Default::default() };
+    let opts = LayerOptions {
+        compression,
+        source_date_epoch: epoch,
+        ..Default::default()
+    };
     let sink: Box<dyn Write + Send> = match out {
         Some(p) => Box::new(std::io::BufWriter::new(std::fs::File::create(p)?)),
         None => Box::new(std::io::sink()),

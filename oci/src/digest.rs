@@ -60,13 +60,18 @@ impl Digest {
 
 fn parse_hex(input: &str, hex_part: &str) -> Result<Digest, DigestError> {
     let ok = hex_part.len() == 64
-        && hex_part.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        && hex_part
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
     if !ok {
-        return Err(DigestError::Hex { input: input.to_string() });
+        return Err(DigestError::Hex {
+            input: input.to_string(),
+        });
     }
     let mut raw = [0u8; 32];
-    hex::decode_to_slice(hex_part, &mut raw)
-        .map_err(|_| DigestError::Hex { input: input.to_string() })?;
+    hex::decode_to_slice(hex_part, &mut raw).map_err(|_| DigestError::Hex {
+        input: input.to_string(),
+    })?;
     Ok(Digest(raw))
 }
 
@@ -74,8 +79,9 @@ impl FromStr for Digest {
     type Err = DigestError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let (algorithm, hex_part) =
-            s.split_once(':').ok_or_else(|| DigestError::Shape { input: s.to_string() })?;
+        let (algorithm, hex_part) = s.split_once(':').ok_or_else(|| DigestError::Shape {
+            input: s.to_string(),
+        })?;
         if algorithm != "sha256" {
             return Err(DigestError::Algorithm {
                 input: s.to_string(),
@@ -162,7 +168,10 @@ pub struct HashingWriter<W> {
 
 impl<W: Write> HashingWriter<W> {
     pub fn new(inner: W) -> Self {
-        HashingWriter { inner, digester: Digester::new() }
+        HashingWriter {
+            inner,
+            digester: Digester::new(),
+        }
     }
 
     pub fn get_mut(&mut self) -> &mut W {
@@ -195,7 +204,10 @@ pub struct HashingReader<R> {
 
 impl<R: Read> HashingReader<R> {
     pub fn new(inner: R) -> Self {
-        HashingReader { inner, digester: Digester::new() }
+        HashingReader {
+            inner,
+            digester: Digester::new(),
+        }
     }
 
     pub fn finish(self) -> (R, Digest, u64) {
@@ -228,11 +240,23 @@ mod tests {
 
     #[test]
     fn refuses_bad_input() {
-        assert!(matches!("abc".parse::<Digest>(), Err(DigestError::Shape { .. })));
-        assert!(matches!("sha512:00".parse::<Digest>(), Err(DigestError::Algorithm { .. })));
-        assert!(matches!("sha256:00".parse::<Digest>(), Err(DigestError::Hex { .. })));
+        assert!(matches!(
+            "abc".parse::<Digest>(),
+            Err(DigestError::Shape { .. })
+        ));
+        assert!(matches!(
+            "sha512:00".parse::<Digest>(),
+            Err(DigestError::Algorithm { .. })
+        ));
+        assert!(matches!(
+            "sha256:00".parse::<Digest>(),
+            Err(DigestError::Hex { .. })
+        ));
         let upper = EMPTY.to_uppercase().replace("SHA256", "sha256");
-        assert!(matches!(upper.parse::<Digest>(), Err(DigestError::Hex { .. })));
+        assert!(matches!(
+            upper.parse::<Digest>(),
+            Err(DigestError::Hex { .. })
+        ));
     }
 
     #[test]

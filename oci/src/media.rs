@@ -110,14 +110,20 @@ mod tests {
     fn both_families_classify() {
         assert_eq!(classify(DOCKER_MANIFEST_LIST), BlobKind::Index);
         assert_eq!(classify(OCI_MANIFEST), BlobKind::Manifest);
-        assert_eq!(classify(DOCKER_LAYER_GZIP), BlobKind::Layer(Compression::Gzip));
+        assert_eq!(
+            classify(DOCKER_LAYER_GZIP),
+            BlobKind::Layer(Compression::Gzip)
+        );
         assert_eq!(classify(OCI_LAYER_ZSTD), BlobKind::Layer(Compression::Zstd));
         assert_eq!(classify("text/plain"), BlobKind::Unknown);
     }
 
     #[test]
     fn docker_has_no_zstd() {
-        assert_eq!(MediaTypes::Docker.layer(Compression::Zstd), Err(MediaError::ZstdNeedsOci));
+        assert_eq!(
+            MediaTypes::Docker.layer(Compression::Zstd),
+            Err(MediaError::ZstdNeedsOci)
+        );
         assert_eq!(
             MediaTypes::Docker.convert_layer(OCI_LAYER_GZIP).unwrap(),
             DOCKER_LAYER_GZIP

@@ -12,7 +12,10 @@ use slipway_graph::Platform;
 #[derive(Debug, thiserror::Error)]
 pub enum PlatformConvError {
     #[error("cannot build an OCI platform for {platform}: {source}")]
-    Build { platform: String, source: oci_spec::OciSpecError },
+    Build {
+        platform: String,
+        source: oci_spec::OciSpecError,
+    },
 }
 
 pub fn to_oci(p: &Platform) -> Result<OciPlatform, PlatformConvError> {
@@ -22,7 +25,10 @@ pub fn to_oci(p: &Platform) -> Result<OciPlatform, PlatformConvError> {
     if !p.variant.is_empty() {
         b = b.variant(p.variant.clone());
     }
-    b.build().map_err(|source| PlatformConvError::Build { platform: p.to_string(), source })
+    b.build().map_err(|source| PlatformConvError::Build {
+        platform: p.to_string(),
+        source,
+    })
 }
 
 /// Normalises an oci-spec platform (so `arm64/v8` == `arm64`, `arm` == `arm/v7`).
@@ -46,7 +52,11 @@ pub fn compatible(p: &Platform) -> Vec<Platform> {
         "amd64" => {
             if let Some(v) = version(&p.variant).filter(|v| *v > 1) {
                 for lower in (1..v).rev() {
-                    let variant = if lower == 1 { String::new() } else { format!("v{lower}") };
+                    let variant = if lower == 1 {
+                        String::new()
+                    } else {
+                        format!("v{lower}")
+                    };
                     out.push(with("amd64", variant));
                 }
             }
@@ -54,7 +64,11 @@ pub fn compatible(p: &Platform) -> Vec<Platform> {
         }
         "arm" => arm_lower(p, &mut out),
         "arm64" => {
-            let variant = if p.variant.is_empty() { "v8".to_string() } else { p.variant.clone() };
+            let variant = if p.variant.is_empty() {
+                "v8".to_string()
+            } else {
+                p.variant.clone()
+            };
             let (major, minor) = match variant.trim_start_matches('v').split_once('.') {
                 Some((a, b)) => (a.parse::<u32>().ok(), b.parse::<u32>().unwrap_or(0)),
                 None => (variant.trim_start_matches('v').parse::<u32>().ok(), 0),
@@ -78,7 +92,11 @@ pub fn compatible(p: &Platform) -> Vec<Platform> {
                     out.push(with("arm64", name(major, m)));
                 }
             }
-            let arm = Platform { os: p.os.clone(), architecture: "arm".into(), variant: "v8".into() };
+            let arm = Platform {
+                os: p.os.clone(),
+                architecture: "arm".into(),
+                variant: "v8".into(),
+            };
             out.push(arm.clone());
             arm_lower(&arm, &mut out);
         }
@@ -140,38 +158,80 @@ mod tests {
                     .unwrap()
             })
             .collect::<Vec<_>>();
-        ImageIndexBuilder::default().schema_version(2u32).manifests(manifests).build().unwrap()
+        ImageIndexBuilder::default()
+            .schema_version(2u32)
+            .manifests(manifests)
+            .build()
+            .unwrap()
     }
 
     #[test]
     fn round_trips_through_oci() {
-        for s in ["linux/amd64", "linux/arm/v7", "linux/arm64", "linux/arm64/v8.2", "windows/amd64"] {
+        for s in [
+            "linux/amd64",
+            "linux/arm/v7",
+            "linux/arm64",
+            "linux/arm64/v8.2",
+            "windows/amd64",
+        ] {
             assert_eq!(from_oci(&to_oci(&p(s)).unwrap()), p(s));
         }
     }
 
     #[test]
     fn compat_vectors_follow_containerd() {
-        let names = |s: &str| compatible(&p(s)).iter().map(|p| p.to_string()).collect::<Vec<_>>();
+        let names = |s: &str| {
+            compatible(&p(s))
+                .iter()
+                .map(|p| p.to_string())
+                .collect::<Vec<_>>()
+        };
         assert_eq!(names("linux/amd64"), ["linux/amd64", "linux/386"]);
-        assert_eq!(names("linux/amd64/v3"), ["linux/amd64/v3", "linux/amd64/v2", "linux/amd64", "linux/386"]);
-        assert_eq!(names("linux/arm/v7"), ["linux/arm/v7", "linux/arm/v6", "linux/arm/v5"]);
+        assert_eq!(
+            names("linux/amd64/v3"),
+            [
+                "linux/amd64/v3",
+                "linux/amd64/v2",
+                "linux/amd64",
+                "linux/386"
+            ]
+        );
+        assert_eq!(
+            names("linux/arm/v7"),
+            ["linux/arm/v7", "linux/arm/v6", "linux/arm/v5"]
+        );
         assert_eq!(names("linux/arm/v5"), ["linux/arm/v5"]);
         assert_eq!(
             names("linux/arm64"),
-            ["linux/arm64", "linux/arm/v8", "linux/arm/v7", "linux/arm/v6", "linux/arm/v5"]
+            [
+                "linux/arm64",
+                "linux/arm/v8",
+                "linux/arm/v7",
+                "linux/arm/v6",
+                "linux/arm/v5"
+            ]
         );
         assert_eq!(
             names("linux/arm64/v8.2")[..4],
-            ["linux/arm64/v8.2", "linux/arm64/v8.1", "linux/arm64", "linux/arm/v8"]
+            [
+                "linux/arm64/v8.2",
+                "linux/arm64/v8.1",
+                "linux/arm64",
+                "linux/arm/v8"
+            ]
         );
-        assert_eq!(names("linux/arm64/v9.1")[..3], ["linux/arm64/v9.1", "linux/arm64/v9", "linux/arm64/v8.6"]);
+        assert_eq!(
+            names("linux/arm64/v9.1")[..3],
+            ["linux/arm64/v9.1", "linux/arm64/v9", "linux/arm64/v8.6"]
+        );
     }
 
     #[test]
     fn selects_exact_then_compatible() {
         let idx = index(&["linux/arm/v6", "linux/arm/v7", "linux/amd64"]);
-        let pick = |s: &str| select_manifest(&idx, &p(s)).map(|d| from_oci(d.platform().as_ref().unwrap()));
+        let pick = |s: &str| {
+            select_manifest(&idx, &p(s)).map(|d| from_oci(d.platform().as_ref().unwrap()))
+        };
         assert_eq!(pick("linux/arm/v7"), Some(p("linux/arm/v7")));
         assert_eq!(pick("linux/arm/v8"), Some(p("linux/arm/v7")));
         assert_eq!(pick("linux/arm64/v8"), Some(p("linux/arm/v7")));

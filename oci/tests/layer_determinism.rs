@@ -8,7 +8,12 @@ use std::path::Path;
 use std::process::Command;
 
 fn sh(script: &str, dir: &Path) {
-    let st = Command::new("sh").arg("-ec").arg(script).current_dir(dir).status().unwrap();
+    let st = Command::new("sh")
+        .arg("-ec")
+        .arg(script)
+        .current_dir(dir)
+        .status()
+        .unwrap();
     assert!(st.success(), "script failed: {script}");
 }
 
@@ -35,15 +40,26 @@ fn same_tree_same_epoch_same_digests() {
     let epoch = 1_600_000_000i64;
     make_tree(&base.path().join("one"), "2022-01-01 00:00:00");
     make_tree(&base.path().join("elsewhere/two"), "2023-06-01 12:34:56");
-    for compression in [CompressionOptions::gzip(), CompressionOptions::zstd(), CompressionOptions::uncompressed()] {
-        let opts = LayerOptions { compression, source_date_epoch: Some(epoch), ..Default::default() };
+    for compression in [
+        CompressionOptions::gzip(),
+        CompressionOptions::zstd(),
+        CompressionOptions::uncompressed(),
+    ] {
+        let opts = LayerOptions {
+            compression,
+            source_date_epoch: Some(epoch),
+            ..Default::default()
+        };
         let (blob1, a) = layer(&base.path().join("one"), &opts);
         let (_, b) = layer(&base.path().join("elsewhere/two"), &opts);
         assert_eq!(a, b, "{compression:?}");
         assert_eq!(a.digest, Digest::of(&blob1));
         assert_eq!(a.size, blob1.len() as u64);
         let mut plain = Vec::new();
-        decompress(&blob1[..]).unwrap().read_to_end(&mut plain).unwrap();
+        decompress(&blob1[..])
+            .unwrap()
+            .read_to_end(&mut plain)
+            .unwrap();
         assert_eq!(a.diff_id, Digest::of(&plain));
         assert_eq!(a.uncompressed_size, plain.len() as u64);
         // Every header: numeric ids only, mtime clamped.
@@ -63,7 +79,11 @@ fn diff_ids_agree_across_compressions_and_content_changes_show() {
     let base = tempfile::tempdir().unwrap();
     let dir = base.path().join("t");
     make_tree(&dir, "2022-01-01 00:00:00");
-    let with = |c| LayerOptions { compression: c, source_date_epoch: Some(1_700_000_000), ..Default::default() };
+    let with = |c| LayerOptions {
+        compression: c,
+        source_date_epoch: Some(1_700_000_000),
+        ..Default::default()
+    };
     let (_, gz) = layer(&dir, &with(CompressionOptions::gzip()));
     let (_, zs) = layer(&dir, &with(CompressionOptions::zstd()));
     assert_eq!(gz.diff_id, zs.diff_id);
@@ -86,10 +106,24 @@ fn gzip_layers_pass_gzip_t_and_list_with_tar() {
     std::fs::write(&path, &blob).unwrap();
     let st = Command::new("gzip").arg("-t").arg(&path).status().unwrap();
     assert!(st.success(), "gzip -t refused the layer");
-    let out = Command::new("tar").arg("-tzvf").arg(&path).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("tar")
+        .arg("-tzvf")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let listing = String::from_utf8_lossy(&out.stdout);
     assert!(listing.contains("c/link -> ../a/one"), "{listing}");
-    assert!(listing.contains("a/hard link to a/one") || listing.contains("a/one link to a/hard"), "{listing}");
-    assert!(listing.contains(&"n".repeat(150)), "long names survive (PAX)");
+    assert!(
+        listing.contains("a/hard link to a/one") || listing.contains("a/one link to a/hard"),
+        "{listing}"
+    );
+    assert!(
+        listing.contains(&"n".repeat(150)),
+        "long names survive (PAX)"
+    );
 }

@@ -18,7 +18,11 @@ struct Case {
 }
 
 fn opts() -> ApplyOptions {
-    ApplyOptions { allow_devices: true, preserve_ownership: true, max_entry_size: 1 << 30 }
+    ApplyOptions {
+        allow_devices: true,
+        preserve_ownership: true,
+        max_entry_size: 1 << 30,
+    }
 }
 
 fn cases() -> Vec<Case> {
@@ -49,7 +53,12 @@ fn cases() -> Vec<Case> {
         },
         Case {
             name: "symlink to an absolute outside dir, then write through it",
-            entries: |outside| vec![Raw::symlink("evil", outside), Raw::file("evil/file", b"pwned")],
+            entries: |outside| {
+                vec![
+                    Raw::symlink("evil", outside),
+                    Raw::file("evil/file", b"pwned"),
+                ]
+            },
             finish: true,
             opts: opts(),
             expect: |e| matches!(e, ApplyError::SymlinkEscape { .. }),
@@ -58,7 +67,11 @@ fn cases() -> Vec<Case> {
         Case {
             name: "relative symlink climbing out, then write through it",
             entries: |_| {
-                vec![Raw::dir("d/"), Raw::symlink("d/up", "../../.."), Raw::file("d/up/file", b"pwned")]
+                vec![
+                    Raw::dir("d/"),
+                    Raw::symlink("d/up", "../../.."),
+                    Raw::file("d/up/file", b"pwned"),
+                ]
             },
             finish: true,
             opts: opts(),
@@ -83,7 +96,12 @@ fn cases() -> Vec<Case> {
         },
         Case {
             name: "hardlink through a symlink pointing outside",
-            entries: |outside| vec![Raw::symlink("s", outside), Raw::hardlink("link", "s/sentinel")],
+            entries: |outside| {
+                vec![
+                    Raw::symlink("s", outside),
+                    Raw::hardlink("link", "s/sentinel"),
+                ]
+            },
             finish: true,
             opts: opts(),
             expect: |e| matches!(e, ApplyError::SymlinkEscape { .. }),
@@ -93,7 +111,11 @@ fn cases() -> Vec<Case> {
             name: "device node when devices are not allowed (non-root)",
             entries: |_| vec![Raw::char_dev("dev/mem", 1, 1)],
             finish: true,
-            opts: ApplyOptions { allow_devices: false, preserve_ownership: false, ..opts() },
+            opts: ApplyOptions {
+                allow_devices: false,
+                preserve_ownership: false,
+                ..opts()
+            },
             expect: |e| matches!(e, ApplyError::DeviceRefused { .. }),
             mentions: "dev/mem",
         },
@@ -149,7 +171,12 @@ fn hostile_tars_are_refused_and_nothing_escapes() {
                     failures.push(format!("{}: unexpected error {e:?}", case.name));
                 }
                 if !e.to_string().contains(case.mentions) {
-                    failures.push(format!("{}: message {:?} does not name {:?}", case.name, e.to_string(), case.mentions));
+                    failures.push(format!(
+                        "{}: message {:?} does not name {:?}",
+                        case.name,
+                        e.to_string(),
+                        case.mentions
+                    ));
                 }
             }
         }
@@ -169,12 +196,20 @@ fn symlinks_inside_the_root_are_followed_for_parents() {
     let root = base.path().join("root");
     std::fs::create_dir(&root).unwrap();
     let tar = raw_tar(
-        &[Raw::dir("usr/"), Raw::dir("usr/lib/"), Raw::symlink("lib", "usr/lib"), Raw::file("lib/x.so", b"elf")],
+        &[
+            Raw::dir("usr/"),
+            Raw::dir("usr/lib/"),
+            Raw::symlink("lib", "usr/lib"),
+            Raw::file("lib/x.so", b"elf"),
+        ],
         true,
     );
     apply_layer(&tar[..], &root, &opts()).unwrap();
     assert_eq!(std::fs::read(root.join("usr/lib/x.so")).unwrap(), b"elf");
-    assert!(std::fs::symlink_metadata(root.join("lib")).unwrap().file_type().is_symlink());
+    assert!(std::fs::symlink_metadata(root.join("lib"))
+        .unwrap()
+        .file_type()
+        .is_symlink());
 }
 
 #[test]
@@ -186,7 +221,13 @@ fn a_dangling_symlink_is_stored_not_followed() {
     let target = outside.join("sentinel");
     // A symlink to the sentinel, then a regular file with the same name: the file replaces the
     // link, it is never written through it.
-    let tar = raw_tar(&[Raw::symlink("s", target.to_str().unwrap()), Raw::file("s", b"replaced")], true);
+    let tar = raw_tar(
+        &[
+            Raw::symlink("s", target.to_str().unwrap()),
+            Raw::file("s", b"replaced"),
+        ],
+        true,
+    );
     apply_layer(&tar[..], &root, &opts()).unwrap();
     assert_eq!(std::fs::read(&target).unwrap(), b"untouched");
     assert_eq!(std::fs::read(root.join("s")).unwrap(), b"replaced");
@@ -201,7 +242,13 @@ fn whiteouts_delete_and_opaque_dirs_hide_lower_content() {
     std::fs::write(root.join("d/old"), b"x").unwrap();
     std::fs::write(root.join("d/sub/old"), b"x").unwrap();
     let tar = raw_tar(
-        &[Raw::file(".wh.gone", b""), Raw::dir("d/"), Raw::file("d/.wh..wh..opq", b""), Raw::file("d/new", b"n"), Raw::file(".wh.never-existed", b"")],
+        &[
+            Raw::file(".wh.gone", b""),
+            Raw::dir("d/"),
+            Raw::file("d/.wh..wh..opq", b""),
+            Raw::file("d/new", b"n"),
+            Raw::file(".wh.never-existed", b""),
+        ],
         true,
     );
     apply_layer(&tar[..], &root, &opts()).unwrap();

@@ -10,11 +10,22 @@ fn wrong_expected_digest_is_refused_and_leaves_nothing() {
     let store = ContentStore::open(dir.path()).unwrap();
     let wrong = Digest::of(b"something else");
     let err = store.ingest(&b"payload"[..], Some(&wrong)).unwrap_err();
-    assert!(matches!(err, StoreError::DigestMismatch { expected, .. } if expected == wrong), "{err:?}");
+    assert!(
+        matches!(err, StoreError::DigestMismatch { expected, .. } if expected == wrong),
+        "{err:?}"
+    );
     assert!(store.list().unwrap().is_empty());
-    assert_eq!(std::fs::read_dir(dir.path().join("ingest")).unwrap().count(), 0, "temp file left behind");
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("ingest"))
+            .unwrap()
+            .count(),
+        0,
+        "temp file left behind"
+    );
     assert!(!store.exists(&Digest::of(b"payload")));
-    let (d, n) = store.ingest(&b"payload"[..], Some(&Digest::of(b"payload"))).unwrap();
+    let (d, n) = store
+        .ingest(&b"payload"[..], Some(&Digest::of(b"payload")))
+        .unwrap();
     assert_eq!((d, n), (Digest::of(b"payload"), 7));
 }
 
@@ -39,10 +50,20 @@ fn dropped_writer_leaves_nothing_and_reopen_cleans_ingest() {
         let mut w = store.writer().unwrap();
         std::io::Write::write_all(&mut w, b"half").unwrap();
     }
-    assert_eq!(std::fs::read_dir(dir.path().join("ingest")).unwrap().count(), 0);
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("ingest"))
+            .unwrap()
+            .count(),
+        0
+    );
     std::fs::write(dir.path().join("ingest/stale"), b"x").unwrap();
     let _store = ContentStore::open(dir.path()).unwrap();
-    assert_eq!(std::fs::read_dir(dir.path().join("ingest")).unwrap().count(), 0);
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("ingest"))
+            .unwrap()
+            .count(),
+        0
+    );
 }
 
 #[test]
@@ -50,14 +71,21 @@ fn references_round_trip() {
     let dir = tempfile::tempdir().unwrap();
     let store = ContentStore::open(dir.path()).unwrap();
     let d = store.put_bytes(b"{}").unwrap();
-    let desc = oci_spec::image::Descriptor::new(oci_spec::image::MediaType::ImageManifest, 2, d.to_oci());
+    let desc =
+        oci_spec::image::Descriptor::new(oci_spec::image::MediaType::ImageManifest, 2, d.to_oci());
     store.set_ref("example.com/app:v1", &desc).unwrap();
     store.set_ref("example.com/app:v2", &desc).unwrap();
-    assert_eq!(store.get_ref("example.com/app:v1").unwrap(), Some(desc.clone()));
+    assert_eq!(
+        store.get_ref("example.com/app:v1").unwrap(),
+        Some(desc.clone())
+    );
     let reopened = ContentStore::open(dir.path()).unwrap();
     assert_eq!(reopened.refs().unwrap().len(), 2);
     assert!(reopened.remove_ref("example.com/app:v1").unwrap());
     assert!(!reopened.remove_ref("example.com/app:v1").unwrap());
     assert_eq!(reopened.get_ref("example.com/app:v1").unwrap(), None);
-    assert!(matches!(store.set_ref("", &desc), Err(StoreError::RefName { .. })));
+    assert!(matches!(
+        store.set_ref("", &desc),
+        Err(StoreError::RefName { .. })
+    ));
 }

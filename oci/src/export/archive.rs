@@ -11,7 +11,10 @@ pub(crate) struct ArchiveWriter<W: Write> {
 
 impl<W: Write> ArchiveWriter<W> {
     pub fn new(out: W, path: &Path) -> Self {
-        ArchiveWriter { builder: tar::Builder::new(out), path: path.to_path_buf() }
+        ArchiveWriter {
+            builder: tar::Builder::new(out),
+            path: path.to_path_buf(),
+        }
     }
 
     fn header(name: &str, size: u64, kind: tar::EntryType, mode: u32) -> tar::Header {
@@ -30,16 +33,24 @@ impl<W: Write> ArchiveWriter<W> {
 
     pub fn dir(&mut self, name: &str) -> Result<(), ExportError> {
         let h = Self::header(name, 0, tar::EntryType::Directory, 0o755);
-        self.builder.append(&h, std::io::empty()).map_err(io_err(&self.path, "write tar"))
+        self.builder
+            .append(&h, std::io::empty())
+            .map_err(io_err(&self.path, "write tar"))
     }
 
     pub fn file<R: Read>(&mut self, name: &str, size: u64, data: R) -> Result<(), ExportError> {
         let h = Self::header(name, size, tar::EntryType::Regular, 0o644);
         let path = self.path.clone();
-        self.builder.append(&h, data.take(size)).map_err(|e| match unwrap_store_error(e) {
-            Ok(store) => ExportError::Store(store),
-            Err(source) => ExportError::Io { path, op: "write tar", source },
-        })
+        self.builder
+            .append(&h, data.take(size))
+            .map_err(|e| match unwrap_store_error(e) {
+                Ok(store) => ExportError::Store(store),
+                Err(source) => ExportError::Io {
+                    path,
+                    op: "write tar",
+                    source,
+                },
+            })
     }
 
     pub fn bytes(&mut self, name: &str, data: &[u8]) -> Result<(), ExportError> {
@@ -48,7 +59,9 @@ impl<W: Write> ArchiveWriter<W> {
 
     pub fn finish(self) -> Result<W, ExportError> {
         let path = self.path.clone();
-        self.builder.into_inner().map_err(io_err(&path, "finish tar"))
+        self.builder
+            .into_inner()
+            .map_err(io_err(&path, "finish tar"))
     }
 }
 
@@ -61,7 +74,10 @@ fn unwrap_store_error(e: std::io::Error) -> Result<crate::store::StoreError, std
     if !is_mismatch {
         return Err(e);
     }
-    match e.into_inner().map(|i| i.downcast::<crate::store::StoreError>()) {
+    match e
+        .into_inner()
+        .map(|i| i.downcast::<crate::store::StoreError>())
+    {
         Some(Ok(s)) => Ok(*s),
         _ => Err(std::io::Error::other("digest mismatch")),
     }

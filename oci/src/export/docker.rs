@@ -3,7 +3,9 @@
 //! `repositories` when the image has a name.
 
 use super::archive::ArchiveWriter;
-use super::{io_err, pick_manifest, resolve_image, tag_of, ExportError, ExportReport, ExportSource, Exporter};
+use super::{
+    io_err, pick_manifest, resolve_image, tag_of, ExportError, ExportReport, ExportSource, Exporter,
+};
 use crate::digest::HashingWriter;
 use slipway_graph::Platform;
 use std::collections::{BTreeMap, HashSet};
@@ -48,13 +50,19 @@ impl Exporter for DockerArchive {
             // is checked before anything is written.
             let blob = crate::digest::Digest::try_from(desc.digest())?;
             let reader = source.store.open_blob(&blob)?;
-            let mut plain = crate::layer::decompress(reader).map_err(io_err(&self.path, "decompress layer"))?;
+            let mut plain =
+                crate::layer::decompress(reader).map_err(io_err(&self.path, "decompress layer"))?;
             let tmp = tempfile::tempfile().map_err(io_err(&self.path, "temp file"))?;
             let mut hw = HashingWriter::new(tmp);
             std::io::copy(&mut plain, &mut hw).map_err(io_err(&self.path, "decompress layer"))?;
             let (mut tmp, actual, size) = hw.finish();
             if actual != *diff_id {
-                return Err(ExportError::DiffIdMismatch { index, digest: blob, expected: *diff_id, actual });
+                return Err(ExportError::DiffIdMismatch {
+                    index,
+                    digest: blob,
+                    expected: *diff_id,
+                    actual,
+                });
             }
             tmp.flush().map_err(io_err(&self.path, "temp file"))?;
             tmp.rewind().map_err(io_err(&self.path, "temp file"))?;
@@ -64,24 +72,48 @@ impl Exporter for DockerArchive {
         let repo_tags: Vec<String> = source
             .name
             .iter()
-            .map(|n| if n.rsplit('/').next().is_some_and(|last| last.contains(':')) { n.clone() } else { format!("{n}:latest") })
+            .map(|n| {
+                if n.rsplit('/').next().is_some_and(|last| last.contains(':')) {
+                    n.clone()
+                } else {
+                    format!("{n}:latest")
+                }
+            })
             .collect();
-        let entry = ManifestEntry { config: config_name, repo_tags: repo_tags.clone(), layers: layer_names };
-        let manifest_json = serde_json::to_vec(&[entry])
-            .map_err(|source| crate::image::ImageError::Json { what: "docker manifest.json", source })?;
+        let entry = ManifestEntry {
+            config: config_name,
+            repo_tags: repo_tags.clone(),
+            layers: layer_names,
+        };
+        let manifest_json =
+            serde_json::to_vec(&[entry]).map_err(|source| crate::image::ImageError::Json {
+                what: "docker manifest.json",
+                source,
+            })?;
         ar.bytes("manifest.json", &manifest_json)?;
         if let (Some(name), Some((_, top))) = (&source.name, image.layers.last()) {
             let tag = tag_of(name);
-            let repo = name.strip_suffix(&format!(":{tag}")).unwrap_or(name).to_string();
+            let repo = name
+                .strip_suffix(&format!(":{tag}"))
+                .unwrap_or(name)
+                .to_string();
             let mut repos: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
             repos.entry(repo).or_default().insert(tag, top.hex());
-            let bytes = serde_json::to_vec(&repos)
-                .map_err(|source| crate::image::ImageError::Json { what: "docker repositories", source })?;
+            let bytes =
+                serde_json::to_vec(&repos).map_err(|source| crate::image::ImageError::Json {
+                    what: "docker repositories",
+                    source,
+                })?;
             ar.bytes("repositories", &bytes)?;
         }
         let out = ar.finish()?;
-        let file = out.into_inner().map_err(|e| io_err(&self.path, "flush")(e.into_error()))?;
+        let file = out
+            .into_inner()
+            .map_err(|e| io_err(&self.path, "flush")(e.into_error()))?;
         file.sync_all().map_err(io_err(&self.path, "fsync"))?;
-        Ok(ExportReport { path: self.path.clone(), items: written.len() })
+        Ok(ExportReport {
+            path: self.path.clone(),
+            items: written.len(),
+        })
     }
 }

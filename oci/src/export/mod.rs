@@ -53,16 +53,32 @@ pub enum ExportError {
     #[error(transparent)]
     Digest(#[from] crate::digest::DigestError),
     #[error("{path}: {op}: {source}")]
-    Io { path: PathBuf, op: &'static str, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        op: &'static str,
+        source: std::io::Error,
+    },
     #[error("the image has {count} platforms: choose one for this single-platform export")]
     NeedPlatform { count: usize },
     #[error("layer {index} ({digest}) has diffID {actual}, but the config says {expected}")]
-    DiffIdMismatch { index: usize, digest: Digest, expected: Digest, actual: Digest },
+    DiffIdMismatch {
+        index: usize,
+        digest: Digest,
+        expected: Digest,
+        actual: Digest,
+    },
     #[error("manifest {manifest} has {layers} layers but its config lists {diff_ids} diffIDs")]
-    LayerCount { manifest: Digest, layers: usize, diff_ids: usize },
+    LayerCount {
+        manifest: Digest,
+        layers: usize,
+        diff_ids: usize,
+    },
 }
 
-pub(crate) fn io_err(path: &std::path::Path, op: &'static str) -> impl FnOnce(std::io::Error) -> ExportError {
+pub(crate) fn io_err(
+    path: &std::path::Path,
+    op: &'static str,
+) -> impl FnOnce(std::io::Error) -> ExportError {
     let path = path.to_path_buf();
     move |source| ExportError::Io { path, op, source }
 }
@@ -90,7 +106,10 @@ pub(crate) struct ResolvedImage {
     pub layers: Vec<(Descriptor, Digest)>,
 }
 
-pub(crate) fn resolve_image(store: &ContentStore, manifest: &Descriptor) -> Result<ResolvedImage, ExportError> {
+pub(crate) fn resolve_image(
+    store: &ContentStore,
+    manifest: &Descriptor,
+) -> Result<ResolvedImage, ExportError> {
     let manifest_digest = Digest::try_from(manifest.digest())?;
     let m = read_manifest(store, &manifest_digest)?;
     let config_digest = Digest::try_from(m.config().digest())?;
@@ -107,12 +126,18 @@ pub(crate) fn resolve_image(store: &ContentStore, manifest: &Descriptor) -> Resu
     for (d, id) in m.layers().iter().zip(diff_ids) {
         layers.push((d.clone(), id.parse::<Digest>()?));
     }
-    Ok(ResolvedImage { config_digest, layers })
+    Ok(ResolvedImage {
+        config_digest,
+        layers,
+    })
 }
 
 /// Every blob reachable from `root` (indexes, manifests, configs, layers), each once, parents
 /// before children.
-pub fn reachable_blobs(store: &ContentStore, root: &Descriptor) -> Result<Vec<Descriptor>, ExportError> {
+pub fn reachable_blobs(
+    store: &ContentStore,
+    root: &Descriptor,
+) -> Result<Vec<Descriptor>, ExportError> {
     let mut out: Vec<Descriptor> = Vec::new();
     let mut seen = std::collections::HashSet::new();
     let mut stack = vec![root.clone()];
@@ -121,7 +146,7 @@ pub fn reachable_blobs(store: &ContentStore, root: &Descriptor) -> Result<Vec<De
         if !seen.insert(digest) {
             continue;
         }
-        match crate::media::classify(&d.media_type().to_string()) {
+        match crate::media::classify(d.media_type().as_ref()) {
             crate::media::BlobKind::Index => {
                 let idx = crate::image::read_index(store, &digest)?;
                 stack.extend(idx.manifests().iter().rev().cloned());

@@ -39,8 +39,17 @@ fn index_json(source: &ExportSource<'_>) -> Result<Vec<u8>, ExportError> {
         .media_type(MediaType::ImageIndex)
         .manifests(vec![root])
         .build()
-        .map_err(|source| crate::image::ImageError::Spec { what: "layout index", source })?;
-    canonical_json(&index).map_err(|source| crate::image::ImageError::Json { what: "layout index", source }.into())
+        .map_err(|source| crate::image::ImageError::Spec {
+            what: "layout index",
+            source,
+        })?;
+    canonical_json(&index).map_err(|source| {
+        crate::image::ImageError::Json {
+            what: "layout index",
+            source,
+        }
+        .into()
+    })
 }
 
 impl Exporter for OciLayoutDir {
@@ -55,10 +64,12 @@ impl Exporter for OciLayoutDir {
                 continue;
             }
             let mut reader = source.store.open_blob(&digest)?;
-            let mut tmp = tempfile::NamedTempFile::new_in(&blobs_dir).map_err(io_err(&blobs_dir, "temp file"))?;
+            let mut tmp = tempfile::NamedTempFile::new_in(&blobs_dir)
+                .map_err(io_err(&blobs_dir, "temp file"))?;
             std::io::copy(&mut reader, &mut tmp).map_err(io_err(&dest, "copy blob"))?;
             tmp.as_file().sync_all().map_err(io_err(&dest, "fsync"))?;
-            tmp.persist(&dest).map_err(|e| io_err(&dest, "rename")(e.error))?;
+            tmp.persist(&dest)
+                .map_err(|e| io_err(&dest, "rename")(e.error))?;
         }
         let write = |name: &str, bytes: &[u8]| {
             let p = self.path.join(name);
@@ -66,7 +77,10 @@ impl Exporter for OciLayoutDir {
         };
         write("oci-layout", LAYOUT)?;
         write("index.json", &index_json(source)?)?;
-        Ok(ExportReport { path: self.path.clone(), items: blobs.len() })
+        Ok(ExportReport {
+            path: self.path.clone(),
+            items: blobs.len(),
+        })
     }
 }
 
@@ -79,8 +93,10 @@ impl Exporter for OciLayoutTar {
         ar.dir("blobs/")?;
         ar.dir("blobs/sha256/")?;
         let blobs = reachable_blobs(source.store, &source.root)?;
-        let mut sorted: Vec<Digest> =
-            blobs.iter().map(|d| Digest::try_from(d.digest())).collect::<Result<_, _>>()?;
+        let mut sorted: Vec<Digest> = blobs
+            .iter()
+            .map(|d| Digest::try_from(d.digest()))
+            .collect::<Result<_, _>>()?;
         sorted.sort();
         sorted.dedup();
         for digest in &sorted {
@@ -90,8 +106,13 @@ impl Exporter for OciLayoutTar {
         }
         let mut out = ar.finish()?;
         out.flush().map_err(io_err(&self.path, "flush"))?;
-        let file = out.into_inner().map_err(|e| io_err(&self.path, "flush")(e.into_error()))?;
+        let file = out
+            .into_inner()
+            .map_err(|e| io_err(&self.path, "flush")(e.into_error()))?;
         file.sync_all().map_err(io_err(&self.path, "fsync"))?;
-        Ok(ExportReport { path: self.path.clone(), items: sorted.len() })
+        Ok(ExportReport {
+            path: self.path.clone(),
+            items: sorted.len(),
+        })
     }
 }

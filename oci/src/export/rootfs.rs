@@ -1,7 +1,9 @@
 //! The image's root filesystem: applied into a directory (`type=local`), or as one plain tar
 //! (`type=tar`). Each layer's diffID is checked against the config while it is applied.
 
-use super::{io_err, pick_manifest, resolve_image, ExportError, ExportReport, ExportSource, Exporter};
+use super::{
+    io_err, pick_manifest, resolve_image, ExportError, ExportReport, ExportSource, Exporter,
+};
 use crate::digest::Digest;
 use crate::layer::{apply_layer, write_dir_layer, ApplyOptions, CompressionOptions, LayerOptions};
 use slipway_graph::Platform;
@@ -39,7 +41,12 @@ fn apply_all(
         let reader = source.store.open_blob(&blob)?;
         let stats = apply_layer(reader, dest, opts)?;
         if stats.diff_id != *diff_id {
-            return Err(ExportError::DiffIdMismatch { index, digest: blob, expected: *diff_id, actual: stats.diff_id });
+            return Err(ExportError::DiffIdMismatch {
+                index,
+                digest: blob,
+                expected: *diff_id,
+                actual: stats.diff_id,
+            });
         }
     }
     Ok(image.layers.len())
@@ -48,13 +55,20 @@ fn apply_all(
 impl Exporter for LocalDir {
     fn export(&self, source: &ExportSource<'_>) -> Result<ExportReport, ExportError> {
         let items = apply_all(source, self.platform.as_ref(), &self.path, &self.apply)?;
-        Ok(ExportReport { path: self.path.clone(), items })
+        Ok(ExportReport {
+            path: self.path.clone(),
+            items,
+        })
     }
 }
 
 impl Exporter for RootfsTar {
     fn export(&self, source: &ExportSource<'_>) -> Result<ExportReport, ExportError> {
-        let parent = self.path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let parent = self
+            .path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
         let scratch = tempfile::tempdir_in(parent).map_err(io_err(parent, "temp dir"))?;
         let items = apply_all(source, self.platform.as_ref(), scratch.path(), &self.apply)?;
         let file = std::fs::File::create(&self.path).map_err(io_err(&self.path, "create"))?;
@@ -65,6 +79,9 @@ impl Exporter for RootfsTar {
         };
         let (file, _) = write_dir_layer(scratch.path(), file, &opts)?;
         file.sync_all().map_err(io_err(&self.path, "fsync"))?;
-        Ok(ExportReport { path: self.path.clone(), items })
+        Ok(ExportReport {
+            path: self.path.clone(),
+            items,
+        })
     }
 }

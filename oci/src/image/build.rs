@@ -100,10 +100,17 @@ fn json(what: &'static str) -> impl FnOnce(serde_json::Error) -> ImageError {
 }
 
 /// Writes the config and manifest of one image into `store`.
-pub fn write_image(store: &ContentStore, input: &ImageInput, opts: &ImageOptions) -> Result<ImageRef, ImageError> {
+pub fn write_image(
+    store: &ContentStore,
+    input: &ImageInput,
+    opts: &ImageOptions,
+) -> Result<ImageRef, ImageError> {
     let non_empty = input.history.iter().filter(|h| !h.empty_layer).count();
     if !input.history.is_empty() && non_empty != input.layers.len() {
-        return Err(ImageError::HistoryMismatch { history: non_empty, layers: input.layers.len() });
+        return Err(ImageError::HistoryMismatch {
+            history: non_empty,
+            layers: input.layers.len(),
+        });
     }
     let mt = opts.media_types;
     let mut annotations = opts.annotations.clone();
@@ -120,7 +127,9 @@ pub fn write_image(store: &ContentStore, input: &ImageInput, opts: &ImageOptions
         .history
         .iter()
         .map(|h| {
-            let mut b = HistoryBuilder::default().created(created.clone()).created_by(h.created_by.clone());
+            let mut b = HistoryBuilder::default()
+                .created(created.clone())
+                .created_by(h.created_by.clone());
             if let Some(c) = &h.comment {
                 b = b.comment(c.clone());
             }
@@ -132,7 +141,13 @@ pub fn write_image(store: &ContentStore, input: &ImageInput, opts: &ImageOptions
         .collect::<Result<Vec<_>, _>>()?;
     let rootfs = RootFsBuilder::default()
         .typ("layers")
-        .diff_ids(input.layers.iter().map(|l| l.diff_id.to_string()).collect::<Vec<_>>())
+        .diff_ids(
+            input
+                .layers
+                .iter()
+                .map(|l| l.diff_id.to_string())
+                .collect::<Vec<_>>(),
+        )
         .build()
         .map_err(spec("rootfs"))?;
     let p = &input.platform;
@@ -154,12 +169,16 @@ pub fn write_image(store: &ContentStore, input: &ImageInput, opts: &ImageOptions
     let config = cb.build().map_err(spec("config"))?;
     let config_bytes = canonical_json(&config).map_err(json("config"))?;
     let config_digest = store.put_bytes(&config_bytes)?;
-    let config_desc = Descriptor::new(mt.config().into(), config_bytes.len() as u64, config_digest.to_oci());
+    let config_desc = Descriptor::new(
+        mt.config().into(),
+        config_bytes.len() as u64,
+        config_digest.to_oci(),
+    );
 
     let mut layers = Vec::with_capacity(input.layers.len());
     for l in &input.layers {
         let mut d = l.descriptor.clone();
-        d.set_media_type(mt.convert_layer(&d.media_type().to_string())?.as_str().into());
+        d.set_media_type(mt.convert_layer(d.media_type().as_ref())?.as_str().into());
         layers.push(d);
     }
     let mut mb = ImageManifestBuilder::default()
@@ -173,9 +192,18 @@ pub fn write_image(store: &ContentStore, input: &ImageInput, opts: &ImageOptions
     let manifest = mb.build().map_err(spec("manifest"))?;
     let bytes = canonical_json(&manifest).map_err(json("manifest"))?;
     let manifest_digest = store.put_bytes(&bytes)?;
-    let mut manifest_desc = Descriptor::new(mt.manifest().into(), bytes.len() as u64, manifest_digest.to_oci());
+    let mut manifest_desc = Descriptor::new(
+        mt.manifest().into(),
+        bytes.len() as u64,
+        manifest_digest.to_oci(),
+    );
     manifest_desc.set_platform(Some(to_oci(p)?));
-    Ok(ImageRef { manifest: manifest_desc, manifest_digest, config: config_desc, config_digest })
+    Ok(ImageRef {
+        manifest: manifest_desc,
+        manifest_digest,
+        config: config_desc,
+        config_digest,
+    })
 }
 
 /// Writes an index over `manifests` (descriptors with platforms, e.g. [`ImageRef::manifest`]).
@@ -193,10 +221,15 @@ pub fn write_index(
     let mut seen = HashSet::new();
     for m in manifests {
         let digest = Digest::try_from(m.digest())?;
-        let platform = m.platform().as_ref().ok_or(ImageError::MissingPlatform { digest })?;
+        let platform = m
+            .platform()
+            .as_ref()
+            .ok_or(ImageError::MissingPlatform { digest })?;
         let normal = from_oci(platform);
         if !seen.insert(normal.clone()) {
-            return Err(ImageError::DuplicatePlatform { platform: normal.to_string() });
+            return Err(ImageError::DuplicatePlatform {
+                platform: normal.to_string(),
+            });
         }
     }
     let mut ib = ImageIndexBuilder::default()
@@ -204,10 +237,121 @@ pub fn write_index(
         .media_type(MediaType::from(mt.index()))
         .manifests(manifests.to_vec());
     if !opts.annotations.is_empty() {
-        ib = ib.annotations(opts.annotations.clone().into_iter().collect::<HashMap<_, _>>());
+        ib = ib.annotations(
+            opts.annotations
+                .clone()
+                .into_iter()
+                .collect::<HashMap<_, _>>(),
+        );
     }
     let index = ib.build().map_err(spec("index"))?;
     let bytes = canonical_json(&index).map_err(json("index"))?;
     let digest = store.put_bytes(&bytes)?;
-    Ok((Descriptor::new(mt.index().into(), bytes.len() as u64, digest.to_oci()), digest))
+    Ok((
+        Descriptor::new(mt.index().into(), bytes.len() as u64, digest.to_oci()),
+        digest,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(store: &ContentStore) -> ImageInput {
+        let blob = store.put_bytes(b"not really a layer").unwrap();
+        let desc = Descriptor::new(crate::media::OCI_LAYER_GZIP.into(), 18, blob.to_oci());
+        ImageInput {
+            platform: "linux/arm/v7".parse().unwrap(),
+            config: None,
+            author: None,
+            layers: vec![ImageLayer {
+                descriptor: desc,
+                diff_id: Digest::of(b"tar"),
+            }],
+            history: vec![HistoryEntry {
+                created_by: "RUN x".into(),
+                ..Default::default()
+            }],
+        }
+    }
+
+    #[test]
+    fn same_input_same_digests_and_fields() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ContentStore::open(dir.path()).unwrap();
+        let opts = ImageOptions {
+            source_date_epoch: Some(0),
+            ..Default::default()
+        }
+        .annotate(OciAnnotation::Revision, "abc");
+        let a = write_image(&store, &input(&store), &opts).unwrap();
+        let b = write_image(&store, &input(&store), &opts).unwrap();
+        assert_eq!(a, b);
+        let config = crate::image::read_config(&store, &a.config_digest).unwrap();
+        assert_eq!(config.created().as_deref(), Some("1970-01-01T00:00:00Z"));
+        assert_eq!(config.variant().as_deref(), Some("v7"));
+        assert_eq!(
+            config.rootfs().diff_ids(),
+            &vec![Digest::of(b"tar").to_string()]
+        );
+        let m = crate::image::read_manifest(&store, &a.manifest_digest).unwrap();
+        assert_eq!(
+            m.annotations().as_ref().unwrap()["org.opencontainers.image.revision"],
+            "abc"
+        );
+        let bytes = store.read_blob(&a.manifest_digest).unwrap();
+        assert_eq!(Digest::of(&bytes), a.manifest_digest);
+    }
+
+    #[test]
+    fn docker_media_types_convert_layers_and_refuse_annotations() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ContentStore::open(dir.path()).unwrap();
+        let opts = ImageOptions {
+            media_types: MediaTypes::Docker,
+            ..Default::default()
+        };
+        let img = write_image(&store, &input(&store), &opts).unwrap();
+        let m = crate::image::read_manifest(&store, &img.manifest_digest).unwrap();
+        assert_eq!(
+            m.layers()[0].media_type().to_string(),
+            crate::media::DOCKER_LAYER_GZIP
+        );
+        assert_eq!(
+            m.config().media_type().to_string(),
+            crate::media::DOCKER_CONFIG
+        );
+        let bad = opts.annotate(OciAnnotation::Source, "x");
+        assert!(matches!(
+            write_image(&store, &input(&store), &bad),
+            Err(ImageError::AnnotationsNeedOci { .. })
+        ));
+    }
+
+    #[test]
+    fn history_must_match_layers_and_index_refuses_duplicates() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ContentStore::open(dir.path()).unwrap();
+        let mut i = input(&store);
+        i.history.push(HistoryEntry {
+            created_by: "RUN y".into(),
+            ..Default::default()
+        });
+        let err = write_image(&store, &i, &ImageOptions::default()).unwrap_err();
+        assert!(matches!(
+            err,
+            ImageError::HistoryMismatch {
+                history: 2,
+                layers: 1
+            }
+        ));
+        let img = write_image(&store, &input(&store), &ImageOptions::default()).unwrap();
+        let err = write_index(
+            &store,
+            &[img.manifest.clone(), img.manifest],
+            &IndexOptions::default(),
+        )
+        .unwrap_err();
+        assert!(matches!(err, ImageError::DuplicatePlatform { .. }));
+    }
 }

@@ -8,7 +8,10 @@ pub mod json;
 mod read;
 
 pub use annotations::OciAnnotation;
-pub use build::{write_image, write_index, HistoryEntry, ImageInput, ImageLayer, ImageOptions, ImageRef, IndexOptions};
+pub use build::{
+    write_image, write_index, HistoryEntry, ImageInput, ImageLayer, ImageOptions, ImageRef,
+    IndexOptions,
+};
 pub use read::{read_config, read_index, read_manifest, resolve_manifest, Manifests};
 
 use crate::digest::Digest;
@@ -21,11 +24,21 @@ pub enum ImageError {
     #[error(transparent)]
     Media(#[from] crate::media::MediaError),
     #[error("serialising {what}: {source}")]
-    Json { what: &'static str, source: serde_json::Error },
+    Json {
+        what: &'static str,
+        source: serde_json::Error,
+    },
     #[error("{what} {digest}: {message}")]
-    Parse { what: &'static str, digest: Digest, message: String },
+    Parse {
+        what: &'static str,
+        digest: Digest,
+        message: String,
+    },
     #[error("building {what}: {source}")]
-    Spec { what: &'static str, source: oci_spec::OciSpecError },
+    Spec {
+        what: &'static str,
+        source: oci_spec::OciSpecError,
+    },
     #[error("history has {history} non-empty entries but the image has {layers} layers")]
     HistoryMismatch { history: usize, layers: usize },
     #[error("annotations need OCI media types (Docker manifests have none): {key}")]
@@ -35,7 +48,11 @@ pub enum ImageError {
     #[error("index entry {digest} has no platform")]
     MissingPlatform { digest: Digest },
     #[error("{digest} has media type {media_type:?}, expected {expected}")]
-    UnexpectedMediaType { digest: Digest, media_type: String, expected: &'static str },
+    UnexpectedMediaType {
+        digest: Digest,
+        media_type: String,
+        expected: &'static str,
+    },
     #[error("no manifest for platform {platform} in index {index}")]
     NoMatchingPlatform { platform: String, index: Digest },
     #[error(transparent)]

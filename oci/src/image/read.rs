@@ -14,7 +14,11 @@ fn parse<T: serde::de::DeserializeOwned>(
     what: &'static str,
 ) -> Result<T, ImageError> {
     let bytes = store.read_blob(digest)?;
-    serde_json::from_slice(&bytes).map_err(|e| ImageError::Parse { what, digest: *digest, message: e.to_string() })
+    serde_json::from_slice(&bytes).map_err(|e| ImageError::Parse {
+        what,
+        digest: *digest,
+        message: e.to_string(),
+    })
 }
 
 pub fn read_manifest(store: &ContentStore, digest: &Digest) -> Result<ImageManifest, ImageError> {
@@ -25,7 +29,10 @@ pub fn read_index(store: &ContentStore, digest: &Digest) -> Result<ImageIndex, I
     parse(store, digest, "index")
 }
 
-pub fn read_config(store: &ContentStore, digest: &Digest) -> Result<ImageConfiguration, ImageError> {
+pub fn read_config(
+    store: &ContentStore,
+    digest: &Digest,
+) -> Result<ImageConfiguration, ImageError> {
     parse(store, digest, "config")
 }
 
@@ -39,9 +46,12 @@ pub enum Manifests {
 impl Manifests {
     pub fn of(store: &ContentStore, root: &Descriptor) -> Result<Manifests, ImageError> {
         let digest = Digest::try_from(root.digest())?;
-        match classify(&root.media_type().to_string()) {
+        match classify(root.media_type().as_ref()) {
             BlobKind::Manifest => Ok(Manifests::Single(root.clone())),
-            BlobKind::Index => Ok(Manifests::Index { index: read_index(store, &digest)?, digest }),
+            BlobKind::Index => Ok(Manifests::Index {
+                index: read_index(store, &digest)?,
+                digest,
+            }),
             _ => Err(ImageError::UnexpectedMediaType {
                 digest,
                 media_type: root.media_type().to_string(),
@@ -62,6 +72,9 @@ pub fn resolve_manifest(
         Manifests::Single(d) => Ok(d),
         Manifests::Index { index, digest } => select_from(index.manifests(), platform)
             .cloned()
-            .ok_or_else(|| ImageError::NoMatchingPlatform { platform: platform.to_string(), index: digest }),
+            .ok_or_else(|| ImageError::NoMatchingPlatform {
+                platform: platform.to_string(),
+                index: digest,
+            }),
     }
 }

@@ -62,23 +62,39 @@ pub enum ApplyError {
     #[error("layer entry {entry:?}: invalid name")]
     BadName { entry: String },
     #[error("layer entry {entry:?}: parent {component:?} is a symlink to {target:?}, which leaves the root")]
-    SymlinkEscape { entry: String, component: String, target: String },
+    SymlinkEscape {
+        entry: String,
+        component: String,
+        target: String,
+    },
     #[error("layer entry {entry:?}: too many levels of symlinks in its parents")]
     SymlinkLoop { entry: String },
     #[error("layer entry {entry:?}: parent {component:?} exists and is not a directory")]
     NotADirectory { entry: String, component: String },
     #[error("layer entry {entry:?}: hardlink target {target:?} {reason}")]
-    HardlinkTarget { entry: String, target: String, reason: &'static str },
+    HardlinkTarget {
+        entry: String,
+        target: String,
+        reason: &'static str,
+    },
     #[error("layer entry {entry:?}: device nodes are refused (not root, or allow_devices is off)")]
     DeviceRefused { entry: String },
     #[error("layer entry {entry:?}: size {size} exceeds the limit of {limit} bytes")]
-    TooLarge { entry: String, size: u64, limit: u64 },
+    TooLarge {
+        entry: String,
+        size: u64,
+        limit: u64,
+    },
     #[error("layer entry {entry:?}: archive ends after {got} of {size} bytes")]
     Truncated { entry: String, got: u64, size: u64 },
     #[error("layer entry {entry:?}: unsupported tar entry type {kind:?}")]
     Unsupported { entry: String, kind: char },
     #[error("layer entry {entry:?}: {op}: {source}")]
-    Io { entry: String, op: &'static str, source: io::Error },
+    Io {
+        entry: String,
+        op: &'static str,
+        source: io::Error,
+    },
 }
 
 /// Applies the layer read from `layer` (compressed or not) onto `root`.
@@ -87,15 +103,24 @@ pub fn apply_layer<R: Read>(
     root: &Path,
     opts: &ApplyOptions,
 ) -> Result<ApplyStats, ApplyError> {
-    let root_fd =
-        sys::open_root(root).map_err(|source| ApplyError::Root { path: root.into(), source })?;
+    let root_fd = sys::open_root(root).map_err(|source| ApplyError::Root {
+        path: root.into(),
+        source,
+    })?;
     let reader = decompress(layer).map_err(|source| ApplyError::Read { source })?;
     let mut hashing = HashingReader::new(reader);
-    let mut state = State { root: root_fd, opts, written: HashSet::new(), dirs: Vec::new() };
+    let mut state = State {
+        root: root_fd,
+        opts,
+        written: HashSet::new(),
+        dirs: Vec::new(),
+    };
     let mut entries = 0u64;
     {
         let mut archive = tar::Archive::new(&mut hashing);
-        let iter = archive.entries().map_err(|source| ApplyError::Read { source })?;
+        let iter = archive
+            .entries()
+            .map_err(|source| ApplyError::Read { source })?;
         for entry in iter {
             let mut entry = entry.map_err(|source| ApplyError::Read { source })?;
             state.apply_entry(&mut entry)?;
@@ -106,7 +131,11 @@ pub fn apply_layer<R: Read>(
     io::copy(&mut hashing, &mut io::sink()).map_err(|source| ApplyError::Read { source })?;
     state.finish_dirs()?;
     let (_, diff_id, uncompressed_size) = hashing.finish();
-    Ok(ApplyStats { entries, diff_id, uncompressed_size })
+    Ok(ApplyStats {
+        entries,
+        diff_id,
+        uncompressed_size,
+    })
 }
 
 struct State<'a> {
@@ -150,12 +179,18 @@ impl State<'_> {
             return self.whiteout(parents, hidden, &shown);
         }
         let meta = read_meta(entry, &shown)?;
-        let parent = resolve_dir(&self.root, parents, true, &shown)?
-            .ok_or_else(|| ApplyError::BadName { entry: shown.clone() })?;
+        let parent =
+            resolve_dir(&self.root, parents, true, &shown)?.ok_or_else(|| ApplyError::BadName {
+                entry: shown.clone(),
+            })?;
         let c = cname(base, &shown)?;
         let io = |op: &'static str| {
             let e = shown.clone();
-            move |source: io::Error| ApplyError::Io { entry: e, op, source }
+            move |source: io::Error| ApplyError::Io {
+                entry: e,
+                op,
+                source,
+            }
         };
         let existing = sys::lstat_at(&parent.fd, &c).map_err(io("lstat"))?;
         let is_dir_entry = matches!(kind, tar::EntryType::Directory);
@@ -184,7 +219,11 @@ impl State<'_> {
                 let got = io::copy(&mut entry.take(size), &mut f).map_err(io("write"))?;
                 if got != size {
                     let _ = sys::unlink_at(&parent.fd, &c);
-                    return Err(ApplyError::Truncated { entry: shown, got, size });
+                    return Err(ApplyError::Truncated {
+                        entry: shown,
+                        got,
+                        size,
+                    });
                 }
             }
             tar::EntryType::Symlink => {
@@ -231,7 +270,11 @@ impl State<'_> {
     ) -> Result<(), ApplyError> {
         let io = |op: &'static str| {
             let e = shown.to_string();
-            move |source: io::Error| ApplyError::Io { entry: e, op, source }
+            move |source: io::Error| ApplyError::Io {
+                entry: e,
+                op,
+                source,
+            }
         };
         let path = sys::proc_path(&parent.fd, base);
         for (k, v) in &meta.xattrs {
@@ -273,15 +316,19 @@ impl State<'_> {
         let Some((tparents, tbase)) = target.split_last() else {
             return Err(refuse("is the root directory"));
         };
-        let tparent =
-            resolve_dir(&self.root, tparents, false, shown)?.ok_or_else(|| refuse("does not exist"))?;
+        let tparent = resolve_dir(&self.root, tparents, false, shown)?
+            .ok_or_else(|| refuse("does not exist"))?;
         let tc = cname(tbase, shown)?;
         match sys::lstat_at(&tparent.fd, &tc) {
             Ok(Some(st)) if sys::is_dir(&st) => return Err(refuse("is a directory")),
             Ok(Some(_)) => {}
             Ok(None) => return Err(refuse("does not exist")),
             Err(source) => {
-                return Err(ApplyError::Io { entry: shown.to_string(), op: "lstat link target", source })
+                return Err(ApplyError::Io {
+                    entry: shown.to_string(),
+                    op: "lstat link target",
+                    source,
+                })
             }
         }
         sys::link_at(&tparent.fd, &tc, &parent.fd, c).map_err(|source| ApplyError::Io {
@@ -291,12 +338,21 @@ impl State<'_> {
         })
     }
 
-    fn whiteout(&mut self, parents: &[Vec<u8>], hidden: &[u8], shown: &str) -> Result<(), ApplyError> {
+    fn whiteout(
+        &mut self,
+        parents: &[Vec<u8>],
+        hidden: &[u8],
+        shown: &str,
+    ) -> Result<(), ApplyError> {
         let Some(parent) = resolve_dir(&self.root, parents, false, shown)? else {
             return Ok(());
         };
         let c = cname(hidden, shown)?;
-        let io = |source| ApplyError::Io { entry: shown.to_string(), op: "whiteout", source };
+        let io = |source| ApplyError::Io {
+            entry: shown.to_string(),
+            op: "whiteout",
+            source,
+        };
         if let Some(st) = sys::lstat_at(&parent.fd, &c).map_err(io)? {
             remove_entry(&parent, hidden, &st).map_err(io)?;
         }
@@ -304,14 +360,19 @@ impl State<'_> {
     }
 
     fn opaque(&mut self, parents: &[Vec<u8>], shown: &str) -> Result<(), ApplyError> {
-        let io = |source| ApplyError::Io { entry: shown.to_string(), op: "opaque whiteout", source };
+        let io = |source| ApplyError::Io {
+            entry: shown.to_string(),
+            op: "opaque whiteout",
+            source,
+        };
         let Some(parent) = resolve_dir(&self.root, parents, true, shown)? else {
             return Ok(());
         };
         let listing = std::fs::read_dir(sys::proc_path(&parent.fd, b"")).map_err(io)?;
         for child in listing {
             let child = child.map_err(io)?;
-            let name = std::os::unix::ffi::OsStrExt::as_bytes(child.file_name().as_os_str()).to_vec();
+            let name =
+                std::os::unix::ffi::OsStrExt::as_bytes(child.file_name().as_os_str()).to_vec();
             if self.written.contains(&parent.child_key(&name)) {
                 continue;
             }
@@ -326,12 +387,24 @@ impl State<'_> {
     fn finish_dirs(&mut self) -> Result<(), ApplyError> {
         for (name, secs, nanos) in self.dirs.iter().rev() {
             let shown = String::from_utf8_lossy(&name.key()).into_owned();
-            let Some((parents, base)) = name.split_last() else { continue };
-            let Some(parent) = resolve_dir(&self.root, parents, false, &shown)? else { continue };
+            let Some((parents, base)) = name.split_last() else {
+                continue;
+            };
+            let Some(parent) = resolve_dir(&self.root, parents, false, &shown)? else {
+                continue;
+            };
             let c = cname(base, &shown)?;
-            if sys::lstat_at(&parent.fd, &c).ok().flatten().is_some_and(|st| sys::is_dir(&st)) {
+            if sys::lstat_at(&parent.fd, &c)
+                .ok()
+                .flatten()
+                .is_some_and(|st| sys::is_dir(&st))
+            {
                 sys::set_mtime_at(&parent.fd, &c, *secs, *nanos).map_err(|source| {
-                    ApplyError::Io { entry: shown.clone(), op: "utimes", source }
+                    ApplyError::Io {
+                        entry: shown.clone(),
+                        op: "utimes",
+                        source,
+                    }
                 })?;
             }
         }
@@ -351,7 +424,11 @@ fn read_meta<R: Read>(entry: &mut tar::Entry<'_, R>, shown: &str) -> Result<Meta
     let h = entry.header();
     let bad = |op| {
         let e = shown.to_string();
-        move |source| ApplyError::Io { entry: e, op, source }
+        move |source| ApplyError::Io {
+            entry: e,
+            op,
+            source,
+        }
     };
     let mut meta = Meta {
         mode: h.mode().map_err(bad("mode"))?,
@@ -368,8 +445,12 @@ fn read_meta<R: Read>(entry: &mut tar::Entry<'_, R>, shown: &str) -> Result<Meta
             if let Some(x) = key.strip_prefix("SCHILY.xattr.") {
                 meta.xattrs.push((x.to_string(), value.to_vec()));
             } else if key == "uid" || key == "gid" {
-                let v = std::str::from_utf8(value).ok().and_then(|v| v.parse::<u32>().ok());
-                let v = v.ok_or_else(|| ApplyError::BadName { entry: shown.to_string() })?;
+                let v = std::str::from_utf8(value)
+                    .ok()
+                    .and_then(|v| v.parse::<u32>().ok());
+                let v = v.ok_or_else(|| ApplyError::BadName {
+                    entry: shown.to_string(),
+                })?;
                 if key == "uid" {
                     meta.uid = v
                 } else {

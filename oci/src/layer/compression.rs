@@ -1,7 +1,7 @@
 //! Layer compression: detection by magic bytes, decompressing readers, compressing writers.
 
 use super::pgzip::ParallelGzip;
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, BufReader, Read, Write};
 
 /// How a layer blob is compressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
@@ -24,28 +24,43 @@ pub struct CompressionOptions {
 
 impl Default for CompressionOptions {
     fn default() -> Self {
-        CompressionOptions { kind: Compression::Gzip, level: None, threads: 0 }
+        CompressionOptions {
+            kind: Compression::Gzip,
+            level: None,
+            threads: 0,
+        }
     }
 }
 
 impl CompressionOptions {
     pub fn gzip() -> Self {
-        CompressionOptions { kind: Compression::Gzip, ..Default::default() }
+        CompressionOptions {
+            kind: Compression::Gzip,
+            ..Default::default()
+        }
     }
 
     pub fn zstd() -> Self {
-        CompressionOptions { kind: Compression::Zstd, ..Default::default() }
+        CompressionOptions {
+            kind: Compression::Zstd,
+            ..Default::default()
+        }
     }
 
     pub fn uncompressed() -> Self {
-        CompressionOptions { kind: Compression::None, ..Default::default() }
+        CompressionOptions {
+            kind: Compression::None,
+            ..Default::default()
+        }
     }
 
     fn threads(&self) -> usize {
         if self.threads > 0 {
             self.threads
         } else {
-            std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
         }
     }
 }
@@ -65,24 +80,25 @@ pub fn detect(head: &[u8]) -> Compression {
 }
 
 /// Wraps `reader` in the decompressor its magic bytes call for.
-pub fn decompress<'a, R: Read + 'a>(reader: R) -> io::Result<Box<dyn Read + 'a>> {
-    let mut buffered = BufReader::with_capacity(256 * 1024, reader);
-    let head = fill_at_least(&mut buffered, ZSTD_MAGIC.len())?;
-    Ok(match detect(&head) {
+pub fn decompress<'a, R: Read + 'a>(mut reader: R) -> io::Result<Box<dyn Read + 'a>> {
+    let mut head = [0u8; 4];
+    let mut n = 0;
+    while n < head.len() {
+        match reader.read(head.get_mut(n..).unwrap_or_default()) {
+            Ok(0) => break,
+            Ok(got) => n += got,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let head = head.get(..n).unwrap_or_default().to_vec();
+    let kind = detect(&head);
+    let buffered = BufReader::with_capacity(256 * 1024, io::Cursor::new(head).chain(reader));
+    Ok(match kind {
         Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(buffered)),
         Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(buffered)?),
         Compression::None => Box::new(buffered),
     })
-}
-
-fn fill_at_least<R: Read>(r: &mut BufReader<R>, n: usize) -> io::Result<Vec<u8>> {
-    // BufReader::fill_buf returns what one read gave; a short first read is fine for magic
-    // detection in practice, but loop to be exact on pipes.
-    let buf = r.fill_buf()?;
-    if buf.len() >= n || buf.is_empty() {
-        return Ok(buf.to_vec());
-    }
-    Ok(buf.to_vec())
 }
 
 /// A compressing writer of any supported kind.
@@ -148,13 +164,18 @@ mod tests {
     use super::*;
 
     fn round_trip(opts: CompressionOptions) {
-        let data: Vec<u8> = (0..300_000u32).flat_map(|i| (i % 251).to_le_bytes()).collect();
+        let data: Vec<u8> = (0..300_000u32)
+            .flat_map(|i| (i % 251).to_le_bytes())
+            .collect();
         let mut c = Compressor::new(Vec::new(), &opts).unwrap();
         c.write_all(&data).unwrap();
         let blob = c.finish().unwrap();
         assert_eq!(detect(&blob), opts.kind);
         let mut out = Vec::new();
-        decompress(&blob[..]).unwrap().read_to_end(&mut out).unwrap();
+        decompress(&blob[..])
+            .unwrap()
+            .read_to_end(&mut out)
+            .unwrap();
         assert_eq!(out, data);
     }
 
@@ -163,6 +184,37 @@ mod tests {
         round_trip(CompressionOptions::gzip());
         round_trip(CompressionOptions::zstd());
         round_trip(CompressionOptions::uncompressed());
-        round_trip(CompressionOptions { threads: 1, ..CompressionOptions::zstd() });
+        round_trip(CompressionOptions {
+            threads: 1,
+            ..CompressionOptions::zstd()
+        });
+    }
+
+    struct OneByte<'a>(&'a [u8]);
+
+    impl Read for OneByte<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            match (self.0.split_first(), buf.first_mut()) {
+                (Some((b, rest)), Some(slot)) => {
+                    *slot = *b;
+                    self.0 = rest;
+                    Ok(1)
+                }
+                _ => Ok(0),
+            }
+        }
+    }
+
+    #[test]
+    fn detection_survives_short_reads() {
+        let mut c = Compressor::new(Vec::new(), &CompressionOptions::zstd()).unwrap();
+        c.write_all(b"layer bytes").unwrap();
+        let blob = c.finish().unwrap();
+        let mut out = Vec::new();
+        decompress(OneByte(&blob))
+            .unwrap()
+            .read_to_end(&mut out)
+            .unwrap();
+        assert_eq!(out, b"layer bytes");
     }
 }

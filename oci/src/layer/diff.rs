@@ -35,14 +35,24 @@ pub fn diff_entries(lower: &Path, upper: &Path) -> Result<Vec<FsEntry>, LayerErr
             out.push(u);
         }
     }
-    let mut walker = walkdir::WalkDir::new(lower).min_depth(1).sort_by_file_name().into_iter();
+    let mut walker = walkdir::WalkDir::new(lower)
+        .min_depth(1)
+        .sort_by_file_name()
+        .into_iter();
     while let Some(e) = walker.next() {
         let e = e.map_err(|e| LayerError::Walk {
-            path: e.path().map(Path::to_path_buf).unwrap_or_else(|| lower.to_path_buf()),
+            path: e
+                .path()
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| lower.to_path_buf()),
             message: e.to_string(),
         })?;
-        let Ok(rel) = e.path().strip_prefix(lower).map(Path::to_path_buf) else { continue };
-        let parent_ok = rel.parent().is_none_or(|p| p.as_os_str().is_empty() || both_dirs.contains(p));
+        let Ok(rel) = e.path().strip_prefix(lower).map(Path::to_path_buf) else {
+            continue;
+        };
+        let parent_ok = rel
+            .parent()
+            .is_none_or(|p| p.as_os_str().is_empty() || both_dirs.contains(p));
         if !parent_ok {
             // The upper replaced an ancestor by a non-directory: applying it removes this too.
             if e.file_type().is_dir() {
@@ -62,8 +72,14 @@ pub fn diff_entries(lower: &Path, upper: &Path) -> Result<Vec<FsEntry>, LayerErr
     Ok(out)
 }
 
-fn lookup(root: &Path, rel: &Path, both_dirs: &HashSet<PathBuf>) -> Result<Option<FsEntry>, LayerError> {
-    let parent_ok = rel.parent().is_none_or(|p| p.as_os_str().is_empty() || both_dirs.contains(p));
+fn lookup(
+    root: &Path,
+    rel: &Path,
+    both_dirs: &HashSet<PathBuf>,
+) -> Result<Option<FsEntry>, LayerError> {
+    let parent_ok = rel
+        .parent()
+        .is_none_or(|p| p.as_os_str().is_empty() || both_dirs.contains(p));
     if !parent_ok || std::fs::symlink_metadata(root.join(rel)).is_err() {
         return Ok(None);
     }
@@ -86,7 +102,9 @@ fn differs(l: &FsEntry, u: &FsEntry) -> Result<bool, LayerError> {
         return Ok(true);
     }
     match (&l.kind, &u.kind) {
-        (EntryKind::File { source: a, .. }, EntryKind::File { source: b, .. }) if u.mtime_nsec == 0 => {
+        (EntryKind::File { source: a, .. }, EntryKind::File { source: b, .. })
+            if u.mtime_nsec == 0 =>
+        {
             Ok(!same_content(a, b)?)
         }
         _ => Ok(false),
@@ -95,7 +113,11 @@ fn differs(l: &FsEntry, u: &FsEntry) -> Result<bool, LayerError> {
 
 fn same_content(a: &Path, b: &Path) -> Result<bool, LayerError> {
     let open = |p: &Path| {
-        std::fs::File::open(p).map_err(|source| LayerError::Io { path: p.into(), op: "open", source })
+        std::fs::File::open(p).map_err(|source| LayerError::Io {
+            path: p.into(),
+            op: "open",
+            source,
+        })
     };
     let (mut fa, mut fb) = (open(a)?, open(b)?);
     let mut ba = vec![0u8; 64 * 1024];
@@ -117,7 +139,11 @@ fn read_full(f: &mut std::fs::File, buf: &mut [u8], path: &Path) -> Result<usize
     while n < buf.len() {
         let got = f
             .read(buf.get_mut(n..).unwrap_or_default())
-            .map_err(|source| LayerError::Io { path: path.into(), op: "read", source })?;
+            .map_err(|source| LayerError::Io {
+                path: path.into(),
+                op: "read",
+                source,
+            })?;
         if got == 0 {
             break;
         }

@@ -11,12 +11,25 @@ use std::path::{Path, PathBuf};
 pub enum EntryKind {
     Dir,
     /// A regular file whose content is read from `source` when the tar is written.
-    File { size: u64, source: PathBuf },
-    Symlink { target: Vec<u8> },
+    File {
+        size: u64,
+        source: PathBuf,
+    },
+    Symlink {
+        target: Vec<u8>,
+    },
     /// Filled in by the tar writer for the second and later paths of one inode.
-    Hardlink { target: Vec<u8> },
-    Char { major: u32, minor: u32 },
-    Block { major: u32, minor: u32 },
+    Hardlink {
+        target: Vec<u8>,
+    },
+    Char {
+        major: u32,
+        minor: u32,
+    },
+    Block {
+        major: u32,
+        minor: u32,
+    },
     Fifo,
     /// An empty regular file: the `.wh.name` and `.wh..wh..opq` markers.
     Whiteout,
@@ -74,10 +87,15 @@ impl FsEntry {
         let kind = if ft.is_dir() {
             EntryKind::Dir
         } else if ft.is_file() {
-            EntryKind::File { size: md.len(), source: full.clone() }
+            EntryKind::File {
+                size: md.len(),
+                source: full.clone(),
+            }
         } else if ft.is_symlink() {
             let t = std::fs::read_link(&full).map_err(io("readlink"))?;
-            EntryKind::Symlink { target: t.as_os_str().as_bytes().to_vec() }
+            EntryKind::Symlink {
+                target: t.as_os_str().as_bytes().to_vec(),
+            }
         } else if ft.is_char_device() {
             EntryKind::Char { major, minor }
         } else if ft.is_block_device() {
@@ -116,13 +134,19 @@ pub fn walk_sorted(root: &Path) -> impl Iterator<Item = Result<PathBuf, LayerErr
         .into_iter()
         .map(move |e| {
             let e = e.map_err(|e| LayerError::Walk {
-                path: e.path().map(Path::to_path_buf).unwrap_or_else(|| root.to_path_buf()),
+                path: e
+                    .path()
+                    .map(Path::to_path_buf)
+                    .unwrap_or_else(|| root.to_path_buf()),
                 message: e.to_string(),
             })?;
             e.path()
                 .strip_prefix(root)
                 .map(Path::to_path_buf)
-                .map_err(|_| LayerError::Walk { path: e.path().into(), message: "outside root".into() })
+                .map_err(|_| LayerError::Walk {
+                    path: e.path().into(),
+                    message: "outside root".into(),
+                })
         })
 }
 

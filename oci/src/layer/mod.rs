@@ -26,7 +26,11 @@ pub enum LayerError {
     #[error("walking {path}: {message}")]
     Walk { path: PathBuf, message: String },
     #[error("{path}: {op}: {source}")]
-    Io { path: PathBuf, op: &'static str, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        op: &'static str,
+        source: std::io::Error,
+    },
     #[error("{path}: sockets and other special files cannot go into a layer")]
     UnsupportedFileType { path: PathBuf },
     #[error("{path}: changed size while being archived")]

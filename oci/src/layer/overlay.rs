@@ -35,11 +35,19 @@ pub fn overlay_entries(upper: &Path) -> Result<Vec<FsEntry>, LayerError> {
                     op: "list xattrs",
                     source,
                 })?;
-                if let Some((k, _)) = raw.iter().find(|(k, _)| REFUSED_XATTRS.contains(&k.as_str())) {
-                    return Err(LayerError::OverlayFeature { path: full, xattr: k.clone() });
+                if let Some((k, _)) = raw
+                    .iter()
+                    .find(|(k, _)| REFUSED_XATTRS.contains(&k.as_str()))
+                {
+                    return Err(LayerError::OverlayFeature {
+                        path: full,
+                        xattr: k.clone(),
+                    });
                 }
                 let opaque = entry.kind == EntryKind::Dir
-                    && raw.iter().any(|(k, v)| OPAQUE_XATTRS.contains(&k.as_str()) && v == b"y");
+                    && raw
+                        .iter()
+                        .any(|(k, v)| OPAQUE_XATTRS.contains(&k.as_str()) && v == b"y");
                 let path = entry.path.clone();
                 out.push(entry);
                 if opaque {

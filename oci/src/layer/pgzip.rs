@@ -67,11 +67,20 @@ impl<W: Write> ParallelGzip<W> {
         }
         let data = std::mem::replace(&mut self.block, Vec::with_capacity(BLOCK));
         self.crc.update(&data);
-        let next_dict = data.get(data.len().saturating_sub(DICT)..).unwrap_or_default().to_vec();
+        let next_dict = data
+            .get(data.len().saturating_sub(DICT)..)
+            .unwrap_or_default()
+            .to_vec();
         let dict = std::mem::replace(&mut self.dict, next_dict);
         let (reply, rx) = mpsc::sync_channel(1);
         let jobs = self.jobs.as_ref().ok_or_else(closed)?;
-        jobs.send(Job { data, dict, last, reply }).map_err(|_| closed())?;
+        jobs.send(Job {
+            data,
+            dict,
+            last,
+            reply,
+        })
+        .map_err(|_| closed())?;
         self.pending.push_back(rx);
         while self.pending.len() > self.max_pending {
             self.write_oldest()?;
@@ -119,7 +128,8 @@ impl<W: Write> Write for ParallelGzip<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let room = BLOCK - self.block.len();
         let take = room.min(buf.len());
-        self.block.extend_from_slice(buf.get(..take).unwrap_or_default());
+        self.block
+            .extend_from_slice(buf.get(..take).unwrap_or_default());
         if self.block.len() >= BLOCK {
             self.dispatch(false)?;
         }
@@ -158,7 +168,11 @@ fn deflate_block(c: &mut Compress, data: &[u8], dict: &[u8], last: bool) -> io::
     if !dict.is_empty() {
         c.set_dictionary(dict).map_err(io::Error::other)?;
     }
-    let flush = if last { FlushCompress::Finish } else { FlushCompress::Sync };
+    let flush = if last {
+        FlushCompress::Finish
+    } else {
+        FlushCompress::Sync
+    };
     let mut out = Vec::with_capacity(data.len() / 2 + 1024);
     let mut consumed = 0usize;
     loop {
@@ -194,22 +208,31 @@ mod tests {
 
     #[test]
     fn single_member_readable_by_plain_decoder() {
-        let data: Vec<u8> =
-            (0..1_000_000u32).map(|i| (i.wrapping_mul(7919) % 97) as u8 ^ (i / 4096) as u8).collect();
+        let data: Vec<u8> = (0..1_000_000u32)
+            .map(|i| (i.wrapping_mul(7919) % 97) as u8 ^ (i / 4096) as u8)
+            .collect();
         for threads in [1, 2, 3] {
             let blob = gz(&data, threads);
             let mut out = Vec::new();
-            flate2::read::GzDecoder::new(&blob[..]).read_to_end(&mut out).unwrap();
+            flate2::read::GzDecoder::new(&blob[..])
+                .read_to_end(&mut out)
+                .unwrap();
             assert_eq!(out, data, "threads={threads}");
         }
-        assert_eq!(gz(&data, 1), gz(&data, 2), "output does not depend on thread count");
+        assert_eq!(
+            gz(&data, 1),
+            gz(&data, 2),
+            "output does not depend on thread count"
+        );
     }
 
     #[test]
     fn empty_input_is_a_valid_gzip() {
         let blob = gz(b"", 2);
         let mut out = Vec::new();
-        flate2::read::GzDecoder::new(&blob[..]).read_to_end(&mut out).unwrap();
+        flate2::read::GzDecoder::new(&blob[..])
+            .read_to_end(&mut out)
+            .unwrap();
         assert!(out.is_empty());
     }
 
@@ -219,7 +242,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x.gz");
         std::fs::write(&path, gz(&data, 2)).unwrap();
-        let st = std::process::Command::new("gzip").arg("-t").arg(&path).status().unwrap();
+        let st = std::process::Command::new("gzip")
+            .arg("-t")
+            .arg(&path)
+            .status()
+            .unwrap();
         assert!(st.success());
     }
 }

@@ -24,16 +24,24 @@ pub struct EntryName {
 impl EntryName {
     pub fn parse(raw: &[u8], shown: &str) -> Result<EntryName, ApplyError> {
         if raw.first() == Some(&b'/') {
-            return Err(ApplyError::Absolute { entry: shown.to_string() });
+            return Err(ApplyError::Absolute {
+                entry: shown.to_string(),
+            });
         }
         if raw.contains(&0) {
-            return Err(ApplyError::BadName { entry: shown.to_string() });
+            return Err(ApplyError::BadName {
+                entry: shown.to_string(),
+            });
         }
         let mut components = Vec::new();
         for c in raw.split(|b| *b == b'/') {
             match c {
                 b"" | b"." => {}
-                b".." => return Err(ApplyError::Traversal { entry: shown.to_string() }),
+                b".." => {
+                    return Err(ApplyError::Traversal {
+                        entry: shown.to_string(),
+                    })
+                }
                 other => components.push(other.to_vec()),
             }
         }
@@ -41,7 +49,9 @@ impl EntryName {
     }
 
     pub fn split_last(&self) -> Option<(&[Vec<u8>], &[u8])> {
-        self.components.split_last().map(|(last, parents)| (parents, last.as_slice()))
+        self.components
+            .split_last()
+            .map(|(last, parents)| (parents, last.as_slice()))
     }
 
     pub fn key(&self) -> Vec<u8> {
@@ -72,7 +82,11 @@ pub fn resolve_dir(
     entry: &str,
 ) -> Result<Option<Resolved>, ApplyError> {
     let io = |op: &'static str| {
-        move |source: std::io::Error| ApplyError::Io { entry: entry.to_string(), op, source }
+        move |source: std::io::Error| ApplyError::Io {
+            entry: entry.to_string(),
+            op,
+            source,
+        }
     };
     let dup = |fd: &OwnedFd| fd.try_clone().map_err(io("dup"));
     let mut stack: Vec<(Vec<u8>, OwnedFd)> = Vec::new();
@@ -107,7 +121,9 @@ pub fn resolve_dir(
             Some(st) if sys::is_symlink(&st) => {
                 links += 1;
                 if links > MAX_LINKS {
-                    return Err(ApplyError::SymlinkLoop { entry: entry.to_string() });
+                    return Err(ApplyError::SymlinkLoop {
+                        entry: entry.to_string(),
+                    });
                 }
                 let target = sys::readlink_at(&cur, &name).map_err(io("readlink"))?;
                 let shown_component = shown_path(&stack, &c);
@@ -154,7 +170,10 @@ pub fn resolve_dir(
         Some((_, fd)) => dup(fd)?,
         None => dup(root)?,
     };
-    Ok(Some(Resolved { fd, path: stack.into_iter().map(|(c, _)| c).collect() }))
+    Ok(Some(Resolved {
+        fd,
+        path: stack.into_iter().map(|(c, _)| c).collect(),
+    }))
 }
 
 fn shown_path(stack: &[(Vec<u8>, OwnedFd)], last: &[u8]) -> String {
@@ -164,7 +183,9 @@ fn shown_path(stack: &[(Vec<u8>, OwnedFd)], last: &[u8]) -> String {
 }
 
 pub fn cname(name: &[u8], entry: &str) -> Result<CString, ApplyError> {
-    sys::cstr(name).map_err(|_| ApplyError::BadName { entry: entry.to_string() })
+    sys::cstr(name).map_err(|_| ApplyError::BadName {
+        entry: entry.to_string(),
+    })
 }
 
 #[cfg(test)]
@@ -175,9 +196,18 @@ mod tests {
     fn names() {
         let n = EntryName::parse(b"./a//b/./c/", "x").unwrap();
         assert_eq!(n.key(), b"a/b/c");
-        assert!(matches!(EntryName::parse(b"/etc/passwd", "x"), Err(ApplyError::Absolute { .. })));
-        assert!(matches!(EntryName::parse(b"a/../../x", "x"), Err(ApplyError::Traversal { .. })));
-        assert!(matches!(EntryName::parse(b"../x", "x"), Err(ApplyError::Traversal { .. })));
+        assert!(matches!(
+            EntryName::parse(b"/etc/passwd", "x"),
+            Err(ApplyError::Absolute { .. })
+        ));
+        assert!(matches!(
+            EntryName::parse(b"a/../../x", "x"),
+            Err(ApplyError::Traversal { .. })
+        ));
+        assert!(matches!(
+            EntryName::parse(b"../x", "x"),
+            Err(ApplyError::Traversal { .. })
+        ));
         assert!(EntryName::parse(b"./", "x").unwrap().components.is_empty());
     }
 }

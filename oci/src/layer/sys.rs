@@ -25,7 +25,10 @@ pub fn open_root(path: &Path) -> io::Result<OwnedFd> {
     let c = cstr(path.as_os_str().as_bytes())?;
     // SAFETY: c is a valid NUL-terminated string; the returned fd is owned by us.
     let fd = unsafe {
-        libc::open(c.as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC)
+        libc::open(
+            c.as_ptr(),
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        )
     };
     owned(fd)
 }
@@ -57,7 +60,12 @@ pub fn lstat_at(dir: &OwnedFd, name: &CStr) -> io::Result<Option<libc::stat>> {
     let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
     // SAFETY: valid fd, C string and out pointer.
     let rc = unsafe {
-        libc::fstatat(dir.as_raw_fd(), name.as_ptr(), st.as_mut_ptr(), libc::AT_SYMLINK_NOFOLLOW)
+        libc::fstatat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            st.as_mut_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
     };
     if rc < 0 {
         let e = io::Error::last_os_error();
@@ -105,7 +113,13 @@ pub fn symlink_at(target: &CStr, dir: &OwnedFd, name: &CStr) -> io::Result<()> {
 pub fn link_at(old_dir: &OwnedFd, old: &CStr, new_dir: &OwnedFd, new: &CStr) -> io::Result<()> {
     // SAFETY: valid fds and C strings; flags 0 = do not follow a symlink `old`.
     check(unsafe {
-        libc::linkat(old_dir.as_raw_fd(), old.as_ptr(), new_dir.as_raw_fd(), new.as_ptr(), 0)
+        libc::linkat(
+            old_dir.as_raw_fd(),
+            old.as_ptr(),
+            new_dir.as_raw_fd(),
+            new.as_ptr(),
+            0,
+        )
     })
 }
 
@@ -118,7 +132,13 @@ pub fn mknod_at(dir: &OwnedFd, name: &CStr, mode: u32, major: u32, minor: u32) -
 pub fn chown_at(dir: &OwnedFd, name: &CStr, uid: u32, gid: u32) -> io::Result<()> {
     // SAFETY: valid fd and C string.
     check(unsafe {
-        libc::fchownat(dir.as_raw_fd(), name.as_ptr(), uid, gid, libc::AT_SYMLINK_NOFOLLOW)
+        libc::fchownat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            uid,
+            gid,
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
     })
 }
 
@@ -129,11 +149,19 @@ pub fn chmod_at(dir: &OwnedFd, name: &CStr, mode: u32) -> io::Result<()> {
 }
 
 pub fn set_mtime_at(dir: &OwnedFd, name: &CStr, secs: i64, nanos: u32) -> io::Result<()> {
-    let t = libc::timespec { tv_sec: secs as libc::time_t, tv_nsec: nanos as _ };
+    let t = libc::timespec {
+        tv_sec: secs as libc::time_t,
+        tv_nsec: nanos as _,
+    };
     let times = [t, t];
     // SAFETY: valid fd, C string and a 2-element timespec array.
     check(unsafe {
-        libc::utimensat(dir.as_raw_fd(), name.as_ptr(), times.as_ptr(), libc::AT_SYMLINK_NOFOLLOW)
+        libc::utimensat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            times.as_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
     })
 }
 
@@ -146,7 +174,12 @@ pub fn readlink_at(dir: &OwnedFd, name: &CStr) -> io::Result<Vec<u8>> {
     let mut buf = vec![0u8; libc::PATH_MAX as usize + 1];
     // SAFETY: valid fd, C string and buffer of the given length.
     let n = unsafe {
-        libc::readlinkat(dir.as_raw_fd(), name.as_ptr(), buf.as_mut_ptr().cast(), buf.len())
+        libc::readlinkat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
     };
     if n < 0 {
         return Err(io::Error::last_os_error());
@@ -169,7 +202,15 @@ pub fn lsetxattr(path: &Path, key: &str, value: &[u8]) -> io::Result<()> {
     let p = cstr(path.as_os_str().as_bytes())?;
     let k = cstr(key.as_bytes())?;
     // SAFETY: valid C strings and value buffer.
-    check(unsafe { libc::lsetxattr(p.as_ptr(), k.as_ptr(), value.as_ptr().cast(), value.len(), 0) })
+    check(unsafe {
+        libc::lsetxattr(
+            p.as_ptr(),
+            k.as_ptr(),
+            value.as_ptr().cast(),
+            value.len(),
+            0,
+        )
+    })
 }
 
 /// All extended attributes of `path` (not following a final symlink), sorted by name.
@@ -202,8 +243,14 @@ pub fn lxattrs(path: &Path) -> io::Result<Vec<(String, Vec<u8>)>> {
         }
         let mut value = vec![0u8; len as usize];
         // SAFETY: buffer of the given length.
-        let len =
-            unsafe { libc::lgetxattr(p.as_ptr(), k.as_ptr(), value.as_mut_ptr().cast(), value.len()) };
+        let len = unsafe {
+            libc::lgetxattr(
+                p.as_ptr(),
+                k.as_ptr(),
+                value.as_mut_ptr().cast(),
+                value.len(),
+            )
+        };
         if len < 0 {
             return Err(io::Error::last_os_error());
         }

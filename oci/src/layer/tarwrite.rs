@@ -3,7 +3,7 @@
 //! no atime/ctime, mtimes in whole seconds clamped to SOURCE_DATE_EPOCH when one is given.
 //! The diffID (uncompressed) and the blob digest + size (compressed) come out of the same pass.
 
-use super::compression::{Compressor, CompressionOptions};
+use super::compression::{CompressionOptions, Compressor};
 use super::entry::{EntryKind, FsEntry};
 use super::LayerError;
 use crate::digest::{Digest, HashingWriter};
@@ -47,17 +47,31 @@ impl LayerInfo {
 type Chain<W> = HashingWriter<BufWriter<Compressor<HashingWriter<W>>>>;
 
 /// Writes `entries` as a layer into `out`; returns `out` and the layer's digests.
-pub fn write_layer<W, I>(entries: I, out: W, opts: &LayerOptions) -> Result<(W, LayerInfo), LayerError>
+pub fn write_layer<W, I>(
+    entries: I,
+    out: W,
+    opts: &LayerOptions,
+) -> Result<(W, LayerInfo), LayerError>
 where
     W: Write + Send + 'static,
     I: IntoIterator<Item = FsEntry>,
 {
     let media_type = opts.media_types.layer(opts.compression.kind)?.to_string();
-    let io = |op: &'static str| move |source| LayerError::Io { path: PathBuf::new(), op, source };
-    let compressor =
-        Compressor::new(HashingWriter::new(out), &opts.compression).map_err(io("start compressor"))?;
+    let io = |op: &'static str| {
+        move |source| LayerError::Io {
+            path: PathBuf::new(),
+            op,
+            source,
+        }
+    };
+    let compressor = Compressor::new(HashingWriter::new(out), &opts.compression)
+        .map_err(io("start compressor"))?;
     let chain: Chain<W> = HashingWriter::new(BufWriter::with_capacity(256 * 1024, compressor));
-    let mut tw = TarWriter { builder: tar::Builder::new(chain), epoch: opts.source_date_epoch, links: HashMap::new() };
+    let mut tw = TarWriter {
+        builder: tar::Builder::new(chain),
+        epoch: opts.source_date_epoch,
+        links: HashMap::new(),
+    };
     for e in entries {
         tw.append(e)?;
     }
@@ -70,7 +84,16 @@ where
     })?;
     let hashing = compressor.finish().map_err(io("finish compression"))?;
     let (out, digest, size) = hashing.finish();
-    Ok((out, LayerInfo { diff_id, uncompressed_size, digest, size, media_type }))
+    Ok((
+        out,
+        LayerInfo {
+            diff_id,
+            uncompressed_size,
+            digest,
+            size,
+            media_type,
+        },
+    ))
 }
 
 struct TarWriter<W: Write> {
@@ -84,7 +107,11 @@ impl<W: Write> TarWriter<W> {
     fn append(&mut self, mut e: FsEntry) -> Result<(), LayerError> {
         if let (Some(ino), EntryKind::File { .. }) = (e.inode, &e.kind) {
             match self.links.get(&ino) {
-                Some(first) => e.kind = EntryKind::Hardlink { target: first.clone() },
+                Some(first) => {
+                    e.kind = EntryKind::Hardlink {
+                        target: first.clone(),
+                    }
+                }
                 None => {
                     self.links.insert(ino, e.path.clone());
                 }
@@ -143,29 +170,50 @@ impl<W: Write> TarWriter<W> {
             let data = pax_records(&pax);
             let mut ph = tar::Header::new_ustar();
             let mut pname = b"PaxHeaders.0/".to_vec();
-            pname.extend(e.path.rsplit(|b| *b == b'/').next().unwrap_or_default().iter().take(80));
+            pname.extend(
+                e.path
+                    .rsplit(|b| *b == b'/')
+                    .next()
+                    .unwrap_or_default()
+                    .iter()
+                    .take(80),
+            );
             raw_name(&mut ph, &pname);
             ph.set_entry_type(tar::EntryType::XHeader);
             ph.set_size(data.len() as u64);
             ph.set_mode(0o644);
             ph.set_mtime(mtime.max(0) as u64);
             ph.set_cksum();
-            self.builder.append(&ph, data.as_slice()).map_err(io("write pax header"))?;
+            self.builder
+                .append(&ph, data.as_slice())
+                .map_err(io("write pax header"))?;
         }
         h.set_cksum();
         match &e.kind {
             EntryKind::File { size, source } => {
                 let f = std::fs::File::open(source).map_err(io("open"))?;
-                let exact = ExactReader { inner: f.take(*size), remaining: *size };
+                let exact = ExactReader {
+                    inner: f.take(*size),
+                    remaining: *size,
+                };
                 self.builder.append(&h, exact).map_err(|source| {
                     if source.kind() == io::ErrorKind::UnexpectedEof {
-                        LayerError::FileChanged { path: shown.clone() }
+                        LayerError::FileChanged {
+                            path: shown.clone(),
+                        }
                     } else {
-                        LayerError::Io { path: shown.clone(), op: "write file", source }
+                        LayerError::Io {
+                            path: shown.clone(),
+                            op: "write file",
+                            source,
+                        }
                     }
                 })
             }
-            _ => self.builder.append(&h, io::empty()).map_err(io("write entry")),
+            _ => self
+                .builder
+                .append(&h, io::empty())
+                .map_err(io("write entry")),
         }
     }
 }
@@ -240,7 +288,10 @@ impl<R: Read> Read for ExactReader<R> {
         }
         let n = self.inner.read(buf)?;
         if n == 0 {
-            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "file shrank while archiving"));
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "file shrank while archiving",
+            ));
         }
         self.remaining -= n as u64;
         Ok(n)

@@ -23,13 +23,25 @@ use std::sync::Mutex;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("content store {path}: {op}: {source}")]
-    Io { path: PathBuf, op: &'static str, source: io::Error },
+    Io {
+        path: PathBuf,
+        op: &'static str,
+        source: io::Error,
+    },
     #[error("blob {digest} not found in the content store")]
     NotFound { digest: Digest },
     #[error("content does not match its digest: expected {expected}, got {actual} ({size} bytes)")]
-    DigestMismatch { expected: Digest, actual: Digest, size: u64 },
+    DigestMismatch {
+        expected: Digest,
+        actual: Digest,
+        size: u64,
+    },
     #[error("content size mismatch for {digest}: expected {expected} bytes, got {actual}")]
-    SizeMismatch { digest: Digest, expected: u64, actual: u64 },
+    SizeMismatch {
+        digest: Digest,
+        expected: u64,
+        actual: u64,
+    },
     #[error("reference index {path}: {message}")]
     Refs { path: PathBuf, message: String },
     #[error("invalid reference name {name:?}")]
@@ -59,7 +71,10 @@ impl ContentStore {
             std::fs::remove_dir_all(&ingest).map_err(io_err(&ingest, "clean"))?;
         }
         std::fs::create_dir_all(&ingest).map_err(io_err(&ingest, "create"))?;
-        Ok(ContentStore { root, refs_lock: Mutex::new(()) })
+        Ok(ContentStore {
+            root,
+            refs_lock: Mutex::new(()),
+        })
     }
 
     pub fn root(&self) -> &Path {
@@ -79,19 +94,28 @@ impl ContentStore {
         let p = self.blob_path(digest);
         match std::fs::metadata(&p) {
             Ok(m) => Ok(m.len()),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Err(StoreError::NotFound { digest: *digest }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                Err(StoreError::NotFound { digest: *digest })
+            }
             Err(e) => Err(io_err(&p, "stat")(e)),
         }
     }
 
     /// A writer for a new blob; call [`BlobWriter::commit`] to make it visible.
     pub fn writer(&self) -> Result<BlobWriter, StoreError> {
-        BlobWriter::new(self.root.join("ingest"), self.root.join("blobs").join("sha256"))
+        BlobWriter::new(
+            self.root.join("ingest"),
+            self.root.join("blobs").join("sha256"),
+        )
     }
 
     /// Streams `reader` into the store; with `expected`, a different digest is refused and
     /// leaves nothing behind.
-    pub fn ingest<R: Read>(&self, mut reader: R, expected: Option<&Digest>) -> Result<(Digest, u64), StoreError> {
+    pub fn ingest<R: Read>(
+        &self,
+        mut reader: R,
+        expected: Option<&Digest>,
+    ) -> Result<(Digest, u64), StoreError> {
         let mut w = self.writer()?;
         let ingest = self.root.join("ingest");
         io::copy(&mut reader, &mut w).map_err(io_err(&ingest, "ingest"))?;
@@ -112,7 +136,9 @@ impl ContentStore {
         let p = self.blob_path(digest);
         match File::open(&p) {
             Ok(f) => Ok(VerifiedReader::new(f, *digest)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Err(StoreError::NotFound { digest: *digest }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                Err(StoreError::NotFound { digest: *digest })
+            }
             Err(e) => Err(io_err(&p, "open")(e)),
         }
     }
@@ -131,7 +157,9 @@ impl ContentStore {
         let p = self.blob_path(digest);
         match std::fs::remove_file(&p) {
             Ok(()) => Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Err(StoreError::NotFound { digest: *digest }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                Err(StoreError::NotFound { digest: *digest })
+            }
             Err(e) => Err(io_err(&p, "delete")(e)),
         }
     }
@@ -142,7 +170,11 @@ impl ContentStore {
         let mut out = Vec::new();
         for e in std::fs::read_dir(&dir).map_err(io_err(&dir, "list"))? {
             let e = e.map_err(io_err(&dir, "list"))?;
-            if let Some(d) = e.file_name().to_str().and_then(|n| Digest::from_hex(n).ok()) {
+            if let Some(d) = e
+                .file_name()
+                .to_str()
+                .and_then(|n| Digest::from_hex(n).ok())
+            {
                 out.push(d);
             }
         }

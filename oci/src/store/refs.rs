@@ -16,8 +16,10 @@ impl ContentStore {
     fn load_refs(&self) -> Result<Refs, StoreError> {
         let p = self.refs_path();
         match std::fs::read(&p) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map_err(|e| StoreError::Refs { path: p.clone(), message: e.to_string() }),
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| StoreError::Refs {
+                path: p.clone(),
+                message: e.to_string(),
+            }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Refs::new()),
             Err(e) => Err(io_err(&p, "read")(e)),
         }
@@ -25,9 +27,12 @@ impl ContentStore {
 
     fn save_refs(&self, refs: &Refs) -> Result<(), StoreError> {
         let p = self.refs_path();
-        let bytes = serde_json::to_vec_pretty(refs)
-            .map_err(|e| StoreError::Refs { path: p.clone(), message: e.to_string() })?;
-        let mut tmp = tempfile::NamedTempFile::new_in(self.root()).map_err(io_err(&p, "temp file"))?;
+        let bytes = serde_json::to_vec_pretty(refs).map_err(|e| StoreError::Refs {
+            path: p.clone(),
+            message: e.to_string(),
+        })?;
+        let mut tmp =
+            tempfile::NamedTempFile::new_in(self.root()).map_err(io_err(&p, "temp file"))?;
         tmp.write_all(&bytes).map_err(io_err(&p, "write"))?;
         tmp.as_file().sync_all().map_err(io_err(&p, "fsync"))?;
         tmp.persist(&p).map_err(|e| io_err(&p, "rename")(e.error))?;
@@ -37,7 +42,9 @@ impl ContentStore {
     /// Points `name` at `desc` (replacing any previous target).
     pub fn set_ref(&self, name: &str, desc: &Descriptor) -> Result<(), StoreError> {
         if name.is_empty() || name.chars().any(char::is_control) {
-            return Err(StoreError::RefName { name: name.to_string() });
+            return Err(StoreError::RefName {
+                name: name.to_string(),
+            });
         }
         let _guard = self.refs_lock.lock().unwrap_or_else(|p| p.into_inner());
         let mut refs = self.load_refs()?;

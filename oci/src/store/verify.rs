@@ -15,7 +15,11 @@ pub struct VerifiedReader<R> {
 
 impl<R: Read> VerifiedReader<R> {
     pub fn new(inner: R, expected: Digest) -> Self {
-        VerifiedReader { inner, expected, digester: Some(Digester::new()) }
+        VerifiedReader {
+            inner,
+            expected,
+            digester: Some(Digester::new()),
+        }
     }
 
     pub fn expected(&self) -> &Digest {
@@ -38,7 +42,11 @@ impl<R: Read> Read for VerifiedReader<R> {
                 if actual != self.expected {
                     return Err(io::Error::new(
                         io::ErrorKind::InvalidData,
-                        StoreError::DigestMismatch { expected: self.expected, actual, size },
+                        StoreError::DigestMismatch {
+                            expected: self.expected,
+                            actual,
+                            size,
+                        },
                     ));
                 }
             }
@@ -49,14 +57,27 @@ impl<R: Read> Read for VerifiedReader<R> {
 
 /// Turns a read error back into a store error (a digest mismatch stays one).
 pub(super) fn into_store_error(e: io::Error, path: &Path) -> StoreError {
-    if e.kind() == io::ErrorKind::InvalidData {
-        if let Some(inner) = e.get_ref().and_then(|i| i.downcast_ref::<StoreError>()) {
-            if let StoreError::DigestMismatch { expected, actual, size } = inner {
-                return StoreError::DigestMismatch { expected: *expected, actual: *actual, size: *size };
-            }
-        }
+    let mismatch = e.get_ref().and_then(|i| i.downcast_ref::<StoreError>());
+    if let (
+        io::ErrorKind::InvalidData,
+        Some(StoreError::DigestMismatch {
+            expected,
+            actual,
+            size,
+        }),
+    ) = (e.kind(), mismatch)
+    {
+        return StoreError::DigestMismatch {
+            expected: *expected,
+            actual: *actual,
+            size: *size,
+        };
     }
-    StoreError::Io { path: path.to_path_buf(), op: "read", source: e }
+    StoreError::Io {
+        path: path.to_path_buf(),
+        op: "read",
+        source: e,
+    }
 }
 
 #[cfg(test)]

@@ -20,7 +20,9 @@ impl BlobWriter {
             .prefix("blob-")
             .tempfile_in(&ingest)
             .map_err(io_err(&ingest, "create temp file"))?;
-        let (file, tmp) = named.keep().map_err(|e| io_err(&ingest, "keep temp file")(e.error))?;
+        let (file, tmp) = named
+            .keep()
+            .map_err(|e| io_err(&ingest, "keep temp file")(e.error))?;
         Ok(BlobWriter {
             file: Some(io::BufWriter::with_capacity(256 * 1024, file)),
             tmp,
@@ -40,7 +42,11 @@ impl BlobWriter {
         let (digest, size) = std::mem::take(&mut self.digester).finish();
         if let Some(exp) = expected {
             if *exp != digest {
-                return Err(StoreError::DigestMismatch { expected: *exp, actual: digest, size });
+                return Err(StoreError::DigestMismatch {
+                    expected: *exp,
+                    actual: digest,
+                    size,
+                });
             }
         }
         let file = self.file.take().ok_or_else(|| StoreError::Io {
@@ -48,7 +54,9 @@ impl BlobWriter {
             op: "commit",
             source: io::Error::other("already committed"),
         })?;
-        let file = file.into_inner().map_err(|e| io_err(&self.tmp, "flush")(e.into_error()))?;
+        let file = file
+            .into_inner()
+            .map_err(|e| io_err(&self.tmp, "flush")(e.into_error()))?;
         file.sync_all().map_err(io_err(&self.tmp, "fsync"))?;
         drop(file);
         let dest = self.blobs.join(digest.hex());
@@ -62,7 +70,10 @@ impl BlobWriter {
 
 impl Write for BlobWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let f = self.file.as_mut().ok_or_else(|| io::Error::other("blob already committed"))?;
+        let f = self
+            .file
+            .as_mut()
+            .ok_or_else(|| io::Error::other("blob already committed"))?;
         let n = f.write(buf)?;
         self.digester.update(buf.get(..n).unwrap_or_default());
         Ok(n)

@@ -19,19 +19,54 @@ pub struct Raw {
 
 impl Raw {
     pub fn file(name: &str, data: &[u8]) -> Raw {
-        Raw { name: name.into(), kind: tar::EntryType::Regular, link: vec![], data: data.into(), size: None, mode: 0o644 }
+        Raw {
+            name: name.into(),
+            kind: tar::EntryType::Regular,
+            link: vec![],
+            data: data.into(),
+            size: None,
+            mode: 0o644,
+        }
     }
     pub fn dir(name: &str) -> Raw {
-        Raw { name: name.into(), kind: tar::EntryType::Directory, link: vec![], data: vec![], size: None, mode: 0o755 }
+        Raw {
+            name: name.into(),
+            kind: tar::EntryType::Directory,
+            link: vec![],
+            data: vec![],
+            size: None,
+            mode: 0o755,
+        }
     }
     pub fn symlink(name: &str, target: &str) -> Raw {
-        Raw { name: name.into(), kind: tar::EntryType::Symlink, link: target.into(), data: vec![], size: None, mode: 0o777 }
+        Raw {
+            name: name.into(),
+            kind: tar::EntryType::Symlink,
+            link: target.into(),
+            data: vec![],
+            size: None,
+            mode: 0o777,
+        }
     }
     pub fn hardlink(name: &str, target: &str) -> Raw {
-        Raw { name: name.into(), kind: tar::EntryType::Link, link: target.into(), data: vec![], size: None, mode: 0o644 }
+        Raw {
+            name: name.into(),
+            kind: tar::EntryType::Link,
+            link: target.into(),
+            data: vec![],
+            size: None,
+            mode: 0o644,
+        }
     }
     pub fn char_dev(name: &str, major: u32, minor: u32) -> Raw {
-        let mut r = Raw { name: name.into(), kind: tar::EntryType::Char, link: vec![], data: vec![], size: None, mode: 0o666 };
+        let mut r = Raw {
+            name: name.into(),
+            kind: tar::EntryType::Char,
+            link: vec![],
+            data: vec![],
+            size: None,
+            mode: 0o666,
+        };
         r.link = format!("{major}:{minor}").into_bytes();
         r
     }
@@ -83,13 +118,21 @@ pub fn snapshot(root: &Path, with_dir_mtimes: bool) -> Snapshot {
     let mut out = BTreeMap::new();
     for e in walkdir::WalkDir::new(root).min_depth(1).sort_by_file_name() {
         let e = e.unwrap();
-        let rel = e.path().strip_prefix(root).unwrap().to_string_lossy().into_owned();
+        let rel = e
+            .path()
+            .strip_prefix(root)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
         let md = std::fs::symlink_metadata(e.path()).unwrap();
         let ft = md.file_type();
         let what = if ft.is_dir() {
             "dir".to_string()
         } else if ft.is_file() {
-            format!("file:{}", hex::encode(sha2_digest(&std::fs::read(e.path()).unwrap())))
+            format!(
+                "file:{}",
+                hex::encode(sha2_digest(&std::fs::read(e.path()).unwrap()))
+            )
         } else if ft.is_symlink() {
             format!("link:{}", std::fs::read_link(e.path()).unwrap().display())
         } else if ft.is_char_device() {
@@ -99,11 +142,26 @@ pub fn snapshot(root: &Path, with_dir_mtimes: bool) -> Snapshot {
         } else {
             "other".into()
         };
-        let mtime = if ft.is_dir() && !with_dir_mtimes { 0 } else { md.mtime() };
+        let mtime = if ft.is_dir() && !with_dir_mtimes {
+            0
+        } else {
+            md.mtime()
+        };
         let xattrs = xattrs(root, &rel);
-        let mode = if ft.is_symlink() { 0 } else { md.mode() & 0o7777 };
-        out.insert(rel, format!("{what} mode={mode:o} {}:{} mtime={mtime} nlink={} xattrs={xattrs:?}",
-            md.uid(), md.gid(), if ft.is_file() { md.nlink() } else { 0 }));
+        let mode = if ft.is_symlink() {
+            0
+        } else {
+            md.mode() & 0o7777
+        };
+        out.insert(
+            rel,
+            format!(
+                "{what} mode={mode:o} {}:{} mtime={mtime} nlink={} xattrs={xattrs:?}",
+                md.uid(),
+                md.gid(),
+                if ft.is_file() { md.nlink() } else { 0 }
+            ),
+        );
     }
     out
 }
@@ -114,5 +172,8 @@ fn sha2_digest(b: &[u8]) -> Vec<u8> {
 
 fn xattrs(root: &Path, rel: &str) -> Vec<String> {
     let e = slipway_oci::layer::FsEntry::from_disk(root, Path::new(rel)).unwrap();
-    e.xattrs.iter().map(|(k, v)| format!("{k}={}", String::from_utf8_lossy(v))).collect()
+    e.xattrs
+        .iter()
+        .map(|(k, v)| format!("{k}={}", String::from_utf8_lossy(v)))
+        .collect()
 }
