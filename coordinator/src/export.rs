@@ -1,0 +1,175 @@
+//! Running the export plan: file exports from the worker's content store, and pushes.
+
+use crate::error::{io, BuildError};
+use crate::output::Dest;
+use crate::plan::{FileExport, PushTarget};
+use crate::stitch::push_plan;
+use oci_spec::image::Descriptor;
+use slipway_graph::Platform;
+use slipway_oci::auth::CredentialStore;
+use slipway_oci::export::{
+    DockerArchive, ExportSource, Exporter, LocalDir, OciLayoutTar, RootfsTar,
+};
+use slipway_oci::layer::ApplyOptions;
+use slipway_oci::registry::{parse_reference, PushOptions, RegistryClient, RegistryConfig};
+use slipway_oci::ContentStore;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// The subdirectory buildx uses for one platform of a multi-platform local export
+/// (`linux_amd64`, `linux_arm_v7`).
+pub fn platform_dir(p: &Platform) -> String {
+    let s = p.to_string().replace('/', "_");
+    s
+}
+
+/// Writes one file export. Blocking: run it off the async runtime.
+pub fn export_file(
+    store: &ContentStore,
+    root: &Descriptor,
+    platforms: &[Platform],
+    export: &FileExport,
+    source_date_epoch: Option<i64>,
+    scratch: &Path,
+) -> Result<(), BuildError> {
+    let source = |name: Option<String>| ExportSource {
+        store,
+        root: root.clone(),
+        name,
+    };
+    match export {
+        FileExport::Oci { dest, name } => with_dest(dest, scratch, |path| {
+            OciLayoutTar {
+                path: path.to_path_buf(),
+            }
+            .export(&source(name.clone()))
+        }),
+        FileExport::Docker { dest, name } => with_dest(dest, scratch, |path| {
+            DockerArchive {
+                path: path.to_path_buf(),
+                platform: None,
+            }
+            .export(&source(name.clone()))
+        }),
+        FileExport::Local { dest, per_platform } => {
+            let targets: Vec<(PathBuf, Option<Platform>)> = if *per_platform {
+                platforms
+                    .iter()
+                    .map(|p| (dest.join(platform_dir(p)), Some(p.clone())))
+                    .collect()
+            } else {
+                vec![(dest.clone(), None)]
+            };
+            for (path, platform) in targets {
+                let exporter = LocalDir {
+                    path: path.clone(),
+                    platform,
+                    apply: ApplyOptions::default(),
+                };
+                exporter
+                    .export(&source(None))
+                    .map_err(|source| BuildError::Export {
+                        dest: path.display().to_string(),
+                        source,
+                    })?;
+            }
+            Ok(())
+        }
+        FileExport::Tar { dest, per_platform } => {
+            if *per_platform {
+                return Err(BuildError::NotSupported {
+                    what: "--output type=tar for several platforms (use type=local or type=oci)"
+                        .into(),
+                });
+            }
+            with_dest(dest, scratch, |path| {
+                RootfsTar {
+                    path: path.to_path_buf(),
+                    platform: None,
+                    apply: ApplyOptions::default(),
+                    source_date_epoch,
+                }
+                .export(&source(None))
+            })
+        }
+    }
+}
+
+/// Runs `write` on the destination path; for stdout, on a scratch file then copied out.
+fn with_dest(
+    dest: &Dest,
+    scratch: &Path,
+    write: impl FnOnce(
+        &Path,
+    )
+        -> Result<slipway_oci::export::ExportReport, slipway_oci::export::ExportError>,
+) -> Result<(), BuildError> {
+    let (path, label) = match dest {
+        Dest::Path(p) => (p.clone(), p.display().to_string()),
+        Dest::Stdout => (scratch.join("stdout.tar"), "stdout".to_string()),
+    };
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(io("creating", parent))?;
+    }
+    write(&path).map_err(|source| BuildError::Export {
+        dest: label,
+        source,
+    })?;
+    if *dest == Dest::Stdout {
+        let mut f = std::fs::File::open(&path).map_err(io("opening", &path))?;
+        let mut out = std::io::stdout().lock();
+        std::io::copy(&mut f, &mut out).map_err(io("writing", Path::new("<stdout>")))?;
+        let _ = std::fs::remove_file(&path);
+    }
+    Ok(())
+}
+
+/// Pushes `root` (and everything it references) to each target: blobs, manifests by digest,
+/// the root by digest, then the tags.
+pub async fn push_all(
+    client: &Arc<RegistryClient>,
+    base_config: &RegistryConfig,
+    store: &ContentStore,
+    root: &Descriptor,
+    targets: &[PushTarget],
+) -> Result<Vec<String>, BuildError> {
+    let plan = push_plan(store, root)?;
+    let mut pushed = Vec::new();
+    for t in targets {
+        let repo = parse_reference(&t.repository).map_err(|source| BuildError::Push {
+            repository: t.repository.clone(),
+            source,
+        })?;
+        let opts = PushOptions {
+            tags: t.tags.clone(),
+            mount_from: Vec::new(),
+        };
+        let result = if t.insecure && !base_config.is_plain_http(&t.registry) {
+            let mut config = base_config.clone();
+            config.insecure.push(t.registry.clone());
+            let credentials = CredentialStore::from_env().unwrap_or_default();
+            RegistryClient::new(config, credentials)
+                .push(&repo, &plan, &opts)
+                .await
+        } else {
+            client.push(&repo, &plan, &opts).await
+        };
+        result.map_err(|source| BuildError::Push {
+            repository: t.repository.clone(),
+            source,
+        })?;
+        pushed.push(t.repository.clone());
+    }
+    Ok(pushed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn platform_dirs_as_buildx() {
+        assert_eq!(platform_dir(&Platform::linux("amd64", "")), "linux_amd64");
+        assert_eq!(platform_dir(&Platform::linux("arm", "v7")), "linux_arm_v7");
+    }
+}
