@@ -6,9 +6,20 @@
 //!   generating the runtime `config.json` with oci-spec.
 //! - [`emulation`]: which foreign platforms this machine can run through QEMU user
 //!   emulation registered in binfmt_misc, and registering it on request.
+//! - [`solver`]: executes a build graph (with [`cache`], [`mounts`] and [`source`]) and
+//!   writes OCI images into the content store.
 //!
 //! The worker runs as root; rootless operation is not supported.
 
+pub mod cache;
 pub mod emulation;
 pub mod executor;
+pub mod mounts;
 pub mod snapshot;
+pub mod solver;
+pub mod source;
+
+pub use solver::{
+    ExportOptions, LocalSource, SecretSource, SolveError, SolveRequest, SolveResult, SolvedImage,
+    SshSource, VertexError, Worker, WorkerConfig, WorkerError,
+};

@@ -1,0 +1,122 @@
+//! Cache keys of exec and file vertices, and looking them up.
+
+use std::sync::Arc;
+
+use slipway_fsutil::{checksum, ChecksumOptions};
+use slipway_graph::{Digest, FileAction, Op, Vertex};
+
+use super::{Ctx, Done, VertexError};
+use crate::cache::{CacheKey, KeyBuilder, ResultRecord};
+use crate::snapshot::ChainId;
+
+/// sha256 over the vertex's digest (its op, platform and input vertices), its platform and
+/// each input's cache key. A file op reading only some paths of a local context uses the
+/// checksum of those paths instead of the whole context's key.
+pub(crate) fn vertex_key(digest: &Digest, vertex: &Vertex, inputs: &[Arc<Done>]) -> CacheKey {
+    let mut k = KeyBuilder::new(vertex.op.kind());
+    k.part("vertex", digest.as_str())
+        .part("platform", &vertex.platform.to_string());
+    for (i, done) in inputs.iter().enumerate() {
+        match selected_paths_key(vertex, i, done) {
+            Some(sel) => k.part("input-paths", sel.as_str()),
+            None => k.part("input", done.key.as_str()),
+        };
+    }
+    k.finish()
+}
+
+fn selected_paths_key(vertex: &Vertex, index: usize, done: &Done) -> Option<CacheKey> {
+    let Op::File(op) = &vertex.op else {
+        return None;
+    };
+    let listing = done.listing.as_ref()?;
+    let idx = u32::try_from(index).ok()?;
+    if op.base == Some(idx) {
+        return None;
+    }
+    let mut k = KeyBuilder::new("local-paths");
+    for action in &op.actions {
+        let FileAction::Copy(c) = action else {
+            continue;
+        };
+        if c.src_input != Some(idx) {
+            continue;
+        }
+        let opts = ChecksumOptions {
+            follow_links: c.follow_symlinks,
+            allow_empty_wildcard: c.allow_empty_wildcard,
+        };
+        // A path missing from the context makes the copy fail; the whole key is used then.
+        let sum = checksum(listing, &[c.src.as_str()], &opts).ok()?;
+        k.part("src", &c.src).part("sum", sum.as_str());
+    }
+    Some(k.finish())
+}
+
+/// The cached result of `key`, unless the request ignores the cache or its snapshot is
+/// gone.
+pub(crate) fn lookup(ctx: &Ctx, key: &CacheKey) -> Result<Option<Option<ChainId>>, VertexError> {
+    if ctx.req.no_cache {
+        return Ok(None);
+    }
+    Ok(match ctx.inner.cache.result(key)? {
+        Some(ResultRecord { chain: None }) => Some(None),
+        Some(ResultRecord { chain: Some(c) }) if ctx.inner.snapshotter.contains(&c) => {
+            Some(Some(c))
+        }
+        _ => None,
+    })
+}
+
+/// The finished input `index` of a vertex.
+pub(crate) fn input(inputs: &[Arc<Done>], index: u32) -> Result<&Arc<Done>, VertexError> {
+    usize::try_from(index)
+        .ok()
+        .and_then(|i| inputs.get(i))
+        .ok_or(VertexError::BadInput { index })
+}
+
+/// Reports `key` as cached if it is, else runs `work` (which returns the output snapshot),
+/// records the result under `key` and reports the duration.
+pub(crate) async fn cached_or_run<Fut>(
+    ctx: &Ctx,
+    digest: &Digest,
+    vertex: &Vertex,
+    key: CacheKey,
+    work: impl FnOnce(CacheKey) -> Fut,
+) -> Result<Done, VertexError>
+where
+    Fut: std::future::Future<Output = Result<Option<ChainId>, VertexError>>,
+{
+    use slipway_progress::VertexStatus;
+    if let Some(chain) = lookup(ctx, &key)? {
+        ctx.progress
+            .vertex(digest, vertex, VertexStatus::Cached)
+            .await;
+        return Ok(Done {
+            chain,
+            key,
+            listing: None,
+        });
+    }
+    ctx.progress
+        .vertex(digest, vertex, VertexStatus::Started)
+        .await;
+    let started = std::time::Instant::now();
+    let chain = work(key.clone()).await?;
+    ctx.inner.cache.put_result(
+        &key,
+        &ResultRecord {
+            chain: chain.clone(),
+        },
+    )?;
+    let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    ctx.progress
+        .vertex(digest, vertex, VertexStatus::Done { duration_ms })
+        .await;
+    Ok(Done {
+        chain,
+        key,
+        listing: None,
+    })
+}

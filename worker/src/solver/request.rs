@@ -1,0 +1,79 @@
+//! What a solve is asked to do and what it hands back.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use oci_spec::image::Descriptor;
+use slipway_graph::{Graph, ImageConfig, Platform};
+use slipway_oci::layer::CompressionOptions;
+use slipway_oci::MediaTypes;
+
+/// One build: a graph plus everything the client provides at run time.
+#[derive(Debug, Clone, Default)]
+pub struct SolveRequest {
+    pub graph: Graph,
+    /// Local contexts by name (`context` for the main build context).
+    pub locals: BTreeMap<String, LocalSource>,
+    /// Secrets by id; read only when a RUN step mounts them.
+    pub secrets: BTreeMap<String, SecretSource>,
+    /// SSH agents by id (`default` when `--mount=type=ssh` names none).
+    pub ssh: BTreeMap<String, SshSource>,
+    /// Ignore cache hits (everything runs; results still refresh the cache).
+    pub no_cache: bool,
+    /// Re-resolve base image tags even when an earlier solve resolved them.
+    pub pull: bool,
+    /// `SOURCE_DATE_EPOCH`: clamps layer mtimes and sets the image `created` time.
+    pub source_date_epoch: Option<i64>,
+    /// How the final images are written.
+    pub export: ExportOptions,
+}
+
+/// A directory on this machine serving a local context.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LocalSource {
+    pub dir: PathBuf,
+    /// `.dockerignore` patterns (added to the graph's own exclude patterns).
+    pub excludes: Vec<String>,
+}
+
+/// Where a secret's value comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretSource {
+    /// The contents of this file.
+    File(PathBuf),
+    /// The value of this environment variable of the worker process.
+    Env(String),
+}
+
+/// An SSH forwarding source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SshSource {
+    /// An ssh-agent socket on this machine, bind-mounted into the step.
+    AgentSocket(PathBuf),
+}
+
+/// Media types and compression of the images a solve writes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExportOptions {
+    pub media_types: MediaTypes,
+    /// Layer compression (gzip by default).
+    pub compression: CompressionOptions,
+}
+
+/// The images of a solve, one per graph output, in output order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SolveResult {
+    pub images: Vec<SolvedImage>,
+}
+
+/// One output's image; its manifest, config and layers are in the worker's content store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SolvedImage {
+    pub platform: Platform,
+    pub target: String,
+    /// The manifest (with its platform set).
+    pub manifest: Descriptor,
+    pub config: Descriptor,
+    pub layers: Vec<Descriptor>,
+    pub image_config: ImageConfig,
+}

@@ -1,0 +1,141 @@
+//! The worker value: its stores, executor and platforms.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use slipway_oci::registry::RegistryClient;
+use slipway_oci::ContentStore;
+use slipway_progress::ProgressEvent;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::{SolveError, SolveRequest, SolveResult, WorkerConfig, WorkerError};
+use crate::cache::CacheIndex;
+use crate::emulation::{self, WorkerPlatforms};
+use crate::executor::{Executor, Runc};
+use crate::mounts::CacheMounts;
+use crate::snapshot::{Snapshotter, SnapshotterConfig};
+
+/// A build worker on this machine. Cheap to clone; one per data dir (the snapshotter
+/// locks it).
+#[derive(Clone)]
+pub struct Worker {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub data_dir: PathBuf,
+    pub snapshotter: Snapshotter,
+    pub store: Arc<ContentStore>,
+    pub cache: CacheIndex,
+    pub cache_mounts: CacheMounts,
+    pub executor: Arc<dyn Executor>,
+    pub platforms: WorkerPlatforms,
+    pub registry: RegistryClient,
+    pub parallelism: usize,
+}
+
+impl std::fmt::Debug for Worker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Worker")
+            .field("data_dir", &self.inner.data_dir)
+            .field("platforms", &self.inner.platforms)
+            .field("parallelism", &self.inner.parallelism)
+            .finish()
+    }
+}
+
+impl Worker {
+    /// Opens the worker's data dir (`snapshots/`, `content/`, `cache/`, `cache-mounts/`,
+    /// `tmp/`), checks the runtime binary and detects (or, with
+    /// [`EmulationMode::Auto`](crate::emulation::EmulationMode::Auto), registers) emulators.
+    pub fn open(config: WorkerConfig) -> Result<Worker, WorkerError> {
+        let runc = Runc::new(config.runtime.clone())?;
+        Worker::with_executor(config, Arc::new(runc))
+    }
+
+    /// As [`Worker::open`] with another executor (e.g. one that counts or records runs);
+    /// `config.runtime` is not used.
+    pub fn with_executor(
+        config: WorkerConfig,
+        executor: Arc<dyn Executor>,
+    ) -> Result<Worker, WorkerError> {
+        let data_dir = config.data_dir.clone();
+        std::fs::create_dir_all(&data_dir).map_err(|source| WorkerError::Io {
+            op: "creating",
+            path: data_dir.clone(),
+            source,
+        })?;
+        let tmp = data_dir.join("tmp");
+        if tmp.exists() {
+            crate::mounts::clear_tmp(&tmp).map_err(|source| WorkerError::Io {
+                op: "clearing",
+                path: tmp.clone(),
+                source,
+            })?;
+        }
+        std::fs::create_dir_all(&tmp).map_err(|source| WorkerError::Io {
+            op: "creating",
+            path: tmp.clone(),
+            source,
+        })?;
+        let snapshotter = Snapshotter::open(SnapshotterConfig {
+            data_dir: data_dir.join("snapshots"),
+            backend: config.snapshot_backend,
+        })?;
+        let store = Arc::new(ContentStore::open(data_dir.join("content"))?);
+        let cache = CacheIndex::open(data_dir.join("cache"))?;
+        let cache_mounts =
+            CacheMounts::open(data_dir.join("cache-mounts")).map_err(|source| WorkerError::Io {
+                op: "creating",
+                path: data_dir.join("cache-mounts"),
+                source,
+            })?;
+        let platforms = emulation::prepare(config.emulation, &config.emulation_config)?;
+        let parallelism = config.parallelism();
+        let registry = RegistryClient::new(config.registry, config.credentials);
+        Ok(Worker {
+            inner: Arc::new(Inner {
+                data_dir,
+                snapshotter,
+                store,
+                cache,
+                cache_mounts,
+                executor,
+                platforms,
+                registry,
+                parallelism,
+            }),
+        })
+    }
+
+    /// The platforms this worker runs natively or through emulation.
+    pub fn platforms(&self) -> &WorkerPlatforms {
+        &self.inner.platforms
+    }
+
+    /// The content store holding pulled blobs and the images solves write.
+    pub fn store(&self) -> &Arc<ContentStore> {
+        &self.inner.store
+    }
+
+    pub fn snapshotter(&self) -> &Snapshotter {
+        &self.inner.snapshotter
+    }
+
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self.inner.data_dir
+    }
+
+    /// Executes `req.graph` and writes one image per output. Progress events go to
+    /// `progress` (a closed receiver is ignored). Cancelling `cancel` kills running
+    /// containers and returns [`SolveError::Cancelled`] once everything is cleaned up.
+    pub async fn solve(
+        &self,
+        req: SolveRequest,
+        progress: mpsc::Sender<ProgressEvent>,
+        cancel: CancellationToken,
+    ) -> Result<SolveResult, SolveError> {
+        super::run::solve(self.inner.clone(), req, progress, cancel).await
+    }
+}
