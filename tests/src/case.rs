@@ -10,6 +10,8 @@
 //! #diff build-arg=KEY=VALUE     --build-arg KEY=VALUE
 //! #diff target=NAME             --target NAME
 //! #diff parent=parent.Dockerfile  build this first (same builder), pass its tag as --build-arg PARENT
+//! #diff peer-dockerfile=peer.Dockerfile  the peer builds this instead: the same image spelled
+//!                               with the older syntax it knows (the reason is a comment beside it)
 //! ```
 //! Every Dockerfile also gets `--build-arg BASE=<registry>/library/busybox:latest`.
 
@@ -52,6 +54,7 @@ pub struct Case {
     pub build_args: Vec<(String, String)>,
     pub target: Option<String>,
     pub parent: Option<PathBuf>,
+    pub peer_dockerfile: Option<PathBuf>,
 }
 
 impl Case {
@@ -74,6 +77,7 @@ impl Case {
             build_args: Vec::new(),
             target: None,
             parent: None,
+            peer_dockerfile: None,
         };
         for (n, line) in text.lines().enumerate() {
             let Some(rest) = line.strip_prefix("#diff") else {
@@ -103,22 +107,27 @@ impl Case {
                 }
                 ("target", Some(v)) => case.target = Some(v.to_string()),
                 ("parent", Some(v)) => case.parent = Some(dir.join(v)),
+                ("peer-dockerfile", Some(v)) => case.peer_dockerfile = Some(dir.join(v)),
                 _ => bail!("{}: unknown #diff line {line:?}", at()),
             }
         }
         Ok(case)
     }
 
+    /// The Dockerfile the peer builds.
+    pub fn peer_dockerfile(&self) -> &Path {
+        self.peer_dockerfile.as_deref().unwrap_or(&self.dockerfile)
+    }
+
     /// The paths RUN --mount flags mount over (explicit targets, default secret and ssh paths),
-    /// with the Dockerfile text of the case and of its parent.
+    /// in the Dockerfiles of the case, its parent and its peer spelling.
     pub fn mount_targets(&self) -> Vec<String> {
         let mut out = Vec::new();
-        let parent_text = self
-            .parent
-            .as_ref()
-            .and_then(|p| std::fs::read_to_string(p).ok())
-            .unwrap_or_default();
-        for text in [self.text.as_str(), parent_text.as_str()] {
+        let read = |p: &Option<PathBuf>| {
+            p.as_ref().and_then(|p| std::fs::read_to_string(p).ok()).unwrap_or_default()
+        };
+        let (parent_text, peer_text) = (read(&self.parent), read(&self.peer_dockerfile));
+        for text in [self.text.as_str(), parent_text.as_str(), peer_text.as_str()] {
             let mut ssh_index = 0;
             for word in text.split_whitespace() {
                 let Some(spec) = word.strip_prefix("--mount=") else {

@@ -88,7 +88,7 @@ impl Farm {
     /// Builds `case` with its peer and exports it to `layout:<peer>`.
     fn build_peer(&self, case: &Case, layout: &Path) -> Result<()> {
         let peer = case.peer.name();
-        let mut req = self.request(case, &case.dockerfile, self.tag(case, peer));
+        let mut req = self.request(case, case.peer_dockerfile(), self.tag(case, peer));
         if let Some(parent) = &case.parent {
             let preq = self.request(case, parent, self.parent_tag(case, peer));
             match case.peer {
@@ -163,7 +163,16 @@ fn differential_corpus() {
         let started = Instant::now();
         match farm.check(case) {
             Ok(excluded) => {
-                println!("PASS {} (vs {}, {:.1}s)", case.name, case.peer.name(), started.elapsed().as_secs_f64());
+                let spelled = match &case.peer_dockerfile {
+                    Some(p) => format!(", peer built {}", p.file_name().unwrap_or_default().to_string_lossy()),
+                    None => String::new(),
+                };
+                println!(
+                    "PASS {} (vs {}{spelled}, {:.1}s)",
+                    case.name,
+                    case.peer.name(),
+                    started.elapsed().as_secs_f64()
+                );
                 for e in excluded {
                     println!("     excluded {e}");
                 }
