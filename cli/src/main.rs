@@ -14,6 +14,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Build an image from a Dockerfile (embedded mode: the build runs in this process).
+    Build(Box<cmd::build::BuildArgs>),
     /// Inspect how slipway reads a Dockerfile.
     #[command(subcommand)]
     Dockerfile(cmd::dockerfile::DockerfileCommand),
@@ -28,6 +30,7 @@ fn main() -> ExitCode {
     // One TLS crypto provider for every client and server (reqwest/oci-client need it installed).
     let _ = rustls::crypto::ring::default_provider().install_default();
     let result = match cli.command {
+        Command::Build(a) => cmd::build::run(*a),
         Command::Dockerfile(c) => cmd::dockerfile::run(c),
         Command::Imagetools(c) => cmd::imagetools::run(c),
     };

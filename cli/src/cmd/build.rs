@@ -1,0 +1,102 @@
+//! `slipway build [PATH|-]`: buildx's `build` in embedded mode (the coordinator and one
+//! worker in this process).
+
+mod flags;
+mod request;
+mod session;
+
+use anyhow::Result;
+use clap::Args;
+use std::path::PathBuf;
+
+#[derive(Args, Debug)]
+pub struct BuildArgs {
+    /// The build context directory, or `-` to read the Dockerfile from standard input with
+    /// an empty context.
+    pub context: String,
+    /// The Dockerfile (default: PATH/Dockerfile; `-` for standard input).
+    #[arg(short = 'f', long = "file")]
+    pub file: Option<String>,
+    /// Image name `name:tag` (repeatable).
+    #[arg(short = 't', long = "tag")]
+    pub tags: Vec<String>,
+    /// Target platforms, comma separated (repeatable).
+    #[arg(long = "platform", env = "DOCKER_DEFAULT_PLATFORM")]
+    pub platforms: Vec<String>,
+    /// Build-time variable `KEY=VALUE` (or `KEY` to take it from the environment).
+    #[arg(long = "build-arg")]
+    pub build_args: Vec<String>,
+    /// The stage to build.
+    #[arg(long, default_value = "")]
+    pub target: String,
+    /// A secret for `RUN --mount=type=secret`: `id=x,src=PATH` or `id=x,env=VAR`.
+    #[arg(long = "secret")]
+    pub secrets: Vec<String>,
+    /// An ssh-agent socket for `RUN --mount=type=ssh`: `default` or `ID=SOCKET`.
+    #[arg(long = "ssh")]
+    pub ssh: Vec<String>,
+    /// A named context: `name=DIR` or `name=docker-image://REF`.
+    #[arg(long = "build-context")]
+    pub build_contexts: Vec<String>,
+    /// Output: `type=image,name=..,push=true`, `type=registry`, `type=oci,dest=..`,
+    /// `type=docker,dest=..`, `type=local,dest=..`, `type=tar,dest=..`, or a directory.
+    #[arg(short = 'o', long = "output")]
+    pub outputs: Vec<String>,
+    /// Push the image (shorthand for `--output=type=registry`).
+    #[arg(long)]
+    pub push: bool,
+    /// Load the image into docker (not supported: slipway has no docker daemon integration).
+    #[arg(long)]
+    pub load: bool,
+    /// Progress output: auto, tty, plain, rawjson or quiet.
+    #[arg(long, env = "BUILDKIT_PROGRESS", default_value = "auto")]
+    pub progress: String,
+    /// Do not use the cache.
+    #[arg(long = "no-cache")]
+    pub no_cache: bool,
+    /// Re-resolve base images.
+    #[arg(long)]
+    pub pull: bool,
+    /// Network of RUN steps: default, none or host.
+    #[arg(long, default_value = "default")]
+    pub network: String,
+    /// Image label `KEY=VALUE` (repeatable).
+    #[arg(long = "label")]
+    pub labels: Vec<String>,
+    /// Write the image (or index) digest to this file.
+    #[arg(long)]
+    pub iidfile: Option<PathBuf>,
+    /// Write build result metadata (buildx's keys) to this file.
+    #[arg(long = "metadata-file")]
+    pub metadata_file: Option<PathBuf>,
+    /// The worker's data directory.
+    #[arg(long = "data-dir", env = "SLIPWAY_DATA_DIR", default_value = "/var/lib/slipway")]
+    pub data_dir: PathBuf,
+    /// A registry reached over plain HTTP (repeatable; loopback registries always are).
+    #[arg(long = "insecure-registry")]
+    pub insecure_registries: Vec<String>,
+    /// Build farm address (not available in this version).
+    #[arg(long, env = "SLIPWAY_BUILDER")]
+    pub builder: Option<String>,
+}
+
+pub fn run(args: BuildArgs) -> Result<()> {
+    if let Some(addr) = args.builder.as_deref().filter(|a| !a.is_empty()) {
+        anyhow::bail!(
+            "--builder {addr}: the build farm is not available in this version of slipway; builds run embedded \
+             (omit --builder and unset SLIPWAY_BUILDER)"
+        );
+    }
+    if args.load {
+        anyhow::bail!(
+            "--load: slipway has no docker daemon integration; export a docker archive with \
+             --output type=docker,dest=image.tar and run `docker load -i image.tar`"
+        );
+    }
+    let progress = args
+        .progress
+        .parse::<slipway_progress::ProgressMode>()
+        .map_err(|e| anyhow::anyhow!("--progress: {e}"))?;
+    let req = request::build_request(&args)?;
+    session::run(&args, req, progress)
+}
