@@ -171,6 +171,11 @@ pub struct TestWorker {
 
 /// A worker in `dir` (data dir `dir/data`, runc state `dir/runc`).
 pub fn worker(dir: &Path, name: &str) -> TestWorker {
+    worker_with(dir, name, |_| {})
+}
+
+/// As [`worker`], adjusting the config first.
+pub fn worker_with(dir: &Path, name: &str, adjust: impl FnOnce(&mut WorkerConfig)) -> TestWorker {
     require_root();
     require_tool("runc");
     let cgroup = format!("/slipway-test-solve-{name}-{}", std::process::id());
@@ -185,15 +190,13 @@ pub fn worker(dir: &Path, name: &str) -> TestWorker {
         inner: runc.clone(),
         runs: runs.clone(),
     };
-    let worker = Worker::with_executor(
-        WorkerConfig {
-            data_dir: dir.join("data"),
-            max_parallel: 4,
-            ..Default::default()
-        },
-        Arc::new(exec),
-    )
-    .unwrap();
+    let mut config = WorkerConfig {
+        data_dir: dir.join("data"),
+        max_parallel: 4,
+        ..Default::default()
+    };
+    adjust(&mut config);
+    let worker = Worker::with_executor(config, Arc::new(exec)).unwrap();
     TestWorker {
         worker,
         runs,
