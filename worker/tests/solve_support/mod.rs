@@ -31,6 +31,7 @@ use slipway_worker::{SolveRequest, Worker, WorkerConfig};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+#[allow(unused_imports)]
 pub use super::common::{mounts_under, require_root, require_tool, rootfs};
 
 /// A `docker-registry` on a free loopback port, killed on drop.
