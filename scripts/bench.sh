@@ -71,7 +71,7 @@ DK_PRUNE="/usr/bin/docker builder prune -af"
 
 hf() { # hf NAME [hyperfine args...]
     local name=$1; shift
-    hyperfine --style basic --runs "$runs" --export-json "$out/$name.json" --export-markdown "$out/$name.md" "$@"
+    hyperfine --shell bash --style basic --runs "$runs" --export-json "$out/$name.json" --export-markdown "$out/$name.md" "$@"
 }
 mean() { jq -r ".results[$2].mean" "$out/$1.json"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }

@@ -96,7 +96,10 @@ impl Case {
                     let Some((id, src)) = v.split_once(':') else {
                         bail!("{}: secret wants ID:FILE, got {v:?}", at());
                     };
-                    case.secrets.push(Secret { id: id.to_string(), src: dir.join(src) });
+                    case.secrets.push(Secret {
+                        id: id.to_string(),
+                        src: dir.join(src),
+                    });
                 }
                 ("ssh", None) => case.ssh = true,
                 ("build-arg", Some(v)) => {
@@ -124,7 +127,9 @@ impl Case {
     pub fn mount_targets(&self) -> Vec<String> {
         let mut out = Vec::new();
         let read = |p: &Option<PathBuf>| {
-            p.as_ref().and_then(|p| std::fs::read_to_string(p).ok()).unwrap_or_default()
+            p.as_ref()
+                .and_then(|p| std::fs::read_to_string(p).ok())
+                .unwrap_or_default()
         };
         let (parent_text, peer_text) = (read(&self.parent), read(&self.peer_dockerfile));
         for text in [self.text.as_str(), parent_text.as_str(), peer_text.as_str()] {
@@ -168,9 +173,12 @@ pub fn corpus_dir() -> PathBuf {
 
 /// Every case of the corpus, sorted by name; `SLIPWAY_DIFF_CASES=a,b` keeps only those.
 pub fn load_corpus() -> Result<Vec<Case>> {
-    let only: Option<Vec<String>> = std::env::var("SLIPWAY_DIFF_CASES")
-        .ok()
-        .map(|v| v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect());
+    let only: Option<Vec<String>> = std::env::var("SLIPWAY_DIFF_CASES").ok().map(|v| {
+        v.split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect()
+    });
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(corpus_dir())?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.join("Dockerfile").is_file())

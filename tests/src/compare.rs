@@ -29,10 +29,24 @@ pub struct Side<'a> {
 
 #[derive(Debug)]
 pub enum Difference {
-    OnlyOurs { path: String, entry: Entry },
-    OnlyPeer { path: String, entry: Entry },
-    Entry { path: String, ours: Entry, peer: Entry },
-    Config { field: String, ours: Value, peer: Value },
+    OnlyOurs {
+        path: String,
+        entry: Entry,
+    },
+    OnlyPeer {
+        path: String,
+        entry: Entry,
+    },
+    Entry {
+        path: String,
+        ours: Entry,
+        peer: Entry,
+    },
+    Config {
+        field: String,
+        ours: Value,
+        peer: Value,
+    },
 }
 
 pub struct Outcome {
@@ -51,14 +65,19 @@ impl fmt::Display for Report<'_> {
         let p = self.peer.name();
         for d in self.differences {
             match d {
-                Difference::OnlyOurs { path, entry } => writeln!(f, "  only in slipway: {path}  ({entry})")?,
-                Difference::OnlyPeer { path, entry } => writeln!(f, "  only in {p}: {path}  ({entry})")?,
+                Difference::OnlyOurs { path, entry } => {
+                    writeln!(f, "  only in slipway: {path}  ({entry})")?
+                }
+                Difference::OnlyPeer { path, entry } => {
+                    writeln!(f, "  only in {p}: {path}  ({entry})")?
+                }
                 Difference::Entry { path, ours, peer } => {
                     writeln!(f, "  {path}:\n    slipway: {ours}\n    {p:7}: {peer}")?
                 }
-                Difference::Config { field, ours, peer } => {
-                    writeln!(f, "  config {field}:\n    slipway: {ours}\n    {p:7}: {peer}")?
-                }
+                Difference::Config { field, ours, peer } => writeln!(
+                    f,
+                    "  config {field}:\n    slipway: {ours}\n    {p:7}: {peer}"
+                )?,
             }
         }
         Ok(())
@@ -68,10 +87,16 @@ impl fmt::Display for Report<'_> {
 /// Compares `ours` with `peer`'s output; `mount_targets` are the case's RUN --mount targets.
 pub fn compare(ours: Side<'_>, theirs: Side<'_>, peer: Peer, mount_targets: &[String]) -> Outcome {
     let rules: Vec<&Exclusion> = for_peer(peer).collect();
-    let mut out = Outcome { differences: Vec::new(), excluded: Vec::new() };
+    let mut out = Outcome {
+        differences: Vec::new(),
+        excluded: Vec::new(),
+    };
     for (path, entry) in ours.tree {
         match theirs.tree.get(path) {
-            None => out.differences.push(Difference::OnlyOurs { path: path.clone(), entry: entry.clone() }),
+            None => out.differences.push(Difference::OnlyOurs {
+                path: path.clone(),
+                entry: entry.clone(),
+            }),
             Some(p) if !same_entry(entry, p) => out.differences.push(Difference::Entry {
                 path: path.clone(),
                 ours: entry.clone(),
@@ -84,17 +109,27 @@ pub fn compare(ours: Side<'_>, theirs: Side<'_>, peer: Peer, mount_targets: &[St
         if ours.tree.contains_key(path) {
             continue;
         }
-        match rules.iter().find(|r| peer_only_excluded(r.rule, path, entry, mount_targets)) {
+        match rules
+            .iter()
+            .find(|r| peer_only_excluded(r.rule, path, entry, mount_targets))
+        {
             Some(r) => out.excluded.push(format!("{path}: {}", r.reason)),
-            None => out.differences.push(Difference::OnlyPeer { path: path.clone(), entry: entry.clone() }),
+            None => out.differences.push(Difference::OnlyPeer {
+                path: path.clone(),
+                entry: entry.clone(),
+            }),
         }
     }
     for field in CONFIG_FIELDS {
         let a = normalized(ours.config.get(*field));
         let mut b = normalized(theirs.config.get(*field));
-        if rules.iter().any(|r| matches!(r.rule, Rule::ConfigField(f) if f == *field)) {
+        if rules
+            .iter()
+            .any(|r| matches!(r.rule, Rule::ConfigField(f) if f == *field))
+        {
             if a != b {
-                out.excluded.push(format!("config {field}: not carried by {}", peer.name()));
+                out.excluded
+                    .push(format!("config {field}: not carried by {}", peer.name()));
             }
             continue;
         }
@@ -109,7 +144,11 @@ pub fn compare(ours: Side<'_>, theirs: Side<'_>, peer: Peer, mount_targets: &[St
             b = normalized(Some(&b));
         }
         if a != b {
-            out.differences.push(Difference::Config { field: field.to_string(), ours: a, peer: b });
+            out.differences.push(Difference::Config {
+                field: field.to_string(),
+                ours: a,
+                peer: b,
+            });
         }
     }
     out
@@ -118,7 +157,9 @@ pub fn compare(ours: Side<'_>, theirs: Side<'_>, peer: Peer, mount_targets: &[St
 /// Directories compare by type, mode and owner (their emptiness is covered by their children).
 fn same_entry(a: &Entry, b: &Entry) -> bool {
     match (&a.kind, &b.kind) {
-        (Kind::Dir { .. }, Kind::Dir { .. }) => a.mode == b.mode && a.uid == b.uid && a.gid == b.gid,
+        (Kind::Dir { .. }, Kind::Dir { .. }) => {
+            a.mode == b.mode && a.uid == b.uid && a.gid == b.gid
+        }
         _ => a == b,
     }
 }
@@ -136,7 +177,9 @@ fn peer_only_excluded(rule: Rule, path: &str, entry: &Entry, mount_targets: &[St
 }
 
 fn strip_label(labels: &mut Value, key: &str) -> bool {
-    labels.as_object_mut().is_some_and(|m| m.remove(key).is_some())
+    labels
+        .as_object_mut()
+        .is_some_and(|m| m.remove(key).is_some())
 }
 
 /// Absent, null, "", [] and {} are all "not set".
@@ -155,24 +198,48 @@ mod tests {
     use super::*;
 
     fn file(size: u64) -> Entry {
-        Entry { kind: Kind::File { size, sha256: "00".repeat(32) }, mode: 0o644, uid: 0, gid: 0 }
+        Entry {
+            kind: Kind::File {
+                size,
+                sha256: "00".repeat(32),
+            },
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+        }
     }
 
     #[test]
     fn peer_only_mount_stub_is_excluded_but_content_is_not() {
         let ours = Tree::new();
         let mut theirs = Tree::new();
-        theirs.insert("/cache".into(), Entry { kind: Kind::Dir { empty: true }, mode: 0o755, uid: 0, gid: 0 });
+        theirs.insert(
+            "/cache".into(),
+            Entry {
+                kind: Kind::Dir { empty: true },
+                mode: 0o755,
+                uid: 0,
+                gid: 0,
+            },
+        );
         theirs.insert("/data".into(), file(3));
         let null = Value::Null;
         let out = compare(
-            Side { tree: &ours, config: &null },
-            Side { tree: &theirs, config: &null },
+            Side {
+                tree: &ours,
+                config: &null,
+            },
+            Side {
+                tree: &theirs,
+                config: &null,
+            },
             Peer::Docker,
             &["/cache".to_string()],
         );
         assert_eq!(out.excluded.len(), 1);
-        assert!(matches!(&out.differences[..], [Difference::OnlyPeer { path, .. }] if path == "/data"));
+        assert!(
+            matches!(&out.differences[..], [Difference::OnlyPeer { path, .. }] if path == "/data")
+        );
     }
 
     #[test]
@@ -180,10 +247,32 @@ mod tests {
         let t = Tree::new();
         let ours = serde_json::json!({"Labels": {"a": "1"}});
         let theirs = serde_json::json!({"Labels": {"a": "2", "io.buildah.version": "1.28.2"}});
-        let out = compare(Side { tree: &t, config: &ours }, Side { tree: &t, config: &theirs }, Peer::Buildah, &[]);
+        let out = compare(
+            Side {
+                tree: &t,
+                config: &ours,
+            },
+            Side {
+                tree: &t,
+                config: &theirs,
+            },
+            Peer::Buildah,
+            &[],
+        );
         assert_eq!(out.differences.len(), 1);
         let theirs = serde_json::json!({"Labels": {"a": "1", "io.buildah.version": "1.28.2"}});
-        let out = compare(Side { tree: &t, config: &ours }, Side { tree: &t, config: &theirs }, Peer::Buildah, &[]);
+        let out = compare(
+            Side {
+                tree: &t,
+                config: &ours,
+            },
+            Side {
+                tree: &t,
+                config: &theirs,
+            },
+            Peer::Buildah,
+            &[],
+        );
         assert!(out.differences.is_empty());
     }
 }

@@ -16,9 +16,17 @@ pub struct Unpacked {
 /// Unpacks `layout:reference` into `bundle` (which must not exist).
 pub fn unpack(layout: &Path, reference: &str, bundle: &Path) -> Result<Unpacked> {
     let image = format!("{}:{reference}", layout.display());
-    run(Command::new("umoci").args(["unpack", "--image", &image]).arg(bundle))?;
-    let raw = run_stdout(Command::new("skopeo").args(["inspect", "--config", "--raw", &format!("oci:{image}")]))?;
-    let blob: Value = serde_json::from_str(&raw).with_context(|| format!("config of {image} is not JSON"))?;
+    run(Command::new("umoci")
+        .args(["unpack", "--image", &image])
+        .arg(bundle))?;
+    let raw = run_stdout(Command::new("skopeo").args([
+        "inspect",
+        "--config",
+        "--raw",
+        &format!("oci:{image}"),
+    ]))?;
+    let blob: Value =
+        serde_json::from_str(&raw).with_context(|| format!("config of {image} is not JSON"))?;
     Ok(Unpacked {
         rootfs: bundle.join("rootfs"),
         config: blob.get("config").cloned().unwrap_or(Value::Null),

@@ -48,8 +48,9 @@ pub fn tail(bytes: &[u8], lines: usize) -> String {
 
 /// Fails with a clear reason when `path` is not an executable file.
 pub fn require_binary(path: &str, what: &str) -> Result<()> {
-    let meta = std::fs::metadata(path)
-        .with_context(|| format!("{what} is not installed here ({path} is missing; run scripts/setup.sh)"))?;
+    let meta = std::fs::metadata(path).with_context(|| {
+        format!("{what} is not installed here ({path} is missing; run scripts/setup.sh)")
+    })?;
     use std::os::unix::fs::PermissionsExt;
     if meta.permissions().mode() & 0o111 == 0 {
         bail!("{what}: {path} is not executable");

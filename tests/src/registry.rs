@@ -23,7 +23,9 @@ impl Registry {
         require_binary(BIN, "docker-registry")?;
         let port = free_port()?;
         let addr = format!("127.0.0.1:{port}");
-        let dir = tempfile::Builder::new().prefix("slipway-e2e-registry").tempdir()?;
+        let dir = tempfile::Builder::new()
+            .prefix("slipway-e2e-registry")
+            .tempdir()?;
         let config = dir.path().join("config.yml");
         std::fs::write(
             &config,
@@ -41,11 +43,16 @@ impl Registry {
             .stderr(log)
             .spawn()
             .context("could not start docker-registry")?;
-        let mut reg = Registry { child, addr, _dir: dir };
+        let mut reg = Registry {
+            child,
+            addr,
+            _dir: dir,
+        };
         let deadline = Instant::now() + Duration::from_secs(15);
         while Instant::now() < deadline {
             if let Some(status) = reg.child.try_wait()? {
-                let log = std::fs::read_to_string(reg._dir.path().join("registry.log")).unwrap_or_default();
+                let log = std::fs::read_to_string(reg._dir.path().join("registry.log"))
+                    .unwrap_or_default();
                 bail!("docker-registry exited ({status}):\n{log}");
             }
             if reg.answers() {
@@ -53,7 +60,10 @@ impl Registry {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        bail!("docker-registry did not answer on http://{}/v2/ within 15s", reg.addr)
+        bail!(
+            "docker-registry did not answer on http://{}/v2/ within 15s",
+            reg.addr
+        )
     }
 
     /// `127.0.0.1:PORT`.

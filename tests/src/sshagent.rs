@@ -15,10 +15,13 @@ pub struct SshAgent {
 
 impl SshAgent {
     pub fn start() -> Result<Self> {
-        let dir = tempfile::Builder::new().prefix("slipway-e2e-ssh").tempdir()?;
+        let dir = tempfile::Builder::new()
+            .prefix("slipway-e2e-ssh")
+            .tempdir()?;
         let socket = dir.path().join("agent.sock");
-        let out = run_stdout(Command::new("ssh-agent").arg("-s").arg("-a").arg(&socket))
-            .context("ssh-agent is needed for the ssh mount case (apt-get install openssh-client)")?;
+        let out = run_stdout(Command::new("ssh-agent").arg("-s").arg("-a").arg(&socket)).context(
+            "ssh-agent is needed for the ssh mount case (apt-get install openssh-client)",
+        )?;
         // Output: `SSH_AUTH_SOCK=...; export SSH_AUTH_SOCK;\nSSH_AGENT_PID=123; export SSH_AGENT_PID;`
         let pid = out
             .split(';')
@@ -27,7 +30,11 @@ impl SshAgent {
         let Some(pid) = pid else {
             bail!("could not read SSH_AGENT_PID from ssh-agent output: {out}");
         };
-        Ok(SshAgent { pid, socket, _dir: dir })
+        Ok(SshAgent {
+            pid,
+            socket,
+            _dir: dir,
+        })
     }
 
     pub fn socket(&self) -> &Path {

@@ -31,7 +31,10 @@ pub struct Entry {
 impl Entry {
     /// An empty regular file or an empty directory (what mount-point stubs look like).
     pub fn is_empty_stub(&self) -> bool {
-        matches!(self.kind, Kind::File { size: 0, .. } | Kind::Dir { empty: true })
+        matches!(
+            self.kind,
+            Kind::File { size: 0, .. } | Kind::Dir { empty: true }
+        )
     }
 }
 
@@ -39,7 +42,10 @@ impl fmt::Display for Entry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let kind = match &self.kind {
             Kind::File { size, sha256 } => {
-                format!("file size={size} sha256={}", sha256.get(..12).unwrap_or(sha256))
+                format!(
+                    "file size={size} sha256={}",
+                    sha256.get(..12).unwrap_or(sha256)
+                )
             }
             Kind::Dir { .. } => "dir".to_string(),
             Kind::Symlink { target } => format!("symlink -> {target}"),
@@ -48,7 +54,11 @@ impl fmt::Display for Entry {
             Kind::CharDevice { rdev } => format!("char device {rdev:#x}"),
             Kind::BlockDevice { rdev } => format!("block device {rdev:#x}"),
         };
-        write!(f, "{kind} mode={:04o} owner={}:{}", self.mode, self.uid, self.gid)
+        write!(
+            f,
+            "{kind} mode={:04o} owner={}:{}",
+            self.mode, self.uid, self.gid
+        )
     }
 }
 
@@ -65,11 +75,18 @@ pub fn snapshot(root: &Path) -> Result<Tree> {
         let meta = item.path().symlink_metadata()?;
         let ft = meta.file_type();
         let kind = if ft.is_symlink() {
-            Kind::Symlink { target: std::fs::read_link(item.path())?.display().to_string() }
+            Kind::Symlink {
+                target: std::fs::read_link(item.path())?.display().to_string(),
+            }
         } else if ft.is_dir() {
-            Kind::Dir { empty: std::fs::read_dir(item.path())?.next().is_none() }
+            Kind::Dir {
+                empty: std::fs::read_dir(item.path())?.next().is_none(),
+            }
         } else if ft.is_file() {
-            Kind::File { size: meta.len(), sha256: file_sha256(item.path())? }
+            Kind::File {
+                size: meta.len(),
+                sha256: file_sha256(item.path())?,
+            }
         } else if ft.is_fifo() {
             Kind::Fifo
         } else if ft.is_socket() {
@@ -81,7 +98,12 @@ pub fn snapshot(root: &Path) -> Result<Tree> {
         };
         tree.insert(
             path,
-            Entry { kind, mode: meta.mode() & 0o7777, uid: meta.uid(), gid: meta.gid() },
+            Entry {
+                kind,
+                mode: meta.mode() & 0o7777,
+                uid: meta.uid(),
+                gid: meta.gid(),
+            },
         );
     }
     Ok(tree)

@@ -26,27 +26,65 @@ fn corpus_covers_every_instruction() {
     let text = corpus_text();
     let starts: Vec<String> = text
         .lines()
-        .map(|l| l.trim_start().split_whitespace().next().unwrap_or("").to_ascii_uppercase())
+        .map(|l| {
+            l.split_whitespace()
+                .next()
+                .unwrap_or("")
+                .to_ascii_uppercase()
+        })
         .collect();
     let missing: Vec<&str> = [
-        "FROM", "RUN", "CMD", "LABEL", "MAINTAINER", "EXPOSE", "ENV", "ADD", "COPY", "ENTRYPOINT", "VOLUME",
-        "USER", "WORKDIR", "ARG", "ONBUILD", "STOPSIGNAL", "HEALTHCHECK", "SHELL",
+        "FROM",
+        "RUN",
+        "CMD",
+        "LABEL",
+        "MAINTAINER",
+        "EXPOSE",
+        "ENV",
+        "ADD",
+        "COPY",
+        "ENTRYPOINT",
+        "VOLUME",
+        "USER",
+        "WORKDIR",
+        "ARG",
+        "ONBUILD",
+        "STOPSIGNAL",
+        "HEALTHCHECK",
+        "SHELL",
     ]
     .into_iter()
     .filter(|i| !starts.iter().any(|s| s == i))
     .collect();
-    assert!(missing.is_empty(), "instructions without a differential case: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "instructions without a differential case: {missing:?}"
+    );
 }
 
 #[test]
 fn corpus_covers_copy_flags_and_mount_types() {
     let text = corpus_text();
     let missing: Vec<&str> = [
-        "--from=", "--chown=", "--chmod=", "--link", "--parents", "--exclude=", ".tar.gz", "<<EOT",
-        "type=bind", "type=cache", "type=tmpfs", "type=secret", "type=ssh",
+        "--from=",
+        "--chown=",
+        "--chmod=",
+        "--link",
+        "--parents",
+        "--exclude=",
+        ".tar.gz",
+        "<<EOT",
+        "type=bind",
+        "type=cache",
+        "type=tmpfs",
+        "type=secret",
+        "type=ssh",
     ]
     .into_iter()
     .filter(|f| !text.contains(f))
     .collect();
-    assert!(missing.is_empty(), "COPY/ADD flags or mount types without a case: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "COPY/ADD flags or mount types without a case: {missing:?}"
+    );
 }

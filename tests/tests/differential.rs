@@ -35,10 +35,17 @@ impl Farm {
     fn start() -> Result<Farm> {
         let registry = Registry::start().context("starting docker-registry")?;
         let slipway = Slipway::locate(registry.addr()).context("locating slipway")?;
-        let docker = Dockerd::start(registry.addr()).context("peer dockerd 20.10 cannot run here")?;
+        let docker =
+            Dockerd::start(registry.addr()).context("peer dockerd 20.10 cannot run here")?;
         let buildah = Buildah::new().context("peer buildah cannot run here")?;
         let ssh = SshAgent::start()?;
-        let farm = Farm { registry, slipway, docker, buildah, ssh };
+        let farm = Farm {
+            registry,
+            slipway,
+            docker,
+            buildah,
+            ssh,
+        };
         farm.seed()?;
         Ok(farm)
     }
@@ -52,7 +59,8 @@ impl Farm {
         run(Command::new("bash")
             .arg(slipway_e2e::workspace_root().join("scripts/seed-base-images.sh"))
             .arg(self.registry.addr())
-            .env("SLIPWAY", self.slipway.bin()))
+            .env("SLIPWAY", self.slipway.bin())
+            .env("SLIPWAY_DATA_DIR", self.slipway.data_dir()))
         .context("seeding the busybox base image with slipway")?;
         Ok(())
     }
@@ -65,7 +73,11 @@ impl Farm {
             dockerfile: dockerfile.to_path_buf(),
             tag,
             build_args,
-            secrets: case.secrets.iter().map(|s| (s.id.clone(), s.src.clone())).collect(),
+            secrets: case
+                .secrets
+                .iter()
+                .map(|s| (s.id.clone(), s.src.clone()))
+                .collect(),
             ssh_socket: case.ssh.then(|| self.ssh.socket().to_path_buf()),
             target: case.target.clone(),
             platform: None,
@@ -78,7 +90,9 @@ impl Farm {
         let mut req = self.request(case, &case.dockerfile, self.tag(case, "slipway"));
         if let Some(parent) = &case.parent {
             let preq = self.request(case, parent, self.parent_tag(case, "slipway"));
-            self.slipway.build_push(&preq).context("slipway: parent image")?;
+            self.slipway
+                .build_push(&preq)
+                .context("slipway: parent image")?;
             req.build_args.push(("PARENT".into(), preq.tag));
         }
         self.slipway.build_push(&req)?;
@@ -120,7 +134,11 @@ impl Farm {
     }
 
     fn parent_tag(&self, case: &Case, builder: &str) -> String {
-        format!("{}/diff-parent/{}:{builder}", self.registry.addr(), case.name)
+        format!(
+            "{}/diff-parent/{}:{builder}",
+            self.registry.addr(),
+            case.name
+        )
     }
 
     fn check(&self, case: &Case) -> Result<Vec<String>> {
@@ -128,14 +146,21 @@ impl Farm {
         let layout = work.path().join("layout");
         self.build_peer(case, &layout)
             .with_context(|| format!("peer {} could not build the case", case.peer.name()))?;
-        self.build_slipway(case, &layout).context("slipway could not build the case")?;
+        self.build_slipway(case, &layout)
+            .context("slipway could not build the case")?;
         let ours = unpack(&layout, "slipway", &work.path().join("slipway"))?;
         let theirs = unpack(&layout, case.peer.name(), &work.path().join("peer"))?;
         let ours_tree = snapshot(&ours.rootfs)?;
         let theirs_tree = snapshot(&theirs.rootfs)?;
         let outcome = compare(
-            Side { tree: &ours_tree, config: &ours.config },
-            Side { tree: &theirs_tree, config: &theirs.config },
+            Side {
+                tree: &ours_tree,
+                config: &ours.config,
+            },
+            Side {
+                tree: &theirs_tree,
+                config: &theirs.config,
+            },
             case.peer,
             &case.mount_targets(),
         );
@@ -143,7 +168,10 @@ impl Farm {
             bail!(
                 "slipway and {} differ:\n{}",
                 case.peer.name(),
-                Report { peer: case.peer, differences: &outcome.differences }
+                Report {
+                    peer: case.peer,
+                    differences: &outcome.differences
+                }
             );
         }
         Ok(outcome.excluded)
@@ -164,7 +192,10 @@ fn differential_corpus() {
         match farm.check(case) {
             Ok(excluded) => {
                 let spelled = match &case.peer_dockerfile {
-                    Some(p) => format!(", peer built {}", p.file_name().unwrap_or_default().to_string_lossy()),
+                    Some(p) => format!(
+                        ", peer built {}",
+                        p.file_name().unwrap_or_default().to_string_lossy()
+                    ),
                     None => String::new(),
                 };
                 println!(

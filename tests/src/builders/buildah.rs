@@ -16,7 +16,9 @@ pub struct Buildah {
 impl Buildah {
     pub fn new() -> Result<Self> {
         require_binary(BUILDAH, "buildah")?;
-        let dir = tempfile::Builder::new().prefix("sw-buildah").tempdir_in("/tmp")?;
+        let dir = tempfile::Builder::new()
+            .prefix("sw-buildah")
+            .tempdir_in("/tmp")?;
         let b = Buildah { dir };
         run(b.buildah().arg("version"))?;
         Ok(b)
@@ -37,7 +39,13 @@ impl Buildah {
     pub fn build(&self, req: &BuildRequest) -> Result<()> {
         run(self
             .buildah()
-            .args(["bud", "--isolation", "chroot", "--tls-verify=false", "--layers=false"])
+            .args([
+                "bud",
+                "--isolation",
+                "chroot",
+                "--tls-verify=false",
+                "--layers=false",
+            ])
             .args(req.common_flags())
             .arg(&req.context))
         .map(|_| ())
@@ -45,17 +53,24 @@ impl Buildah {
 
     /// `buildah push --tls-verify=false TAG docker://TAG`.
     pub fn push(&self, tag: &str) -> Result<()> {
-        run(self
-            .buildah()
-            .args(["push", "-q", "--tls-verify=false", tag, &format!("docker://{tag}")]))
+        run(self.buildah().args([
+            "push",
+            "-q",
+            "--tls-verify=false",
+            tag,
+            &format!("docker://{tag}"),
+        ]))
         .map(|_| ())
     }
 
     /// `buildah push TAG oci:LAYOUT:REF`.
     pub fn export(&self, tag: &str, layout: &Path, reference: &str) -> Result<()> {
-        run(self
-            .buildah()
-            .args(["push", "-q", tag, &format!("oci:{}:{reference}", layout.display())]))
+        run(self.buildah().args([
+            "push",
+            "-q",
+            tag,
+            &format!("oci:{}:{reference}", layout.display()),
+        ]))
         .map(|_| ())
     }
 }

@@ -24,7 +24,9 @@ impl Dockerd {
         require_binary(DOCKERD, "dockerd (Debian docker.io)")?;
         require_binary(DOCKER, "docker CLI (Debian docker.io)")?;
         // Short path: the socket path must fit in sun_path.
-        let dir = tempfile::Builder::new().prefix("sw-dockerd").tempdir_in("/tmp")?;
+        let dir = tempfile::Builder::new()
+            .prefix("sw-dockerd")
+            .tempdir_in("/tmp")?;
         let host = format!("unix://{}/docker.sock", dir.path().display());
         let log = std::fs::File::create(dir.path().join("dockerd.log"))?;
         let child = Command::new(DOCKERD)
@@ -34,7 +36,13 @@ impl Dockerd {
             .arg(dir.path().join("exec"))
             .arg("--pidfile")
             .arg(dir.path().join("dockerd.pid"))
-            .args(["-H", &host, "--iptables=false", "--ip6tables=false", "--bridge=none"])
+            .args([
+                "-H",
+                &host,
+                "--iptables=false",
+                "--ip6tables=false",
+                "--bridge=none",
+            ])
             .args(["--insecure-registry", insecure_registry])
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
@@ -45,21 +53,36 @@ impl Dockerd {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Some(status) = d.child.try_wait()? {
-                bail!("dockerd exited ({status}) during startup:\n{}", d.log_tail());
+                bail!(
+                    "dockerd exited ({status}) during startup:\n{}",
+                    d.log_tail()
+                );
             }
-            let ok = d.docker().arg("version").stdout(Stdio::null()).stderr(Stdio::null()).status();
+            let ok = d
+                .docker()
+                .arg("version")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
             if matches!(ok, Ok(s) if s.success()) {
                 return Ok(d);
             }
             if Instant::now() > deadline {
-                bail!("dockerd did not answer on {} within 60s:\n{}", d.host, d.log_tail());
+                bail!(
+                    "dockerd did not answer on {} within 60s:\n{}",
+                    d.host,
+                    d.log_tail()
+                );
             }
             std::thread::sleep(Duration::from_millis(200));
         }
     }
 
     fn log_tail(&self) -> String {
-        tail(&std::fs::read(self.dir.path().join("dockerd.log")).unwrap_or_default(), 30)
+        tail(
+            &std::fs::read(self.dir.path().join("dockerd.log")).unwrap_or_default(),
+            30,
+        )
     }
 
     /// A `docker` command talking to this daemon, BuildKit on.
@@ -109,7 +132,9 @@ impl Dockerd {
 impl Drop for Dockerd {
     fn drop(&mut self) {
         // SIGTERM lets dockerd stop its containerd and unmount its overlays.
-        let _ = Command::new("kill").arg(self.child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {

@@ -9,6 +9,8 @@ use std::process::Command;
 pub struct Slipway {
     bin: PathBuf,
     registry: String,
+    /// A private data directory (`--data-dir`) for this test run.
+    data: tempfile::TempDir,
 }
 
 impl Slipway {
@@ -30,7 +32,18 @@ impl Slipway {
         if !bin.is_file() {
             bail!("slipway binary {} does not exist", bin.display());
         }
-        Ok(Slipway { bin, registry: registry.to_string() })
+        let data = tempfile::Builder::new()
+            .prefix("slipway-e2e-data")
+            .tempdir()?;
+        Ok(Slipway {
+            bin,
+            registry: registry.to_string(),
+            data,
+        })
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        self.data.path()
     }
 
     pub fn bin(&self) -> &Path {
@@ -40,7 +53,13 @@ impl Slipway {
     /// `slipway build ... --push CONTEXT`: the image goes to the registry under `req.tag`.
     pub fn build_push(&self, req: &BuildRequest) -> Result<()> {
         let mut cmd = Command::new(&self.bin);
-        cmd.arg("build").args(req.common_flags()).arg("--push").arg(&req.context);
+        cmd.arg("build")
+            .args(["--progress", "plain"])
+            .arg("--data-dir")
+            .arg(self.data.path())
+            .args(req.common_flags())
+            .arg("--push")
+            .arg(&req.context);
         run(&mut cmd).map(|_| ())
     }
 
