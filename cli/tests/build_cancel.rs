@@ -21,7 +21,13 @@ fn sigint_cancels_the_build_and_leaves_nothing_running() {
     .unwrap();
     let stderr_path = ctx.path().join("stderr.log");
     let mut child = Command::new(env!("CARGO_BIN_EXE_slipway"))
-        .args(["build", "--progress=plain", "--platform", "linux/amd64", "--data-dir"])
+        .args([
+            "build",
+            "--progress=plain",
+            "--platform",
+            "linux/amd64",
+            "--data-dir",
+        ])
         .arg(data.path())
         .arg(".")
         .current_dir(ctx.path())
@@ -31,19 +37,32 @@ fn sigint_cancels_the_build_and_leaves_nothing_running() {
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
-    while !std::fs::read_to_string(&stderr_path).unwrap_or_default().contains(" started") {
-        assert!(Instant::now() < deadline, "the RUN step never started:\n{}", std::fs::read_to_string(&stderr_path).unwrap_or_default());
+    while !std::fs::read_to_string(&stderr_path)
+        .unwrap_or_default()
+        .contains(" started")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the RUN step never started:\n{}",
+            std::fs::read_to_string(&stderr_path).unwrap_or_default()
+        );
         assert!(child.try_wait().unwrap().is_none(), "slipway exited early");
         std::thread::sleep(Duration::from_millis(100));
     }
-    let sent = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(sent.success());
     let deadline = Instant::now() + Duration::from_secs(30);
     let status = loop {
         if let Some(s) = child.try_wait().unwrap() {
             break s;
         }
-        assert!(Instant::now() < deadline, "slipway did not stop after SIGINT");
+        assert!(
+            Instant::now() < deadline,
+            "slipway did not stop after SIGINT"
+        );
         std::thread::sleep(Duration::from_millis(100));
     };
     let stderr = std::fs::read_to_string(&stderr_path).unwrap();
@@ -52,6 +71,10 @@ fn sigint_cancels_the_build_and_leaves_nothing_running() {
     // No process of the step survives (its command line carries the marker).
     let ps = Command::new("ps").args(["-eo", "args"]).output().unwrap();
     let ps = String::from_utf8_lossy(&ps.stdout);
-    assert!(!ps.lines().any(|l| l.contains(&marker) || l.trim() == "sleep 317"), "still running:\n{ps}");
+    assert!(
+        !ps.lines()
+            .any(|l| l.contains(&marker) || l.trim() == "sleep 317"),
+        "still running:\n{ps}"
+    );
     eprintln!("{stderr}");
 }

@@ -12,7 +12,8 @@ fn step_headers(stderr: &str) -> Vec<(String, String)> {
         .filter_map(|l| {
             let rest = l.strip_prefix('#')?;
             let (n, text) = rest.split_once(' ')?;
-            (n.chars().all(|c| c.is_ascii_digit()) && text.starts_with('[')).then(|| (n.to_string(), text.to_string()))
+            (n.chars().all(|c| c.is_ascii_digit()) && text.starts_with('['))
+                .then(|| (n.to_string(), text.to_string()))
         })
         .collect()
 }
@@ -32,11 +33,21 @@ fn builds_push_cache_metadata_and_exports() {
         .iter()
         .map(|m| {
             let p = &m["platform"];
-            let v = p["variant"].as_str().map(|v| format!("/{v}")).unwrap_or_default();
-            format!("{}/{}{v}", p["os"].as_str().unwrap(), p["architecture"].as_str().unwrap())
+            let v = p["variant"]
+                .as_str()
+                .map(|v| format!("/{v}"))
+                .unwrap_or_default();
+            format!(
+                "{}/{}{v}",
+                p["os"].as_str().unwrap(),
+                p["architecture"].as_str().unwrap()
+            )
         })
         .collect();
-    assert_eq!(platforms, vec!["linux/amd64", "linux/arm64", "linux/arm/v7"]);
+    assert_eq!(
+        platforms,
+        vec!["linux/amd64", "linux/arm64", "linux/arm/v7"]
+    );
 
     // A two-stage build with RUN and COPY --from, plain progress, metadata file.
     let ctx = tempfile::tempdir().unwrap();
@@ -56,52 +67,144 @@ fn builds_push_cache_metadata_and_exports() {
     let first = build_ok(
         data_dir,
         ctx.path(),
-        &["--progress=plain", "--platform", "linux/amd64", "-t", &app, "--push", "--metadata-file", meta.to_str().unwrap(), "."],
+        &[
+            "--progress=plain",
+            "--platform",
+            "linux/amd64",
+            "-t",
+            &app,
+            "--push",
+            "--metadata-file",
+            meta.to_str().unwrap(),
+            ".",
+        ],
     );
     eprintln!("--- first build ---\n{}", first.stderr);
     let heads = step_headers(&first.stderr);
-    assert!(heads.iter().any(|(_, t)| t.contains("RUN cat /src/hello.txt")), "{}", first.stderr);
-    assert!(first.stderr.lines().any(|l| l.starts_with('#') && l.contains(" built-it")), "log line missing:\n{}", first.stderr);
-    assert!(first.stderr.lines().any(|l| l.starts_with('#') && l.contains(" DONE ") && l.ends_with('s')), "{}", first.stderr);
+    assert!(
+        heads
+            .iter()
+            .any(|(_, t)| t.contains("RUN cat /src/hello.txt")),
+        "{}",
+        first.stderr
+    );
+    assert!(
+        first
+            .stderr
+            .lines()
+            .any(|l| l.starts_with('#') && l.contains(" built-it")),
+        "log line missing:\n{}",
+        first.stderr
+    );
+    assert!(
+        first
+            .stderr
+            .lines()
+            .any(|l| l.starts_with('#') && l.contains(" DONE ") && l.ends_with('s')),
+        "{}",
+        first.stderr
+    );
     let m: serde_json::Value = serde_json::from_slice(&std::fs::read(&meta).unwrap()).unwrap();
-    let digest = m["containerimage.digest"].as_str().expect("containerimage.digest").to_string();
+    let digest = m["containerimage.digest"]
+        .as_str()
+        .expect("containerimage.digest")
+        .to_string();
     assert_eq!(digest, remote_digest(&app));
     assert_eq!(m["image.name"], app.as_str());
 
     // The same build again: every Dockerfile step is CACHED.
-    let again = build_ok(data_dir, ctx.path(), &["--progress=plain", "--platform", "linux/amd64", "-t", &app, "--push", "."]);
+    let again = build_ok(
+        data_dir,
+        ctx.path(),
+        &[
+            "--progress=plain",
+            "--platform",
+            "linux/amd64",
+            "-t",
+            &app,
+            "--push",
+            ".",
+        ],
+    );
     let heads = step_headers(&again.stderr);
     assert!(!heads.is_empty(), "{}", again.stderr);
-    for (n, text) in heads.iter().filter(|(_, t)| t.contains(" RUN ") || t.contains(" COPY ")) {
-        assert!(again.stderr.lines().any(|l| l == format!("#{n} CACHED")), "step #{n} {text} not CACHED:\n{}", again.stderr);
+    for (n, text) in heads
+        .iter()
+        .filter(|(_, t)| t.contains(" RUN ") || t.contains(" COPY "))
+    {
+        assert!(
+            again.stderr.lines().any(|l| l == format!("#{n} CACHED")),
+            "step #{n} {text} not CACHED:\n{}",
+            again.stderr
+        );
     }
     eprintln!("--- cached rebuild ---\n{}", again.stderr);
 
     // Three platforms with RUN (emulated where foreign), pushed as an index; an OCI tar too.
-    std::fs::write(ctx.path().join("Dockerfile.multi"), format!("FROM {base}\nRUN uname -m > /arch\n")).unwrap();
+    std::fs::write(
+        ctx.path().join("Dockerfile.multi"),
+        format!("FROM {base}\nRUN uname -m > /arch\n"),
+    )
+    .unwrap();
     let multi = format!("{}/multi:1", reg.addr);
     let oci_tar = ctx.path().join("out/multi.tar");
     build_ok(
         data_dir,
         ctx.path(),
         &[
-            "--progress=plain", "-f", "Dockerfile.multi", "--platform", "linux/amd64,linux/arm64,linux/arm/v7",
-            "-t", &multi, "--push", "-o", &format!("type=oci,dest={}", oci_tar.display()), ".",
+            "--progress=plain",
+            "-f",
+            "Dockerfile.multi",
+            "--platform",
+            "linux/amd64,linux/arm64,linux/arm/v7",
+            "-t",
+            &multi,
+            "--push",
+            "-o",
+            &format!("type=oci,dest={}", oci_tar.display()),
+            ".",
         ],
     );
     let idx = inspect_raw(&multi);
     assert_eq!(idx["manifests"].as_array().map(Vec::len), Some(3), "{idx}");
-    let local = skopeo(&["inspect", "--raw", &format!("oci-archive:{}", oci_tar.display())]);
+    let local = skopeo(&[
+        "inspect",
+        "--raw",
+        &format!("oci-archive:{}", oci_tar.display()),
+    ]);
     let local: serde_json::Value = serde_json::from_str(&local).unwrap();
-    assert_eq!(local["manifests"].as_array().map(Vec::len), Some(3), "{local}");
+    assert_eq!(
+        local["manifests"].as_array().map(Vec::len),
+        Some(3),
+        "{local}"
+    );
 
     // A local export of the multi-platform build: per-platform directories.
     let out_dir = ctx.path().join("rootfs");
     build_ok(
         data_dir,
         ctx.path(),
-        &["--progress=quiet", "-f", "Dockerfile.multi", "--platform", "linux/amd64,linux/arm64", "-o", out_dir.to_str().unwrap(), "."],
+        &[
+            "--progress=quiet",
+            "-f",
+            "Dockerfile.multi",
+            "--platform",
+            "linux/amd64,linux/arm64",
+            "-o",
+            out_dir.to_str().unwrap(),
+            ".",
+        ],
     );
-    assert_eq!(std::fs::read_to_string(out_dir.join("linux_amd64/arch")).unwrap().trim(), "x86_64");
-    assert_eq!(std::fs::read_to_string(out_dir.join("linux_arm64/arch")).unwrap().trim(), "aarch64");
+    assert_eq!(
+        std::fs::read_to_string(out_dir.join("linux_amd64/arch"))
+            .unwrap()
+            .trim(),
+        "x86_64"
+    );
+    assert_eq!(
+        std::fs::read_to_string(out_dir.join("linux_arm64/arch"))
+            .unwrap()
+            .trim(),
+        "aarch64"
+    );
 }

@@ -12,11 +12,31 @@ fn bad_flags_name_the_flag() {
     let cases: &[(&[&str], &str)] = &[
         (&["-o", "type=foo", "."], "--output: unknown type \"foo\""),
         (&["--progress=fancy", "."], "--progress: "),
-        (&["--network=bridge", "."], "--network: unknown mode \"bridge\""),
+        (
+            &["--network=bridge", "."],
+            "--network: unknown mode \"bridge\"",
+        ),
         (&["--secret", "src=/x", "."], "--secret: "),
-        (&["--load", "."], "--load: slipway has no docker daemon integration"),
-        (&["--builder", "tcp://farm:1234", "."], "the build farm is not available in this version"),
-        (&["--platform", "linux/amd64", "-o", "type=docker,dest=a.tar", "--platform", "linux/arm64", "."], "--output type=docker"),
+        (
+            &["--load", "."],
+            "--load: slipway has no docker daemon integration",
+        ),
+        (
+            &["--builder", "tcp://farm:1234", "."],
+            "the build farm is not available in this version",
+        ),
+        (
+            &[
+                "--platform",
+                "linux/amd64",
+                "-o",
+                "type=docker,dest=a.tar",
+                "--platform",
+                "linux/arm64",
+                ".",
+            ],
+            "--output type=docker",
+        ),
     ];
     for (args, want) in cases {
         let r = slipway_build(data.path(), ctx.path(), args);
@@ -30,7 +50,11 @@ fn dockerfile_errors_show_the_line() {
     require_tools();
     let data = tempfile::tempdir().unwrap();
     let ctx = tempfile::tempdir().unwrap();
-    std::fs::write(ctx.path().join("Dockerfile"), "FROM scratch\nFROBNICATE the widgets\n").unwrap();
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        "FROM scratch\nFROBNICATE the widgets\n",
+    )
+    .unwrap();
     let r = slipway_build(data.path(), ctx.path(), &["--progress=plain", "."]);
     assert!(!r.success);
     assert!(r.stderr.contains("Dockerfile:2"), "{}", r.stderr);

@@ -23,13 +23,13 @@ pub enum BuildError {
     Export {
         dest: String,
         #[source]
-        source: ExportError,
+        source: Box<ExportError>,
     },
     #[error("pushing to {repository}: {source}")]
     Push {
         repository: String,
         #[source]
-        source: RegistryError,
+        source: Box<RegistryError>,
     },
     #[error("{op} {path}: {source}")]
     Io {

@@ -19,8 +19,7 @@ use std::sync::Arc;
 /// The subdirectory buildx uses for one platform of a multi-platform local export
 /// (`linux_amd64`, `linux_arm_v7`).
 pub fn platform_dir(p: &Platform) -> String {
-    let s = p.to_string().replace('/', "_");
-    s
+    p.to_string().replace('/', "_")
 }
 
 /// Writes one file export. Blocking: run it off the async runtime.
@@ -70,7 +69,7 @@ pub fn export_file(
                     .export(&source(None))
                     .map_err(|source| BuildError::Export {
                         dest: path.display().to_string(),
-                        source,
+                        source: Box::new(source),
                     })?;
             }
             Ok(())
@@ -113,7 +112,7 @@ fn with_dest(
     }
     write(&path).map_err(|source| BuildError::Export {
         dest: label,
-        source,
+        source: Box::new(source),
     })?;
     if *dest == Dest::Stdout {
         let mut f = std::fs::File::open(&path).map_err(io("opening", &path))?;
@@ -138,7 +137,7 @@ pub async fn push_all(
     for t in targets {
         let repo = parse_reference(&t.repository).map_err(|source| BuildError::Push {
             repository: t.repository.clone(),
-            source,
+            source: Box::new(source),
         })?;
         let opts = PushOptions {
             tags: t.tags.clone(),
@@ -156,7 +155,7 @@ pub async fn push_all(
         };
         result.map_err(|source| BuildError::Push {
             repository: t.repository.clone(),
-            source,
+            source: Box::new(source),
         })?;
         pushed.push(t.repository.clone());
     }

@@ -14,7 +14,7 @@ use std::collections::HashSet;
 #[derive(Debug, Clone, PartialEq)]
 pub enum RootPlan {
     /// One platform: its manifest is the root.
-    Manifest(Descriptor),
+    Manifest(Box<Descriptor>),
     /// Several: an index over these manifests, in platform order as requested.
     Index(Vec<Descriptor>),
 }
@@ -48,7 +48,7 @@ pub fn plan_root(images: &[(Platform, Descriptor)]) -> Result<RootPlan, StitchEr
     }
     match images {
         [] => Err(StitchError::NoImages),
-        [(_, only)] => Ok(RootPlan::Manifest(only.clone())),
+        [(_, only)] => Ok(RootPlan::Manifest(Box::new(only.clone()))),
         many => Ok(RootPlan::Index(
             many.iter().map(|(_, d)| d.clone()).collect(),
         )),
@@ -62,7 +62,7 @@ pub fn write_root(
     media_types: MediaTypes,
 ) -> Result<Descriptor, StitchError> {
     match plan {
-        RootPlan::Manifest(d) => Ok(d.clone()),
+        RootPlan::Manifest(d) => Ok((**d).clone()),
         RootPlan::Index(manifests) => {
             let opts = IndexOptions {
                 media_types,
@@ -74,7 +74,7 @@ pub fn write_root(
 }
 
 fn wire(d: &Descriptor) -> registry::Descriptor {
-    registry::Descriptor::new(&d.media_type().to_string(), d.digest().as_ref(), d.size())
+    registry::Descriptor::new(d.media_type().as_ref(), d.digest().as_ref(), d.size())
 }
 
 /// Everything a push of `root` sends: each manifest's config and layers (once), the
@@ -115,7 +115,7 @@ pub fn push_plan(store: &ContentStore, root: &Descriptor) -> Result<PushPlan, St
         }
         if is_index {
             children.push(RawManifest::new(
-                &m.media_type().to_string(),
+                m.media_type().as_ref(),
                 store.read_blob(&digest)?,
             ));
         }
@@ -163,7 +163,7 @@ mod tests {
         let b = image(&store, &arm, b"shared");
         assert_eq!(
             plan_root(&[(amd.clone(), a.clone())]).unwrap(),
-            RootPlan::Manifest(a.clone())
+            RootPlan::Manifest(Box::new(a.clone()))
         );
         let plan = plan_root(&[(arm.clone(), b.clone()), (amd.clone(), a.clone())]).unwrap();
         assert_eq!(plan, RootPlan::Index(vec![b.clone(), a.clone()]));

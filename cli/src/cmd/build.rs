@@ -70,7 +70,11 @@ pub struct BuildArgs {
     #[arg(long = "metadata-file")]
     pub metadata_file: Option<PathBuf>,
     /// The worker's data directory.
-    #[arg(long = "data-dir", env = "SLIPWAY_DATA_DIR", default_value = "/var/lib/slipway")]
+    #[arg(
+        long = "data-dir",
+        env = "SLIPWAY_DATA_DIR",
+        default_value = "/var/lib/slipway"
+    )]
     pub data_dir: PathBuf,
     /// A registry reached over plain HTTP (repeatable; loopback registries always are).
     #[arg(long = "insecure-registry")]

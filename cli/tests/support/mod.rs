@@ -15,15 +15,25 @@ pub const SKOPEO_BIN: &str = "/usr/bin/skopeo";
 /// Fails (never skips) when the system tools are missing or we are not root.
 pub fn require_tools() {
     for bin in [REGISTRY_BIN, SKOPEO_BIN] {
-        assert!(Path::new(bin).exists(), "{bin} is missing: apt-get install -y docker-registry skopeo");
+        assert!(
+            Path::new(bin).exists(),
+            "{bin} is missing: apt-get install -y docker-registry skopeo"
+        );
     }
-    assert!(nix_is_root(), "the build tests run as root (the worker needs it)");
+    assert!(
+        nix_is_root(),
+        "the build tests run as root (the worker needs it)"
+    );
 }
 
 fn nix_is_root() -> bool {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("Uid:")).map(|l| l.split_whitespace().nth(1) == Some("0")))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .map(|l| l.split_whitespace().nth(1) == Some("0"))
+        })
         .unwrap_or(false)
 }
 
@@ -64,7 +74,11 @@ impl TestRegistry {
             if matches!(http_status(&reg.addr, "/v2/"), Some(200) | Some(401)) {
                 break;
             }
-            assert!(Instant::now() < deadline, "docker-registry did not answer:\n{}", reg.log());
+            assert!(
+                Instant::now() < deadline,
+                "docker-registry did not answer:\n{}",
+                reg.log()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         reg
@@ -95,39 +109,72 @@ fn http_status(addr: &str, path: &str) -> Option<u16> {
     write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").ok()?;
     let mut buf = [0u8; 64];
     let n = s.read(&mut buf).ok()?;
-    String::from_utf8_lossy(buf.get(..n)?).split_whitespace().nth(1)?.parse().ok()
+    String::from_utf8_lossy(buf.get(..n)?)
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
 }
 
 /// Runs skopeo (plain HTTP to the test registry), failing the test with its stderr.
 pub fn skopeo(args: &[&str]) -> String {
-    let out = Command::new(SKOPEO_BIN).args(args).output().expect("run skopeo");
-    assert!(out.status.success(), "skopeo {args:?} failed: {}\n{}", out.status, String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(SKOPEO_BIN)
+        .args(args)
+        .output()
+        .expect("run skopeo");
+    assert!(
+        out.status.success(),
+        "skopeo {args:?} failed: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// `skopeo inspect --raw` of `docker://REF` as JSON.
 pub fn inspect_raw(reference: &str) -> serde_json::Value {
-    let raw = skopeo(&["inspect", "--raw", "--tls-verify=false", &format!("docker://{reference}")]);
+    let raw = skopeo(&[
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        &format!("docker://{reference}"),
+    ]);
     serde_json::from_str(&raw).expect("manifest JSON")
 }
 
 /// The digest skopeo reports for `docker://REF`.
 pub fn remote_digest(reference: &str) -> String {
-    let out = skopeo(&["inspect", "--tls-verify=false", &format!("docker://{reference}")]);
+    let out = skopeo(&[
+        "inspect",
+        "--tls-verify=false",
+        &format!("docker://{reference}"),
+    ]);
     let v: serde_json::Value = serde_json::from_str(&out).expect("inspect JSON");
     v["Digest"].as_str().expect("Digest").to_string()
 }
 
 /// The workspace root (cli/..).
 pub fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace")
+        .to_path_buf()
 }
 
 /// Writes a busybox root filesystem for `arch` (amd64, arm64, armhf) into `dir`.
 pub fn busybox_rootfs(dir: &Path, arch: &str) {
     let script = workspace().join("scripts/test-rootfs.sh");
-    let out = Command::new("bash").arg(&script).arg(dir).arg(arch).output().expect("run test-rootfs.sh");
-    assert!(out.status.success(), "test-rootfs.sh {arch} failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("bash")
+        .arg(&script)
+        .arg(dir)
+        .arg(arch)
+        .output()
+        .expect("run test-rootfs.sh");
+    assert!(
+        out.status.success(),
+        "test-rootfs.sh {arch} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// One `slipway build` run's outcome.
@@ -168,7 +215,11 @@ pub fn build_ok(data_dir: &Path, cwd: &Path, args: &[&str]) -> Run {
 /// slipway itself from `FROM scratch` + `COPY`, as `REG/busybox:test`; returns its name.
 pub fn seed_busybox(reg: &TestRegistry, data_dir: &Path) -> String {
     let ctx = tempfile::tempdir().expect("tempdir");
-    for (arch, dir) in [("amd64", "rootfs-amd64"), ("arm64", "rootfs-arm64"), ("armhf", "rootfs-armv7")] {
+    for (arch, dir) in [
+        ("amd64", "rootfs-amd64"),
+        ("arm64", "rootfs-arm64"),
+        ("armhf", "rootfs-armv7"),
+    ] {
         busybox_rootfs(&ctx.path().join(dir), arch);
     }
     std::fs::write(
@@ -180,7 +231,15 @@ pub fn seed_busybox(reg: &TestRegistry, data_dir: &Path) -> String {
     build_ok(
         data_dir,
         ctx.path(),
-        &["--progress=plain", "--platform", "linux/amd64,linux/arm64,linux/arm/v7", "-t", &name, "--push", "."],
+        &[
+            "--progress=plain",
+            "--platform",
+            "linux/amd64,linux/arm64,linux/arm/v7",
+            "-t",
+            &name,
+            "--push",
+            ".",
+        ],
     );
     name
 }

@@ -26,14 +26,18 @@ pub fn build_request(args: &BuildArgs) -> Result<BuildRequest> {
     let (dockerfile, dockerfile_name, dockerfile_path) = read_dockerfile(args, context.as_deref())?;
     let mut context_excludes = Vec::new();
     if let Some(dir) = &context {
-        let df_path = dockerfile_path.clone().unwrap_or_else(|| dir.join("Dockerfile"));
+        let df_path = dockerfile_path
+            .clone()
+            .unwrap_or_else(|| dir.join("Dockerfile"));
         let file = select_ignore_file(dir, &df_path);
-        let patterns = read_ignore_patterns(&file).with_context(|| format!("reading {:?}", file.path()))?;
+        let patterns =
+            read_ignore_patterns(&file).with_context(|| format!("reading {:?}", file.path()))?;
         let rel = dockerfile_path
             .as_deref()
             .and_then(|p| p.strip_prefix(dir).ok())
             .map(|p| p.to_string_lossy().into_owned());
-        context_excludes = keep_build_files(&patterns, rel.as_deref()).context("reading .dockerignore patterns")?;
+        context_excludes = keep_build_files(&patterns, rel.as_deref())
+            .context("reading .dockerignore patterns")?;
     }
 
     let mut outputs: Vec<OutputSpec> = args
@@ -70,10 +74,15 @@ pub fn build_request(args: &BuildArgs) -> Result<BuildRequest> {
         named_contexts.insert(name, src);
     }
     let build_args = flags::build_args(&args.build_args, &env)?;
-    let source_date_epoch = match build_args.get("SOURCE_DATE_EPOCH").cloned().or_else(|| env("SOURCE_DATE_EPOCH")) {
-        Some(v) if !v.is_empty() => Some(v.parse::<i64>().map_err(|_| {
-            anyhow::anyhow!("SOURCE_DATE_EPOCH={v:?}: not a number of seconds")
-        })?),
+    let source_date_epoch = match build_args
+        .get("SOURCE_DATE_EPOCH")
+        .cloned()
+        .or_else(|| env("SOURCE_DATE_EPOCH"))
+    {
+        Some(v) if !v.is_empty() => Some(
+            v.parse::<i64>()
+                .map_err(|_| anyhow::anyhow!("SOURCE_DATE_EPOCH={v:?}: not a number of seconds"))?,
+        ),
         _ => None,
     };
     Ok(BuildRequest {
@@ -98,11 +107,17 @@ pub fn build_request(args: &BuildArgs) -> Result<BuildRequest> {
 }
 
 /// The Dockerfile's text, its name for messages, and its path (when it is a file).
-fn read_dockerfile(args: &BuildArgs, context: Option<&Path>) -> Result<(String, String, Option<PathBuf>)> {
-    let from_stdin = args.file.as_deref() == Some("-") || (context.is_none() && args.file.is_none());
+fn read_dockerfile(
+    args: &BuildArgs,
+    context: Option<&Path>,
+) -> Result<(String, String, Option<PathBuf>)> {
+    let from_stdin =
+        args.file.as_deref() == Some("-") || (context.is_none() && args.file.is_none());
     if from_stdin {
         let mut s = String::new();
-        std::io::stdin().read_to_string(&mut s).context("reading the Dockerfile from standard input")?;
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .context("reading the Dockerfile from standard input")?;
         return Ok((s, "Dockerfile".to_string(), None));
     }
     let path = match (&args.file, context) {
@@ -110,7 +125,8 @@ fn read_dockerfile(args: &BuildArgs, context: Option<&Path>) -> Result<(String, 
         (None, Some(dir)) => dir.join("Dockerfile"),
         (None, None) => PathBuf::from("Dockerfile"),
     };
-    let text = std::fs::read_to_string(&path).with_context(|| format!("reading the Dockerfile {}", path.display()))?;
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("reading the Dockerfile {}", path.display()))?;
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

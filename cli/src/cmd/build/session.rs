@@ -40,7 +40,10 @@ pub fn run(args: &BuildArgs, req: BuildRequest, mode: ProgressMode) -> Result<()
 
     let result = runtime.block_on(async move {
         let worker = Worker::open(worker_config).with_context(|| {
-            format!("opening the worker's data directory {}", args.data_dir.display())
+            format!(
+                "opening the worker's data directory {}",
+                args.data_dir.display()
+            )
         })?;
         let credentials = CredentialStore::from_env().context("reading registry credentials")?;
         let coordinator = Coordinator::new(worker, registry, credentials);
@@ -61,11 +64,14 @@ pub fn run(args: &BuildArgs, req: BuildRequest, mode: ProgressMode) -> Result<()
     let result = result??;
 
     if let Some(path) = &args.iidfile {
-        std::fs::write(path, result.image_id()).with_context(|| format!("--iidfile {}", path.display()))?;
+        std::fs::write(path, result.image_id())
+            .with_context(|| format!("--iidfile {}", path.display()))?;
     }
     if let Some(path) = &args.metadata_file {
-        let json = serde_json::to_vec_pretty(&result.metadata()).context("serialising the metadata")?;
-        std::fs::write(path, json).with_context(|| format!("--metadata-file {}", path.display()))?;
+        let json =
+            serde_json::to_vec_pretty(&result.metadata()).context("serialising the metadata")?;
+        std::fs::write(path, json)
+            .with_context(|| format!("--metadata-file {}", path.display()))?;
     }
     if args.outputs.is_empty() && !args.push {
         eprintln!(
