@@ -244,4 +244,63 @@ async fn second_solve_is_cached_and_a_context_change_reruns_only_dependents() {
     let (r4, _) = solve(&w.worker, req).await;
     r4.unwrap();
     assert_eq!(w.runs.load(Ordering::SeqCst), 7);
+    // ... and its results replace the old ones in the cache.
+    let (r5, events) = solve(&w.worker, build()).await;
+    r5.unwrap();
+    assert_eq!(w.runs.load(Ordering::SeqCst), 7);
+    assert_eq!(
+        statuses(&events, "RUN cat /b.txt > /b.out"),
+        vec![VertexStatus::Cached]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn merge_stacks_the_layers_of_its_inputs() {
+    let reg = TestRegistry::start();
+    let base = push_base(&reg, "amd64").await;
+    let tmp = tempfile::tempdir().unwrap();
+    let w = worker(tmp.path(), "merge");
+    let p = host();
+    let mut g = Graph::new();
+    let from = image(&mut g, &base, &p);
+    let mk = g.add(
+        slipway_graph::Vertex::new(
+            slipway_graph::Op::File(slipway_graph::FileOp {
+                base: None,
+                actions: vec![slipway_graph::FileAction::Mkfile(
+                    slipway_graph::MkfileAction {
+                        path: "/linked".into(),
+                        mode: 0o644,
+                        data: "L".into(),
+                        chown: None,
+                        timestamp: None,
+                    },
+                )],
+            }),
+            vec![],
+            p.clone(),
+        )
+        .with_name("mkfile /linked"),
+    );
+    let merged = g.add(
+        slipway_graph::Vertex::new(
+            slipway_graph::Op::Merge(slipway_graph::MergeOp {}),
+            vec![slipway_graph::Input::of(from), slipway_graph::Input::of(mk)],
+            p.clone(),
+        )
+        .with_name("COPY --link"),
+    );
+    let after = run(&mut g, &merged, "cat /linked > /seen", &p);
+    output(&mut g, &after, &p);
+    let (r, _) = solve(&w.worker, request(g)).await;
+    let img = r.unwrap().images.remove(0);
+    assert_eq!(img.layers.len(), 3);
+    let linked = layer_files(w.worker.store(), &img.layers[1]);
+    assert_eq!(linked.keys().collect::<Vec<_>>(), vec!["linked"]);
+    let top = layer_files(w.worker.store(), &img.layers[2]);
+    assert_eq!(
+        top.get("seen").map(Vec::as_slice),
+        Some(&b"L"[..]),
+        "{top:?}"
+    );
 }

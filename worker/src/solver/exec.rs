@@ -120,7 +120,7 @@ async fn run(
     }
     let _ = vertex;
     let changes = active.finish().await?;
-    let chain = crate::source::chain_for_key(&key)?;
+    let chain = super::key::fresh_chain(ctx, &key)?;
     match changes {
         SnapshotChanges::Upper(_) => {
             let snapshotter = ctx.inner.snapshotter.clone();

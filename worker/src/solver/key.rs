@@ -120,3 +120,18 @@ where
         listing: None,
     })
 }
+
+/// The snapshot ID for a new result of `key`: derived from the key, unless a snapshot of
+/// that ID exists already (a `no_cache` rerun), which then gets a fresh one so the new
+/// result replaces the old one in the index.
+pub(crate) fn fresh_chain(ctx: &Ctx, key: &CacheKey) -> Result<ChainId, VertexError> {
+    let chain = crate::source::chain_for_key(key)?;
+    if !ctx.inner.snapshotter.contains(&chain) {
+        return Ok(chain);
+    }
+    let salted = KeyBuilder::new("rerun")
+        .part("key", key.as_str())
+        .part("nonce", &uuid::Uuid::new_v4().to_string())
+        .finish();
+    Ok(crate::source::chain_for_key(&salted)?)
+}

@@ -13,6 +13,7 @@ mod exec;
 mod export;
 mod file;
 mod key;
+mod merge;
 mod progress;
 mod request;
 mod run;

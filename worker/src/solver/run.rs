@@ -244,8 +244,6 @@ async fn run_vertex(
         }),
         Op::Exec(op) => super::exec::solve(ctx, digest, vertex, op, inputs).await,
         Op::File(op) => super::file::solve(ctx, digest, vertex, op, inputs).await,
-        Op::Merge(_) => Err(VertexError::Unsupported {
-            what: "merge (COPY --link) vertices",
-        }),
+        Op::Merge(_) => super::merge::solve(ctx, digest, vertex, inputs).await,
     }
 }
