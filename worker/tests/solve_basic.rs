@@ -58,8 +58,8 @@ async fn run_writes_a_file_into_its_layer() {
     )
     .unwrap();
     assert_eq!(config["rootfs"]["diff_ids"].as_array().unwrap().len(), 2);
-    let name = format!("RUN echo hello > /greeting && mkdir -p /d && echo x > /d/f");
-    let st = statuses(&events, &name);
+    let name = "RUN echo hello > /greeting && mkdir -p /d && echo x > /d/f";
+    let st = statuses(&events, name);
     assert!(
         matches!(
             st.as_slice(),
