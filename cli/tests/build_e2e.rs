@@ -207,4 +207,103 @@ fn builds_push_cache_metadata_and_exports() {
             .trim(),
         "aarch64"
     );
+
+    // type=tar for two platforms: one tar with a directory per platform.
+    let tar_path = ctx.path().join("out/multi-rootfs.tar");
+    build_ok(
+        data_dir,
+        ctx.path(),
+        &[
+            "--progress=quiet",
+            "-f",
+            "Dockerfile.multi",
+            "--platform",
+            "linux/amd64,linux/arm64",
+            "-o",
+            &format!("type=tar,dest={}", tar_path.display()),
+            ".",
+        ],
+    );
+    let listing = std::process::Command::new("tar")
+        .arg("-tf")
+        .arg(&tar_path)
+        .output()
+        .unwrap();
+    let listing = String::from_utf8_lossy(&listing.stdout);
+    assert!(
+        listing.lines().any(|l| l == "linux_amd64/arch"),
+        "{listing}"
+    );
+    assert!(
+        listing.lines().any(|l| l == "linux_arm64/arch"),
+        "{listing}"
+    );
+
+    // type=docker (single platform) is a docker archive skopeo reads; rawjson progress.
+    let docker_tar = ctx.path().join("out/app-docker.tar");
+    let raw = build_ok(
+        data_dir,
+        ctx.path(),
+        &[
+            "--progress=rawjson",
+            "--platform",
+            "linux/amd64",
+            "-t",
+            "example.com/app:docker",
+            "-o",
+            &format!("type=docker,dest={}", docker_tar.display()),
+            ".",
+        ],
+    );
+    let inspected = skopeo(&[
+        "inspect",
+        &format!("docker-archive:{}", docker_tar.display()),
+    ]);
+    assert!(
+        inspected.contains("\"Architecture\": \"amd64\""),
+        "{inspected}"
+    );
+    let mut vertexes = 0;
+    for line in raw.stderr.lines() {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{line:?}: {e}"));
+        if let Some(vs) = v["vertexes"].as_array() {
+            vertexes += vs.len();
+            assert!(
+                vs.iter().all(|x| x["digest"]
+                    .as_str()
+                    .is_some_and(|d| d.starts_with("sha256:"))),
+                "{line}"
+            );
+        }
+    }
+    assert!(vertexes > 0, "{}", raw.stderr);
+
+    // A failing step: #N ERROR with the exit code, and a non-zero exit.
+    std::fs::write(
+        ctx.path().join("Dockerfile.fail"),
+        format!("FROM {base}\nRUN echo about-to-fail && false\n"),
+    )
+    .unwrap();
+    let failed = slipway_build(
+        data_dir,
+        ctx.path(),
+        &[
+            "--progress=plain",
+            "-f",
+            "Dockerfile.fail",
+            "--platform",
+            "linux/amd64",
+            ".",
+        ],
+    );
+    assert!(!failed.success);
+    assert!(
+        failed
+            .stderr
+            .lines()
+            .any(|l| l.starts_with('#') && l.contains(" ERROR: ") && l.contains("exit code: 1")),
+        "{}",
+        failed.stderr
+    );
 }

@@ -8,11 +8,13 @@ use oci_spec::image::Descriptor;
 use slipway_graph::Platform;
 use slipway_oci::auth::CredentialStore;
 use slipway_oci::export::{
-    DockerArchive, ExportSource, Exporter, LocalDir, OciLayoutTar, RootfsTar,
+    DockerArchive, ExportError, ExportReport, ExportSource, Exporter, LocalDir, OciLayoutTar,
+    RootfsTar,
 };
 use slipway_oci::layer::ApplyOptions;
 use slipway_oci::registry::{parse_reference, PushOptions, RegistryClient, RegistryConfig};
 use slipway_oci::ContentStore;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -74,24 +76,51 @@ pub fn export_file(
             }
             Ok(())
         }
-        FileExport::Tar { dest, per_platform } => {
-            if *per_platform {
-                return Err(BuildError::NotSupported {
-                    what: "--output type=tar for several platforms (use type=local or type=oci)"
-                        .into(),
-                });
-            }
-            with_dest(dest, scratch, |path| {
-                RootfsTar {
+        FileExport::Tar { dest, per_platform } => with_dest(dest, scratch, |path| {
+            if !*per_platform {
+                return RootfsTar {
                     path: path.to_path_buf(),
                     platform: None,
                     apply: ApplyOptions::default(),
                     source_date_epoch,
                 }
-                .export(&source(None))
+                .export(&source(None));
+            }
+            let file = std::fs::File::create(path).map_err(io_export(path, "create"))?;
+            let mut out = tar::Builder::new(std::io::BufWriter::new(file));
+            let mut items = 0;
+            for p in platforms {
+                let part = scratch.join(format!("{}.tar", platform_dir(p)));
+                let report = RootfsTar {
+                    path: part.clone(),
+                    platform: Some(p.clone()),
+                    apply: ApplyOptions::default(),
+                    source_date_epoch,
+                }
+                .export(&source(None))?;
+                items += report.items;
+                let input = std::fs::File::open(&part).map_err(io_export(&part, "open"))?;
+                crate::tar_merge::append_prefixed(
+                    &mut out,
+                    std::io::BufReader::new(input),
+                    &platform_dir(p),
+                )
+                .map_err(io_export(path, "write"))?;
+                let _ = std::fs::remove_file(&part);
+            }
+            let mut w = out.into_inner().map_err(io_export(path, "finish"))?;
+            w.flush().map_err(io_export(path, "flush"))?;
+            Ok(ExportReport {
+                path: path.to_path_buf(),
+                items,
             })
-        }
+        }),
     }
+}
+
+fn io_export(path: &Path, op: &'static str) -> impl FnOnce(std::io::Error) -> ExportError {
+    let path = path.to_path_buf();
+    move |source| ExportError::Io { path, op, source }
 }
 
 /// Runs `write` on the destination path; for stdout, on a scratch file then copied out.

@@ -20,6 +20,7 @@ pub mod plan;
 pub mod request;
 pub mod resolver;
 pub mod stitch;
+mod tar_merge;
 
 pub use coordinator::{Coordinator, MAIN_CONTEXT};
 pub use error::BuildError;
