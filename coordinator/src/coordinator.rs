@@ -72,7 +72,7 @@ impl Coordinator {
         };
 
         let graph = tokio::select! {
-            g = self.lower(&req) => g?,
+            g = self.lower(&req, &progress) => g?,
             _ = cancel.cancelled() => return Err(BuildError::Canceled),
         };
         let mut graph = apply_network(graph, req.network)?;
@@ -146,7 +146,11 @@ impl Coordinator {
         })
     }
 
-    async fn lower(&self, req: &BuildRequest) -> Result<Graph, BuildError> {
+    async fn lower(
+        &self,
+        req: &BuildRequest,
+        progress: &mpsc::Sender<ProgressEvent>,
+    ) -> Result<Graph, BuildError> {
         let opts = LowerOptions {
             platforms: req.platforms.clone(),
             build_args: req.build_args.clone(),
@@ -169,7 +173,8 @@ impl Coordinator {
         };
         let source = req.dockerfile.clone();
         let resolver =
-            RegistryResolver::new(self.registry.clone(), tokio::runtime::Handle::current());
+            RegistryResolver::new(self.registry.clone(), tokio::runtime::Handle::current())
+                .with_progress(progress.clone());
         tokio::task::spawn_blocking(move || {
             lower(&source, &opts, &resolver).map_err(|e| BuildError::Dockerfile {
                 rendered: e.render(&source).trim_end().to_string(),

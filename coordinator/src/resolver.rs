@@ -9,14 +9,19 @@ use serde::Deserialize;
 use slipway_frontend::{ImageMeta, ImageMetaResolver, ResolveError};
 use slipway_graph::{Digest, Healthcheck, HistoryEntry, ImageConfig, Platform};
 use slipway_oci::registry::{parse_reference, RegistryClient, RegistryError};
+use slipway_progress::{ProgressEvent, VertexEvent, VertexStatus};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use tokio::sync::mpsc;
 
 /// Resolves base images through a [`RegistryClient`], remembering answers for one build.
 pub struct RegistryResolver {
     client: Arc<RegistryClient>,
     handle: tokio::runtime::Handle,
     cache: Mutex<HashMap<(String, Platform), ImageMeta>>,
+    /// Where `[internal] load metadata for REF` steps are reported, if anywhere.
+    progress: Option<mpsc::Sender<ProgressEvent>>,
 }
 
 impl RegistryResolver {
@@ -25,6 +30,33 @@ impl RegistryResolver {
             client,
             handle,
             cache: Mutex::new(HashMap::new()),
+            progress: None,
+        }
+    }
+
+    /// Reports each lookup as a progress step, as BuildKit's `load metadata for` lines.
+    /// The resolver is called off the runtime, so events are sent blocking.
+    pub fn with_progress(mut self, progress: mpsc::Sender<ProgressEvent>) -> RegistryResolver {
+        self.progress = Some(progress);
+        self
+    }
+
+    fn report(&self, reference: &str, platform: &Platform, status: VertexStatus) {
+        if let Some(tx) = &self.progress {
+            let name = format!("[internal] load metadata for {reference}");
+            let vertex = Digest::of_bytes(format!("{name}\0{platform}").as_bytes());
+            let timestamp_ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as i64)
+                .unwrap_or(0);
+            let _ = tx.blocking_send(ProgressEvent::Vertex(VertexEvent {
+                vertex,
+                name,
+                platform: platform.clone(),
+                worker: None,
+                status,
+                timestamp_ms,
+            }));
         }
     }
 
@@ -66,7 +98,19 @@ impl ImageMetaResolver for RegistryResolver {
         if let Some(hit) = self.cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
             return Ok(hit);
         }
-        let meta = self.handle.block_on(self.fetch(reference, platform))?;
+        self.report(reference, platform, VertexStatus::Started);
+        let started = Instant::now();
+        let meta = self.handle.block_on(self.fetch(reference, platform));
+        let status = match &meta {
+            Ok(_) => VertexStatus::Done {
+                duration_ms: started.elapsed().as_millis() as u64,
+            },
+            Err(e) => VertexStatus::Error {
+                message: e.to_string(),
+            },
+        };
+        self.report(reference, platform, status);
+        let meta = meta?;
         if let Ok(mut c) = self.cache.lock() {
             c.insert(key, meta.clone());
         }
