@@ -306,4 +306,45 @@ fn builds_push_cache_metadata_and_exports() {
         "{}",
         failed.stderr
     );
+
+    // Secrets, build args and a named context directory reach the RUN step.
+    let extra = tempfile::tempdir().unwrap();
+    std::fs::write(extra.path().join("note.txt"), "from-named-context\n").unwrap();
+    std::fs::write(ctx.path().join("secret.txt"), "s3cr3t-value\n").unwrap();
+    std::fs::write(
+        ctx.path().join("Dockerfile.features"),
+        format!(
+            "FROM {base}\nARG GREETING\nCOPY --from=extra note.txt /note.txt\n\
+             RUN --mount=type=secret,id=tok cat /run/secrets/tok && echo \"greeting=$GREETING\" && cat /note.txt\n"
+        ),
+    )
+    .unwrap();
+    let features = build_ok(
+        data_dir,
+        ctx.path(),
+        &[
+            "--progress=plain",
+            "-f",
+            "Dockerfile.features",
+            "--platform",
+            "linux/amd64",
+            "--secret",
+            "id=tok,src=secret.txt",
+            "--build-arg",
+            "GREETING=hi-there",
+            "--build-context",
+            &format!("extra={}", extra.path().display()),
+            ".",
+        ],
+    );
+    for want in ["s3cr3t-value", "greeting=hi-there", "from-named-context"] {
+        assert!(
+            features
+                .stderr
+                .lines()
+                .any(|l| l.starts_with('#') && l.ends_with(want)),
+            "{want} missing:\n{}",
+            features.stderr
+        );
+    }
 }
