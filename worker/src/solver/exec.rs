@@ -19,6 +19,19 @@ use crate::executor::{
 use crate::mounts::{CacheMountLease, CacheMountSpec, RemoveOnDrop, SecretFile};
 use crate::snapshot::{ActiveSnapshot, ChainId, SnapshotChanges};
 
+/// Mount destinations every container gets (see the executor's runtime spec).
+const EXECUTOR_MOUNTS: [&str; 9] = [
+    "/proc",
+    "/dev/pts",
+    "/dev/shm",
+    "/dev/mqueue",
+    "/sys",
+    "/etc/hosts",
+    "/etc/resolv.conf",
+    "/etc/hostname",
+    "/dev",
+];
+
 pub(crate) async fn solve(
     ctx: &Ctx,
     digest: &Digest,
@@ -121,11 +134,30 @@ async fn run(
     let _ = vertex;
     let changes = active.finish().await?;
     let chain = super::key::fresh_chain(ctx, &key)?;
+    let lower: Vec<PathBuf> = match &base {
+        Some(b) => ctx
+            .inner
+            .snapshotter
+            .chain(b)?
+            .into_iter()
+            .map(|l| l.dir)
+            .collect(),
+        None => Vec::new(),
+    };
+    // The step's mounts and the executor's own (whose stubs it removed already).
+    let targets: Vec<String> = op
+        .mounts
+        .iter()
+        .map(|m| m.target.clone())
+        .chain(EXECUTOR_MOUNTS.iter().map(|t| t.to_string()))
+        .collect();
     match changes {
-        SnapshotChanges::Upper(_) => {
+        SnapshotChanges::Upper(ref upper) => {
+            let upper = upper.path().to_path_buf();
             let snapshotter = ctx.inner.snapshotter.clone();
             let (target, parent) = (chain.clone(), base.clone());
             super::blocking(move || {
+                super::prune::prune_mount_parents(&upper, &targets, &lower);
                 snapshotter.commit_changes(changes, &target, parent.as_ref())?;
                 Ok(())
             })

@@ -15,6 +15,7 @@ mod file;
 mod key;
 mod merge;
 mod progress;
+mod prune;
 mod request;
 mod run;
 mod worker;
