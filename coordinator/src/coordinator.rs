@@ -132,6 +132,11 @@ impl Coordinator {
         let store = self.worker.store().clone();
         let root = write_root(&store, &plan_root(&pairs)?, plan.media_types)?;
 
+        for name in &plan.store_names {
+            store
+                .set_ref(name, &root)
+                .map_err(|e| BuildError::Stitch(e.into()))?;
+        }
         let platforms: Vec<Platform> = images.iter().map(|i| i.platform.clone()).collect();
         let pushed = tokio::select! {
             r = self.export(&plan, &root, &platforms, &req, &progress, &build_id) => r?,

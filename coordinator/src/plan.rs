@@ -46,6 +46,8 @@ pub struct ExportPlan {
     pub media_types: MediaTypes,
     /// Every image name of the build (`image.name` in the metadata).
     pub names: Vec<String>,
+    /// Names of `type=image` outputs: recorded in the worker's store, pointing at the result.
+    pub store_names: Vec<String>,
 }
 
 /// Why outputs cannot be honoured.
@@ -155,6 +157,9 @@ fn push_name(
         message: e.to_string(),
     })?;
     add_name(plan, Some(name));
+    if !plan.store_names.iter().any(|n| n == name) {
+        plan.store_names.push(name.to_string());
+    }
     if !push {
         return Ok(());
     }
@@ -213,6 +218,7 @@ mod tests {
         let plan = plan_exports(&outs(&["type=image,name=r/a"]), &[], 1).unwrap();
         assert!(plan.pushes.is_empty());
         assert_eq!(plan.names, vec!["r/a"]);
+        assert_eq!(plan.store_names, vec!["r/a"]);
     }
 
     #[test]

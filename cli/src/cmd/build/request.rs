@@ -56,6 +56,9 @@ pub fn build_request(args: &BuildArgs) -> Result<BuildRequest> {
         if !found {
             outputs.push(OutputSpec::image(Vec::new(), true));
         }
+    } else if outputs.is_empty() && !args.tags.is_empty() {
+        // Names with no output: the image is recorded under them in the worker's store.
+        outputs.push(OutputSpec::image(Vec::new(), false));
     }
 
     let mut secrets = std::collections::BTreeMap::new();

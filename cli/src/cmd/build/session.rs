@@ -74,8 +74,13 @@ pub fn run(args: &BuildArgs, req: BuildRequest, mode: ProgressMode) -> Result<()
             .with_context(|| format!("--metadata-file {}", path.display()))?;
     }
     if args.outputs.is_empty() && !args.push {
+        let kept = if args.tags.is_empty() {
+            String::new()
+        } else {
+            format!(" (as {})", args.tags.join(", "))
+        };
         eprintln!(
-            "WARNING: No output specified; the build result stays in the worker's store only. \
+            "WARNING: No output specified: the result stays in the worker's store only{kept}. \
              Use --push or --output to export it."
         );
     }
