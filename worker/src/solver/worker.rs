@@ -33,6 +33,10 @@ pub(crate) struct Inner {
     pub platforms: WorkerPlatforms,
     pub registry: RegistryClient,
     pub parallelism: usize,
+    /// File digests of the last walk of each local context dir (reused when the stat
+    /// matches, so an unchanged context is not read again).
+    pub hash_caches:
+        std::sync::Mutex<std::collections::HashMap<PathBuf, Arc<slipway_fsutil::HashCache>>>,
 }
 
 impl std::fmt::Debug for Worker {
@@ -105,6 +109,7 @@ impl Worker {
                 platforms,
                 registry,
                 parallelism,
+                hash_caches: Default::default(),
             }),
         })
     }

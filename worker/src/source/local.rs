@@ -33,18 +33,29 @@ pub(crate) async fn solve(
     let includes = src.include_patterns.clone();
     let walk_dir = dir.clone();
     let walk_excludes = excludes.clone();
-    let listing = blocking(move || {
+    let previous = ctx
+        .inner
+        .hash_caches
+        .lock()
+        .ok()
+        .and_then(|c| c.get(&dir).cloned());
+    let walked = blocking(move || {
         let matcher = PatternMatcher::new(&walk_excludes)?;
         let walked = walk_context(
             &walk_dir,
             &WalkOptions {
                 excludes: Some(&matcher),
+                previous: previous.as_deref(),
                 ..Default::default()
             },
         )?;
-        Ok(walked.listing)
+        Ok(walked)
     })
     .await?;
+    if let Ok(mut caches) = ctx.inner.hash_caches.lock() {
+        caches.insert(dir.clone(), Arc::new(walked.cache));
+    }
+    let listing = walked.listing;
     let sum = checksum(&listing, &["/"], &ChecksumOptions::default())?;
     let mut key = KeyBuilder::new("local");
     key.part("name", &src.name)
