@@ -38,6 +38,11 @@ pub fn build_request(args: &BuildArgs) -> Result<BuildRequest> {
             .map(|p| p.to_string_lossy().into_owned());
         context_excludes = keep_build_files(&patterns, rel.as_deref())
             .context("reading .dockerignore patterns")?;
+        // The worker's own data directory is never part of the context (its snapshot
+        // mounts would be walked as context files).
+        if let Some(rel) = data_dir_inside(dir, &args.data_dir) {
+            context_excludes.push(rel);
+        }
     }
 
     let mut outputs: Vec<OutputSpec> = args
@@ -107,6 +112,15 @@ pub fn build_request(args: &BuildArgs) -> Result<BuildRequest> {
         network: flags::network(&args.network)?,
         source_date_epoch,
     })
+}
+
+/// `data_dir` relative to `context` when it lies inside it.
+fn data_dir_inside(context: &Path, data_dir: &Path) -> Option<String> {
+    let context = std::path::absolute(context).ok()?;
+    let data_dir = std::path::absolute(data_dir).ok()?;
+    let rel = data_dir.strip_prefix(&context).ok()?;
+    let rel = rel.to_string_lossy();
+    (!rel.is_empty()).then(|| rel.into_owned())
 }
 
 /// The Dockerfile's text, its name for messages, and its path (when it is a file).
