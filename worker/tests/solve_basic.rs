@@ -304,3 +304,41 @@ async fn merge_stacks_the_layers_of_its_inputs() {
         "{top:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn copy_snapshot_backend_commits_diffs_with_whiteouts() {
+    let reg = TestRegistry::start();
+    let base = push_base(&reg, "amd64").await;
+    let tmp = tempfile::tempdir().unwrap();
+    let w = worker_with(tmp.path(), "copybackend", |c| {
+        c.snapshot_backend = slipway_worker::snapshot::BackendChoice::Copy
+    });
+    assert_eq!(
+        w.worker.snapshotter().backend(),
+        slipway_worker::snapshot::SnapshotBackend::Copy
+    );
+    let p = host();
+    let mut g = Graph::new();
+    let from = image(&mut g, &base, &p);
+    let step = run(&mut g, &from, "echo new > /new && rm /etc/group", &p);
+    let check = run(
+        &mut g,
+        &step,
+        "test ! -e /etc/group && cat /new > /checked",
+        &p,
+    );
+    output(&mut g, &check, &p);
+    let (r, _) = solve(&w.worker, request(g)).await;
+    let img = r.unwrap().images.remove(0);
+    assert_eq!(img.layers.len(), 3);
+    let files = layer_files(w.worker.store(), &img.layers[1]);
+    assert!(files.contains_key("new"), "{files:?}");
+    assert!(files.contains_key("etc/.wh.group"), "{files:?}");
+    let top = layer_files(w.worker.store(), &img.layers[2]);
+    assert_eq!(
+        top.get("checked").map(Vec::as_slice),
+        Some(&b"new\n"[..]),
+        "{top:?}"
+    );
+    assert!(mounts_under(tmp.path()).is_empty());
+}

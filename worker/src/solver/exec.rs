@@ -17,7 +17,7 @@ use crate::executor::{
     Access, MountSpec, NetworkMode, OutputChunk, OutputStream, ProcessIo, RunSpec,
 };
 use crate::mounts::{CacheMountLease, CacheMountSpec, RemoveOnDrop, SecretFile};
-use crate::snapshot::{ActiveSnapshot, ChainId, SnapshotChanges};
+use crate::snapshot::{ActiveSnapshot, ChainId};
 
 /// Mount destinations every container gets (see the executor's runtime spec).
 const EXECUTOR_MOUNTS: [&str; 9] = [
@@ -134,16 +134,6 @@ async fn run(
     let _ = vertex;
     let changes = active.finish().await?;
     let chain = super::key::fresh_chain(ctx, &key)?;
-    let lower: Vec<PathBuf> = match &base {
-        Some(b) => ctx
-            .inner
-            .snapshotter
-            .chain(b)?
-            .into_iter()
-            .map(|l| l.dir)
-            .collect(),
-        None => Vec::new(),
-    };
     // The step's mounts and the executor's own (whose stubs it removed already).
     let targets: Vec<String> = op
         .mounts
@@ -151,23 +141,8 @@ async fn run(
         .map(|m| m.target.clone())
         .chain(EXECUTOR_MOUNTS.iter().map(|t| t.to_string()))
         .collect();
-    match changes {
-        SnapshotChanges::Upper(ref upper) => {
-            let upper = upper.path().to_path_buf();
-            let snapshotter = ctx.inner.snapshotter.clone();
-            let (target, parent) = (chain.clone(), base.clone());
-            super::blocking(move || {
-                super::prune::prune_mount_parents(&upper, &targets, &lower);
-                snapshotter.commit_changes(changes, &target, parent.as_ref())?;
-                Ok(())
-            })
-            .await?;
-            Ok(Some(chain))
-        }
-        SnapshotChanges::FullTree { .. } => Err(VertexError::Unsupported {
-            what: "committing RUN results with the copy snapshot backend",
-        }),
-    }
+    super::commit::commit(ctx, changes, &chain, base.as_ref(), targets).await?;
+    Ok(Some(chain))
 }
 
 async fn forward_logs(

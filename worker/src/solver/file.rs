@@ -10,7 +10,7 @@ use slipway_graph::{Digest, FileAction, FileOp, Vertex};
 use super::key::{cached_or_run, input, vertex_key};
 use super::{blocking, Ctx, Done, VertexError};
 use crate::mounts::RemoveOnDrop;
-use crate::snapshot::{ActiveSnapshot, ChainId, SnapshotChanges};
+use crate::snapshot::{ActiveSnapshot, ChainId};
 
 pub(crate) async fn solve(
     ctx: &Ctx,
@@ -127,19 +127,6 @@ async fn run(
     }
     let changes = active.finish().await?;
     let chain = super::key::fresh_chain(ctx, &key)?;
-    match changes {
-        SnapshotChanges::Upper(_) => {
-            let snapshotter = ctx.inner.snapshotter.clone();
-            let (target, parent) = (chain.clone(), base);
-            blocking(move || {
-                snapshotter.commit_changes(changes, &target, parent.as_ref())?;
-                Ok(())
-            })
-            .await?;
-            Ok(Some(chain))
-        }
-        SnapshotChanges::FullTree { .. } => Err(VertexError::Unsupported {
-            what: "committing file-op results with the copy snapshot backend",
-        }),
-    }
+    super::commit::commit(ctx, changes, &chain, base.as_ref(), Vec::new()).await?;
+    Ok(Some(chain))
 }

@@ -7,6 +7,7 @@
 //! content checksum); a key found in the [`crate::cache`] index with its snapshot present is
 //! reported `Cached` and not run. The first failing vertex cancels the rest of the solve.
 
+mod commit;
 mod config;
 mod error;
 mod exec;
