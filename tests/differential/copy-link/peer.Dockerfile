@@ -3,5 +3,5 @@ ARG BASE
 FROM $BASE
 RUN mkdir -p /app && echo base > /app/base.txt
 COPY a.txt /app/
-COPY --chown=1000:1000 dir/ /app/dir/
+COPY --chown=1000:1000 dir/ /linked/dir/
 COPY a.txt /new/parent/a.txt
