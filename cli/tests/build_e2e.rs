@@ -278,6 +278,13 @@ fn builds_push_cache_metadata_and_exports() {
         }
     }
     assert!(vertexes > 0, "{}", raw.stderr);
+    let with_inputs = raw
+        .stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["vertexes"][0]["inputs"].as_array().is_some_and(|i| !i.is_empty()))
+        .count();
+    assert!(with_inputs > 0, "no vertex lists its inputs:\n{}", raw.stderr);
 
     // A failing step: #N ERROR with the exit code, and a non-zero exit.
     std::fs::write(

@@ -13,7 +13,7 @@ use slipway_frontend::{lower, LowerOptions, NamedContext};
 use slipway_graph::{Digest, Graph, Platform};
 use slipway_oci::auth::CredentialStore;
 use slipway_oci::registry::{RegistryClient, RegistryConfig};
-use slipway_progress::{ProgressEvent, VertexEvent, VertexStatus};
+use slipway_progress::{ProgressEvent, VertexEvent, VertexInputs, VertexStatus};
 use slipway_worker::{ExportOptions, LocalSource, SolveRequest, Worker};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -77,6 +77,17 @@ impl Coordinator {
         };
         let mut graph = apply_network(graph, req.network)?;
         apply_labels(&mut graph, &req.labels);
+        let edges = graph
+            .vertices
+            .iter()
+            .map(|(d, v)| VertexInputs {
+                vertex: d.clone(),
+                inputs: v.inputs.iter().map(|i| i.vertex.clone()).collect(),
+            })
+            .collect();
+        let _ = progress
+            .send(ProgressEvent::Graph { vertices: edges })
+            .await;
 
         let mut locals = BTreeMap::from([(
             MAIN_CONTEXT.to_string(),

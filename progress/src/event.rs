@@ -20,6 +20,16 @@ pub enum ProgressEvent {
         vertex: Option<Digest>,
         message: String,
     },
+    /// The build graph's edges, sent before its vertices run, so that renderers can show
+    /// each vertex's inputs (rawjson's `inputs`). Renders nothing by itself.
+    Graph { vertices: Vec<VertexInputs> },
+}
+
+/// One vertex and the vertices it takes as inputs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VertexInputs {
+    pub vertex: Digest,
+    pub inputs: Vec<Digest>,
 }
 
 /// A vertex's state change. `name` is what progress shows (`[linux/arm64 build 2/5] RUN make`).

@@ -14,7 +14,7 @@ mod testdata;
 mod time;
 mod tty;
 
-pub use event::{LogStream, ProgressEvent, VertexEvent, VertexStatus};
+pub use event::{LogStream, ProgressEvent, VertexEvent, VertexInputs, VertexStatus};
 pub use mode::{ModeError, ProgressMode, Renderer};
 pub use plain::PlainRenderer;
 pub use rawjson::RawJsonRenderer;

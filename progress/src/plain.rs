@@ -47,6 +47,7 @@ impl<W: Write> PlainRenderer<W> {
                 data,
                 ..
             } => self.log(vertex, *timestamp_ms, data),
+            ProgressEvent::Graph { .. } => Ok(()),
             ProgressEvent::Warning { vertex, message } => {
                 self.switch_to(None)?;
                 match vertex.as_ref().and_then(|v| self.table.get(v)) {

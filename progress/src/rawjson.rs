@@ -60,6 +60,8 @@ pub struct RawJsonRenderer<W: Write> {
     out: W,
     /// Start time of each vertex, repeated in its later updates as BuildKit does.
     started: HashMap<Digest, i64>,
+    /// Each vertex's inputs, from the `Graph` event.
+    inputs: HashMap<Digest, Vec<String>>,
 }
 
 impl<W: Write> RawJsonRenderer<W> {
@@ -67,11 +69,20 @@ impl<W: Write> RawJsonRenderer<W> {
         RawJsonRenderer {
             out,
             started: HashMap::new(),
+            inputs: HashMap::new(),
         }
     }
 
     pub fn event(&mut self, event: &ProgressEvent) -> io::Result<()> {
+        if let ProgressEvent::Graph { vertices } = event {
+            for v in vertices {
+                let inputs = v.inputs.iter().map(|d| d.to_string()).collect();
+                self.inputs.insert(v.vertex.clone(), inputs);
+            }
+            return Ok(());
+        }
         let response = match event {
+            ProgressEvent::Graph { .. } => return Ok(()),
             ProgressEvent::Vertex(v) => StatusResponse {
                 vertexes: vec![self.vertex(v)],
                 ..StatusResponse::default()
@@ -124,7 +135,7 @@ impl<W: Write> RawJsonRenderer<W> {
         };
         Vertex {
             digest: v.vertex.to_string(),
-            inputs: Vec::new(),
+            inputs: self.inputs.get(&v.vertex).cloned().unwrap_or_default(),
             name: v.name.clone(),
             started: Some(rfc3339_nano(started)),
             completed: completed.map(rfc3339_nano),
@@ -181,5 +192,31 @@ mod tests {
         let err = &lines[6]["vertexes"][0];
         assert!(err["error"].as_str().unwrap().contains("exit code: 1"));
         assert_eq!(lines[9]["vertexes"][0]["error"], "context canceled");
+    }
+
+    #[test]
+    fn graph_event_fills_inputs() {
+        use crate::event::VertexInputs;
+        let make = crate::testdata::digest("make");
+        let base = crate::testdata::digest("base");
+        let mut r = RawJsonRenderer::new(Vec::new());
+        r.event(&ProgressEvent::Graph {
+            vertices: vec![VertexInputs {
+                vertex: make.clone(),
+                inputs: vec![base.clone()],
+            }],
+        })
+        .unwrap();
+        for e in sample_events().iter().take(2) {
+            r.event(e).unwrap();
+        }
+        let out = String::from_utf8(r.finish().unwrap()).unwrap();
+        let lines: Vec<serde_json::Value> = out
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 2, "the graph event prints nothing");
+        assert!(lines[0]["vertexes"][0].get("inputs").is_none());
+        assert_eq!(lines[1]["vertexes"][0]["inputs"][0], base.to_string());
     }
 }

@@ -63,6 +63,7 @@ impl TtyRenderer {
                     }
                 }
             }
+            ProgressEvent::Graph { .. } => {}
             ProgressEvent::Warning { message, .. } => {
                 let _ = self.multi.println(format!("WARNING: {message}"));
             }
