@@ -97,6 +97,14 @@ pub enum VertexError {
     SecretUnreadable { id: String, reason: String },
     #[error("ssh agent {id:?} is required but was not provided")]
     MissingSsh { id: String },
+    #[error("downloading {url}: {reason}")]
+    Http { url: String, reason: String },
+    #[error("{url}: content digest {actual} does not match the expected checksum {expected}")]
+    ChecksumMismatch {
+        url: String,
+        expected: String,
+        actual: String,
+    },
     #[error("input {index} of the vertex does not exist")]
     BadInput { index: u32 },
     #[error("image {reference}: {reason}")]

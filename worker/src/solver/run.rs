@@ -239,9 +239,9 @@ async fn run_vertex(
         Op::Source(SourceOp::Local(src)) => {
             crate::source::local::solve(ctx, digest, vertex, src).await
         }
-        Op::Source(SourceOp::Http(_)) => Err(VertexError::Unsupported {
-            what: "ADD from an HTTP(S) URL",
-        }),
+        Op::Source(SourceOp::Http(src)) => {
+            crate::source::http::solve(ctx, digest, vertex, src).await
+        }
         Op::Exec(op) => super::exec::solve(ctx, digest, vertex, op, inputs).await,
         Op::File(op) => super::file::solve(ctx, digest, vertex, op, inputs).await,
         Op::Merge(_) => super::merge::solve(ctx, digest, vertex, inputs).await,

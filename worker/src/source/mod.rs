@@ -1,6 +1,7 @@
 //! Where bytes enter a solve: base images (pulled, unpacked into snapshots keyed by chain
 //! ID) and local contexts (walked, checksummed, copied into a snapshot layer).
 
+pub(crate) mod http;
 pub(crate) mod image;
 pub(crate) mod local;
 pub mod whiteout;
