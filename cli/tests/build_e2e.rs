@@ -282,9 +282,17 @@ fn builds_push_cache_metadata_and_exports() {
         .stderr
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|v| v["vertexes"][0]["inputs"].as_array().is_some_and(|i| !i.is_empty()))
+        .filter(|v| {
+            v["vertexes"][0]["inputs"]
+                .as_array()
+                .is_some_and(|i| !i.is_empty())
+        })
         .count();
-    assert!(with_inputs > 0, "no vertex lists its inputs:\n{}", raw.stderr);
+    assert!(
+        with_inputs > 0,
+        "no vertex lists its inputs:\n{}",
+        raw.stderr
+    );
 
     // A failing step: #N ERROR with the exit code, and a non-zero exit.
     std::fs::write(
@@ -354,4 +362,31 @@ fn builds_push_cache_metadata_and_exports() {
             features.stderr
         );
     }
+
+    // --network=none: RUN steps see only the loopback interface.
+    std::fs::write(
+        ctx.path().join("Dockerfile.net"),
+        format!("FROM {base}\nRUN echo links=$(ip -o link | wc -l)\n"),
+    )
+    .unwrap();
+    let net = build_ok(
+        data_dir,
+        ctx.path(),
+        &[
+            "--progress=plain",
+            "-f",
+            "Dockerfile.net",
+            "--platform",
+            "linux/amd64",
+            "--network=none",
+            ".",
+        ],
+    );
+    assert!(
+        net.stderr
+            .lines()
+            .any(|l| l.starts_with('#') && l.ends_with(" links=1")),
+        "{}",
+        net.stderr
+    );
 }
