@@ -9,7 +9,7 @@ use futures_util::future::{BoxFuture, FutureExt, Shared};
 use slipway_fsutil::Listing;
 use slipway_graph::{Digest, Graph, Op, SourceOp, Vertex};
 use slipway_progress::{ProgressEvent, VertexStatus};
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -44,7 +44,6 @@ pub(crate) struct Ctx {
     pub req: SolveRequest,
     pub progress: Progress,
     pub cancel: CancellationToken,
-    permits: Semaphore,
     failure: Mutex<Option<SolveError>>,
 }
 
@@ -74,7 +73,6 @@ pub(crate) async fn solve(
         .filter(|d| needed.contains(d))
         .collect();
     let ctx = Arc::new(Ctx {
-        permits: Semaphore::new(inner.parallelism.max(1)),
         inner,
         req,
         progress: Progress::new(progress),
@@ -179,7 +177,7 @@ async fn vertex_task(
         }
     }
     let permit = tokio::select! {
-        p = ctx.permits.acquire() => p,
+        p = ctx.inner.permits.acquire() => p,
         _ = ctx.cancel.cancelled() => return Err(Failed::Cancelled),
     };
     let Ok(_permit) = permit else {

@@ -33,6 +33,8 @@ pub(crate) struct Inner {
     pub platforms: WorkerPlatforms,
     pub registry: RegistryClient,
     pub parallelism: usize,
+    /// Vertices executing at once, across all solves of this worker.
+    pub permits: Arc<tokio::sync::Semaphore>,
     /// File digests of the last walk of each local context dir (reused when the stat
     /// matches, so an unchanged context is not read again).
     pub hash_caches:
@@ -109,6 +111,7 @@ impl Worker {
                 platforms,
                 registry,
                 parallelism,
+                permits: Arc::new(tokio::sync::Semaphore::new(parallelism.max(1))),
                 hash_caches: Default::default(),
             }),
         })

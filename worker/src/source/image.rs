@@ -168,6 +168,9 @@ fn store_digest(s: &str, reference: &str) -> Result<slipway_oci::Digest, VertexE
         })
 }
 
+/// Largest image config accepted (configs are read into memory).
+const CONFIG_LIMIT: u64 = 16 << 20;
+
 /// A config blob: from the store, else pulled into memory and stored.
 async fn pull_small_blob(
     ctx: &Ctx,
@@ -175,6 +178,15 @@ async fn pull_small_blob(
     desc: &registry::Descriptor,
 ) -> Result<Vec<u8>, VertexError> {
     let d = store_digest(&desc.digest, &repo.whole())?;
+    if desc.size > CONFIG_LIMIT {
+        return Err(VertexError::BadImage {
+            reference: repo.whole(),
+            reason: format!(
+                "config blob of {} bytes exceeds the {CONFIG_LIMIT}-byte limit",
+                desc.size
+            ),
+        });
+    }
     if ctx.inner.store.exists(&d) {
         return Ok(ctx.inner.store.read_blob(&d)?);
     }
