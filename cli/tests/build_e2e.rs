@@ -321,6 +321,18 @@ fn builds_push_cache_metadata_and_exports() {
         "{}",
         failed.stderr
     );
+    assert!(
+        failed.stderr.contains("Dockerfile.fail:2"),
+        "{}",
+        failed.stderr
+    );
+    assert!(
+        failed
+            .stderr
+            .contains(">>> RUN echo about-to-fail && false"),
+        "{}",
+        failed.stderr
+    );
 
     // Secrets, build args and a named context directory reach the RUN step.
     let extra = tempfile::tempdir().unwrap();

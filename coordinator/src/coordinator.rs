@@ -14,7 +14,7 @@ use slipway_graph::{Digest, Graph, Platform};
 use slipway_oci::auth::CredentialStore;
 use slipway_oci::registry::{RegistryClient, RegistryConfig};
 use slipway_progress::{ProgressEvent, VertexEvent, VertexInputs, VertexStatus};
-use slipway_worker::{ExportOptions, LocalSource, SolveRequest, Worker};
+use slipway_worker::{ExportOptions, LocalSource, SolveError, SolveRequest, Worker};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
@@ -107,6 +107,11 @@ impl Coordinator {
                 );
             }
         }
+        let locations: std::collections::HashMap<Digest, slipway_graph::SourceLocation> = graph
+            .vertices
+            .iter()
+            .filter_map(|(d, v)| Some((d.clone(), v.location.clone()?)))
+            .collect();
         let solve = SolveRequest {
             graph,
             locals,
@@ -120,10 +125,27 @@ impl Coordinator {
                 ..ExportOptions::default()
             },
         };
-        let solved = self
+        let solved = match self
             .worker
             .solve(solve, progress.clone(), cancel.clone())
-            .await?;
+            .await
+        {
+            Ok(s) => s,
+            Err(SolveError::Vertex {
+                vertex,
+                name,
+                source,
+            }) => {
+                return Err(BuildError::Step {
+                    name,
+                    message: source.to_string(),
+                    excerpt: locations
+                        .get(&vertex)
+                        .and_then(|l| crate::excerpt::excerpt(&req.dockerfile, l)),
+                })
+            }
+            Err(e) => return Err(e.into()),
+        };
         if cancel.is_cancelled() {
             return Err(BuildError::Canceled);
         }

@@ -17,6 +17,13 @@ pub enum BuildError {
     Graph(#[from] slipway_graph::GraphError),
     #[error("{0}")]
     Solve(slipway_worker::SolveError),
+    /// A step failed; `excerpt` shows its Dockerfile lines when known.
+    #[error("{name}: {message}{}", excerpt.as_ref().map(|e| format!("\n{e}")).unwrap_or_default())]
+    Step {
+        name: String,
+        message: String,
+        excerpt: Option<String>,
+    },
     #[error(transparent)]
     Stitch(#[from] StitchError),
     #[error("exporting to {dest}: {source}")]

@@ -12,6 +12,7 @@
 
 pub mod coordinator;
 pub mod error;
+mod excerpt;
 pub mod export;
 pub mod graph_edit;
 pub mod metadata;
