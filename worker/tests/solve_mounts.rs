@@ -221,8 +221,8 @@ async fn tmpfs_ssh_and_bind_mounts() {
             kind: MountKind::Ssh {
                 id: "default".into(),
                 required: true,
-                uid: 0,
-                gid: 0,
+                uid: 1000,
+                gid: 1000,
                 mode: 0o600,
             },
         },
@@ -245,7 +245,7 @@ async fn tmpfs_ssh_and_bind_mounts() {
     ];
     let cmd =
         "echo x > /scratch/f && grep -q ' /scratch tmpfs' /proc/mounts && echo yes > /tmpfs-ok; \
-               test -S \"$SSH_AUTH_SOCK\" && echo \"$SSH_AUTH_SOCK\" > /ssh-ok; \
+               test -S \"$SSH_AUTH_SOCK\" && stat -c \"$SSH_AUTH_SOCK %u:%a\" \"$SSH_AUTH_SOCK\" > /ssh-ok; \
                cat /src/hello > /copied; (echo nope > /src/x) 2>/dev/null || echo ro > /src-ro; \
                echo discarded > /rw/hello";
     let step = run_with(&mut g, &from, cmd, mounts, vec![other.clone()], &p);
@@ -266,7 +266,7 @@ async fn tmpfs_ssh_and_bind_mounts() {
     );
     assert_eq!(
         run_files.get("ssh-ok").map(Vec::as_slice),
-        Some(&b"/run/ssh.sock\n"[..])
+        Some(&b"/run/ssh.sock 1000:600\n"[..])
     );
     assert_eq!(
         run_files.get("copied").map(Vec::as_slice),

@@ -1,12 +1,14 @@
 //! What RUN steps mount besides their root filesystem: persistent cache directories
-//! ([`cache`]), secrets on private tmpfs ([`secret`]), plus small helpers for the temp
+//! ([`cache`]), secrets on private tmpfs ([`secret`]), ssh agent proxies ([`ssh`]), plus small helpers for the temp
 //! dirs of a solve.
 
 pub mod cache;
 pub mod secret;
+pub mod ssh;
 
 pub use cache::{CacheMountLease, CacheMountSpec, CacheMounts};
 pub use secret::SecretFile;
+pub use ssh::SshProxy;
 
 use std::path::{Path, PathBuf};
 

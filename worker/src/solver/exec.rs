@@ -16,7 +16,7 @@ use super::{Ctx, Done, SecretSource, SshSource, VertexError};
 use crate::executor::{
     Access, MountSpec, NetworkMode, OutputChunk, OutputStream, ProcessIo, RunSpec,
 };
-use crate::mounts::{CacheMountLease, CacheMountSpec, RemoveOnDrop, SecretFile};
+use crate::mounts::{CacheMountLease, CacheMountSpec, RemoveOnDrop, SecretFile, SshProxy};
 use crate::snapshot::{ActiveSnapshot, ChainId};
 
 /// Mount destinations every container gets (see the executor's runtime spec).
@@ -58,6 +58,7 @@ struct Held {
     snapshots: Vec<ActiveSnapshot>,
     secrets: Vec<SecretFile>,
     caches: Vec<CacheMountLease>,
+    ssh: Vec<SshProxy>,
     temps: Vec<RemoveOnDrop>,
 }
 
@@ -70,6 +71,7 @@ impl Held {
         }
         drop(self.secrets);
         drop(self.caches);
+        drop(self.ssh);
         drop(self.temps);
     }
 }
@@ -259,17 +261,26 @@ async fn prepare_mounts(
                 });
                 held.secrets.push(file);
             }
-            MountKind::Ssh { id, required, .. } => {
-                let source = match ctx.req.ssh.get(id) {
+            MountKind::Ssh {
+                id,
+                required,
+                uid,
+                gid,
+                mode,
+            } => {
+                let agent = match ctx.req.ssh.get(id) {
                     Some(SshSource::AgentSocket(p)) => p.clone(),
                     None if *required => return Err(VertexError::MissingSsh { id: id.clone() }),
                     None => continue,
                 };
+                let proxy = SshProxy::start(&tmp, &agent, *uid, *gid, *mode)
+                    .map_err(VertexError::io("forwarding the ssh agent", &agent))?;
                 mounts.push(MountSpec::Bind {
-                    source,
+                    source: proxy.path().to_path_buf(),
                     target: m.target.clone(),
                     access: Access::ReadWrite,
                 });
+                held.ssh.push(proxy);
                 ssh_sock.get_or_insert_with(|| m.target.clone());
             }
         }
