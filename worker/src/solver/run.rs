@@ -119,25 +119,33 @@ pub(crate) async fn solve(
     if ctx.cancel.is_cancelled() {
         return Err(SolveError::Cancelled);
     }
-    let mut images = Vec::new();
+    let mut exports = Vec::new();
     for (output, done) in ctx.req.graph.outputs.iter().zip(roots) {
         let chain = match (&output.root, done) {
             (None, _) => None,
             (Some(_), Some(done)) => done.chain.clone(),
             (Some(_), None) => return Err(SolveError::Cancelled),
         };
-        if ctx.cancel.is_cancelled() {
-            return Err(SolveError::Cancelled);
-        }
-        let image = super::export::export(&ctx, output, chain.as_ref())
-            .await
-            .map_err(|e| SolveError::Export {
-                platform: output.platform.clone(),
-                target: output.target.clone(),
-                source: Box::new(e),
-            })?;
-        images.push(image);
+        let ctx = &ctx;
+        // Outputs (platforms) are exported concurrently; each is bounded by a permit.
+        exports.push(async move {
+            let _permit = ctx.inner.permits.acquire().await;
+            if ctx.cancel.is_cancelled() {
+                return Err(SolveError::Cancelled);
+            }
+            super::export::export(ctx, output, chain.as_ref())
+                .await
+                .map_err(|e| match e {
+                    VertexError::Cancelled => SolveError::Cancelled,
+                    e => SolveError::Export {
+                        platform: output.platform.clone(),
+                        target: output.target.clone(),
+                        source: Box::new(e),
+                    },
+                })
+        });
     }
+    let images = futures_util::future::try_join_all(exports).await?;
     Ok(SolveResult { images })
 }
 
