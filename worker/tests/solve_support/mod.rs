@@ -90,11 +90,16 @@ impl Drop for TestRegistry {
 /// and returns the reference.
 pub async fn push_base(registry: &TestRegistry, arch: &str) -> String {
     let root = rootfs(arch);
+    push_dir(registry, &format!("base-{arch}:latest"), &root, arch).await
+}
+
+/// Pushes the directory `root` as a one-layer image `<registry>/<name_tag>` for `arch`.
+pub async fn push_dir(registry: &TestRegistry, name_tag: &str, root: &Path, arch: &str) -> String {
     let tmp = tempfile::tempdir().unwrap();
     let store = ContentStore::open(tmp.path()).unwrap();
     let platform = Platform::linux(arch, "");
     let writer = store.writer().unwrap();
-    let (writer, info) = write_dir_layer(&root, writer, &LayerOptions::default()).unwrap();
+    let (writer, info) = write_dir_layer(root, writer, &LayerOptions::default()).unwrap();
     writer.commit(Some(&info.digest)).unwrap();
     let image = write_image(
         &store,
@@ -112,7 +117,7 @@ pub async fn push_base(registry: &TestRegistry, arch: &str) -> String {
     )
     .unwrap();
     let manifest = store.read_blob(&image.manifest_digest).unwrap();
-    let reference = format!("{}/base-{arch}:latest", registry.addr);
+    let reference = format!("{}/{name_tag}", registry.addr);
     let repo = registry::parse_reference(&reference).unwrap();
     let blob = |media: &str, digest: &slipway_oci::Digest, size: u64| LocalBlob {
         descriptor: registry::Descriptor::new(media, &digest.to_string(), size),
@@ -136,7 +141,7 @@ pub async fn push_base(registry: &TestRegistry, arch: &str) -> String {
             &repo,
             &plan,
             &PushOptions {
-                tags: vec!["latest".into()],
+                tags: vec![repo.tag().unwrap_or("latest").to_string()],
                 ..Default::default()
             },
         )
