@@ -95,22 +95,48 @@ pub async fn push_base(registry: &TestRegistry, arch: &str) -> String {
 
 /// Pushes the directory `root` as a one-layer image `<registry>/<name_tag>` for `arch`.
 pub async fn push_dir(registry: &TestRegistry, name_tag: &str, root: &Path, arch: &str) -> String {
+    push_dir_and_tars(registry, name_tag, root, &[], arch).await
+}
+
+/// Pushes `root` as the first layer and each of `tars` (uncompressed layer tars) on top.
+pub async fn push_dir_and_tars(
+    registry: &TestRegistry,
+    name_tag: &str,
+    root: &Path,
+    tars: &[Vec<u8>],
+    arch: &str,
+) -> String {
     let tmp = tempfile::tempdir().unwrap();
     let store = ContentStore::open(tmp.path()).unwrap();
     let platform = Platform::linux(arch, "");
     let writer = store.writer().unwrap();
     let (writer, info) = write_dir_layer(root, writer, &LayerOptions::default()).unwrap();
     writer.commit(Some(&info.digest)).unwrap();
+    let mut layers = vec![slipway_oci::image::ImageLayer {
+        descriptor: info.descriptor(),
+        diff_id: info.diff_id,
+    }];
+    let mut blobs = Vec::new();
+    for tar in tars {
+        let d = store.put_bytes(tar).unwrap();
+        let media = slipway_oci::media::OCI_LAYER;
+        layers.push(slipway_oci::image::ImageLayer {
+            descriptor: oci_spec::image::Descriptor::new(
+                media.into(),
+                tar.len() as u64,
+                d.to_oci(),
+            ),
+            diff_id: d,
+        });
+        blobs.push((media, d, tar.len() as u64));
+    }
     let image = write_image(
         &store,
         &ImageInput {
             platform: platform.clone(),
             config: None,
             author: None,
-            layers: vec![slipway_oci::image::ImageLayer {
-                descriptor: info.descriptor(),
-                diff_id: info.diff_id,
-            }],
+            layers,
             history: vec![],
         },
         &ImageOptions::default(),
@@ -123,15 +149,17 @@ pub async fn push_dir(registry: &TestRegistry, name_tag: &str, root: &Path, arch
         descriptor: registry::Descriptor::new(media, &digest.to_string(), size),
         path: store.blob_path(digest),
     };
+    let mut all = vec![
+        blob(
+            slipway_oci::media::OCI_CONFIG,
+            &image.config_digest,
+            image.config.size(),
+        ),
+        blob(&info.media_type, &info.digest, info.size),
+    ];
+    all.extend(blobs.iter().map(|(m, d, n)| blob(m, d, *n)));
     let plan = PushPlan {
-        blobs: vec![
-            blob(
-                slipway_oci::media::OCI_CONFIG,
-                &image.config_digest,
-                image.config.size(),
-            ),
-            blob(&info.media_type, &info.digest, info.size),
-        ],
+        blobs: all,
         children: vec![],
         root: RawManifest::new(slipway_oci::media::OCI_MANIFEST, manifest),
     };
@@ -454,4 +482,22 @@ pub fn blobs_containing(store: &ContentStore, needle: &[u8]) -> Vec<String> {
         }
     }
     out
+}
+
+/// An uncompressed layer tar of `(path, contents)` regular files (`contents` empty for
+/// whiteout markers).
+pub fn layer_tar(files: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (path, data) in files {
+        let mut h = tar::Header::new_ustar();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_mtime(1_700_000_000);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_entry_type(tar::EntryType::Regular);
+        h.set_cksum();
+        b.append_data(&mut h, path, *data).unwrap();
+    }
+    b.into_inner().unwrap()
 }
