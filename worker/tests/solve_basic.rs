@@ -139,7 +139,21 @@ async fn failing_run_names_the_vertex_and_cancels_dependents() {
     );
     let after = run(&mut g, &bad, "echo never", &p);
     output(&mut g, &after, &p);
+    // An independent, slow branch in flight is cancelled by the failure.
+    let slow = run(&mut g, &from, "sleep 1; exec sleep 30", &p);
+    output(&mut g, &slow, &p);
+    let started = Instant::now();
     let (r, events) = solve(&w.worker, request(g)).await;
+    assert!(
+        started.elapsed().as_secs() < 20,
+        "the slow branch was not cancelled"
+    );
+    let slow_st = statuses(&events, "RUN sleep 1; exec sleep 30");
+    assert_eq!(
+        slow_st.last(),
+        Some(&VertexStatus::Cancelled),
+        "{slow_st:?}"
+    );
     let err = r.unwrap_err();
     let text = err.to_string();
     assert!(matches!(err, SolveError::Vertex { .. }), "{err:?}");
@@ -150,7 +164,11 @@ async fn failing_run_names_the_vertex_and_cancels_dependents() {
         statuses(&events, "RUN echo never").is_empty(),
         "the dependent must not start"
     );
-    assert_eq!(w.runs.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        w.runs.load(Ordering::SeqCst),
+        2,
+        "the failing RUN and the slow one"
+    );
     let st = statuses(&events, "RUN echo first line; echo second line >&2; exit 3");
     assert!(
         matches!(st.last(), Some(VertexStatus::Error { .. })),
