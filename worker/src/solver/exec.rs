@@ -47,7 +47,7 @@ pub(crate) async fn solve(
     ctx.inner.platforms.support(&vertex.platform)?;
     let key = vertex_key(digest, vertex, inputs);
     cached_or_run(ctx, digest, vertex, key, |key| {
-        run(ctx, digest, vertex, op, inputs, key)
+        run(ctx, digest, op, inputs, key)
     })
     .await
 }
@@ -79,7 +79,6 @@ impl Held {
 async fn run(
     ctx: &Ctx,
     digest: &Digest,
-    vertex: &Vertex,
     op: &ExecOp,
     inputs: &[Arc<Done>],
     key: crate::cache::CacheKey,
@@ -133,7 +132,6 @@ async fn run(
         active.cleanup().await?;
         return Ok(base);
     }
-    let _ = vertex;
     let changes = active.finish().await?;
     let chain = super::key::fresh_chain(ctx, &key)?;
     // The step's mounts and the executor's own (whose stubs it removed already).
