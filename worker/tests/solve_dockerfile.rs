@@ -25,7 +25,8 @@ async fn dockerfile_builds_an_image() {
          COPY a.txt /app/\n\
          RUN --mount=type=cache,target=/var/cache/x cat /app/a.txt > /app/out && echo run >> /var/cache/x/log\n\
          ENV FOO=bar\n\
-         CMD [\"cat\", \"/app/out\"]\n"
+         CMD [\"cat\", \"/app/out\"]\n\
+         HEALTHCHECK --interval=5s CMD true\n"
     );
     let mut resolver = StaticResolver::new();
     resolver.insert(
@@ -84,6 +85,26 @@ async fn dockerfile_builds_an_image() {
     );
     let env = config["config"]["Env"].as_array().unwrap();
     assert!(env.contains(&serde_json::json!("FOO=bar")), "{env:?}");
+    assert_eq!(
+        config["config"]["Healthcheck"]["Test"],
+        serde_json::json!(["CMD-SHELL", "true"]),
+        "{config}"
+    );
+    assert_eq!(
+        config["config"]["Healthcheck"]["Interval"],
+        5_000_000_000i64
+    );
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &store
+            .read_blob(&slipway_oci::Digest::try_from(img.manifest.digest()).unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        manifest["config"]["digest"].as_str(),
+        Some(img.config.digest().to_string().as_str())
+    );
+    assert_eq!(manifest["config"]["size"], img.config.size());
     let history = config["history"].as_array().unwrap();
     assert_eq!(history[0]["created_by"], "busybox rootfs");
     assert_eq!(

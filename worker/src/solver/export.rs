@@ -86,11 +86,19 @@ pub(crate) async fn export(
     })
     .await?;
     let (image, layers) = written;
+    let (manifest, config) = match docker_extensions(&output.image) {
+        Some(extra) => {
+            let store = ctx.inner.store.clone();
+            let image = image.clone();
+            blocking(move || add_config_fields(&store, &image, extra)).await?
+        }
+        None => (image.manifest, image.config),
+    };
     Ok(SolvedImage {
         platform: output.platform.clone(),
         target: output.target.clone(),
-        manifest: image.manifest,
-        config: image.config,
+        manifest,
+        config,
         layers: layers.into_iter().map(|l| l.descriptor).collect(),
         image_config: output.image.clone(),
     })
@@ -167,8 +175,8 @@ fn history(image: &ImageConfig) -> Vec<HistoryEntry> {
         .collect()
 }
 
-/// The OCI runtime config of the graph's image config. Healthcheck, Shell, OnBuild and
-/// ArgsEscaped are Docker extensions the OCI config has no field for.
+/// The OCI runtime config of the graph's image config (Docker's extensions are added by
+/// [`add_config_fields`]).
 fn runtime_config(image: &ImageConfig) -> Config {
     let mut c = Config::default();
     let nonempty = |s: &String| (!s.is_empty()).then(|| s.clone());
@@ -190,4 +198,64 @@ fn runtime_config(image: &ImageConfig) -> Config {
     }));
     c.set_stop_signal(image.stop_signal.clone());
     c
+}
+
+/// Docker's config fields that the OCI config type has no room for (Healthcheck, Shell,
+/// OnBuild, ArgsEscaped), as JSON, when the image sets any.
+fn docker_extensions(image: &ImageConfig) -> Option<serde_json::Map<String, serde_json::Value>> {
+    let mut m = serde_json::Map::new();
+    if let Some(h) = &image.healthcheck {
+        m.insert("Healthcheck".into(), serde_json::to_value(h).ok()?);
+    }
+    if let Some(sh) = &image.shell {
+        m.insert("Shell".into(), serde_json::json!(sh));
+    }
+    if !image.on_build.is_empty() {
+        m.insert("OnBuild".into(), serde_json::json!(image.on_build));
+    }
+    if image.args_escaped {
+        m.insert("ArgsEscaped".into(), serde_json::Value::Bool(true));
+    }
+    (!m.is_empty()).then_some(m)
+}
+
+/// Rewrites the written config with `extra` fields in its `config` object, and the
+/// manifest to point at it; returns the new manifest and config descriptors.
+fn add_config_fields(
+    store: &slipway_oci::ContentStore,
+    image: &slipway_oci::image::ImageRef,
+    extra: serde_json::Map<String, serde_json::Value>,
+) -> Result<(Descriptor, Descriptor), VertexError> {
+    let bad = |what: &str, e: serde_json::Error| VertexError::BadImage {
+        reference: what.to_string(),
+        reason: e.to_string(),
+    };
+    let canonical = slipway_oci::image::json::canonical_json::<serde_json::Value>;
+    let mut config: serde_json::Value =
+        serde_json::from_slice(&store.read_blob(&image.config_digest)?)
+            .map_err(|e| bad("config", e))?;
+    if let Some(obj) = config.as_object_mut() {
+        let section = obj
+            .entry("config")
+            .or_insert_with(|| serde_json::Value::Object(Default::default()));
+        if let Some(section) = section.as_object_mut() {
+            section.extend(extra);
+        }
+    }
+    let config_bytes = canonical(&config).map_err(|e| bad("config", e))?;
+    let config_digest = store.put_bytes(&config_bytes)?;
+    let mut config_desc = image.config.clone();
+    config_desc.set_digest(config_digest.to_oci());
+    config_desc.set_size(config_bytes.len() as u64);
+    let mut manifest: serde_json::Value =
+        serde_json::from_slice(&store.read_blob(&image.manifest_digest)?)
+            .map_err(|e| bad("manifest", e))?;
+    manifest["config"]["digest"] = serde_json::json!(config_digest.to_string());
+    manifest["config"]["size"] = serde_json::json!(config_bytes.len());
+    let manifest_bytes = canonical(&manifest).map_err(|e| bad("manifest", e))?;
+    let manifest_digest = store.put_bytes(&manifest_bytes)?;
+    let mut manifest_desc = image.manifest.clone();
+    manifest_desc.set_digest(manifest_digest.to_oci());
+    manifest_desc.set_size(manifest_bytes.len() as u64);
+    Ok((manifest_desc, config_desc))
 }
