@@ -1,5 +1,5 @@
-//! Ctrl-C during `slipway build`: the command exits non-zero saying "canceled", and the
-//! container of the running step is gone.
+//! Ctrl-C during `slipway build`: the command exits non-zero saying "canceled", and no
+//! process, runc container, runtime bundle or mount of the build remains.
 
 mod support;
 
@@ -76,5 +76,26 @@ fn sigint_cancels_the_build_and_leaves_nothing_running() {
             .any(|l| l.contains(&marker) || l.trim() == "sleep 317"),
         "still running:\n{ps}"
     );
+    // No mount under the worker's data dir remains.
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let data_path = data.path().to_string_lossy().to_string();
+    assert!(
+        !mountinfo.lines().any(|l| l.contains(&data_path)),
+        "mounts left under {data_path}:\n{mountinfo}"
+    );
+    // No runc container and no bundle (temporary runtime dir) of ours remains.
+    let runtime = std::path::Path::new("/run/slipway/runtime");
+    let list = Command::new("runc")
+        .arg("--root")
+        .arg(runtime.join("state"))
+        .args(["list", "-q"])
+        .output()
+        .unwrap();
+    let containers = String::from_utf8_lossy(&list.stdout);
+    assert!(containers.trim().is_empty(), "runc containers left: {containers}");
+    let bundles: Vec<_> = std::fs::read_dir(runtime.join("bundles"))
+        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(bundles.is_empty(), "runtime bundles left: {bundles:?}");
     eprintln!("{stderr}");
 }
