@@ -8,6 +8,7 @@
 //! runs only those cases.
 
 use anyhow::{bail, Context, Result};
+use serde_json::Value;
 use slipway_e2e::builders::buildah::Buildah;
 use slipway_e2e::builders::dockerd::Dockerd;
 use slipway_e2e::builders::slipway::Slipway;
@@ -99,8 +100,9 @@ impl Farm {
         self.slipway.export(&req.tag, layout, "slipway")
     }
 
-    /// Builds `case` with its peer and exports it to `layout:<peer>`.
-    fn build_peer(&self, case: &Case, layout: &Path) -> Result<()> {
+    /// Builds `case` with its peer and exports it to `layout:<peer>`; returns the peer's image
+    /// config when the OCI layout cannot carry all of it (docker).
+    fn build_peer(&self, case: &Case, layout: &Path) -> Result<Option<Value>> {
         let peer = case.peer.name();
         let mut req = self.request(case, case.peer_dockerfile(), self.tag(case, peer));
         if let Some(parent) = &case.parent {
@@ -120,11 +122,11 @@ impl Farm {
         match case.peer {
             Peer::Docker => {
                 self.docker.build(&req)?;
-                self.docker.export(&req.tag, layout, peer)
+                self.docker.export(&req.tag, layout, peer).map(Some)
             }
             Peer::Buildah => {
                 self.buildah.build(&req)?;
-                self.buildah.export(&req.tag, layout, peer)
+                self.buildah.export(&req.tag, layout, peer).map(|_| None)
             }
         }
     }
@@ -144,12 +146,16 @@ impl Farm {
     fn check(&self, case: &Case) -> Result<Vec<String>> {
         let work = tempfile::Builder::new().prefix("slipway-diff").tempdir()?;
         let layout = work.path().join("layout");
-        self.build_peer(case, &layout)
+        let peer_config = self
+            .build_peer(case, &layout)
             .with_context(|| format!("peer {} could not build the case", case.peer.name()))?;
         self.build_slipway(case, &layout)
             .context("slipway could not build the case")?;
         let ours = unpack(&layout, "slipway", &work.path().join("slipway"))?;
-        let theirs = unpack(&layout, case.peer.name(), &work.path().join("peer"))?;
+        let mut theirs = unpack(&layout, case.peer.name(), &work.path().join("peer"))?;
+        if let Some(config) = peer_config {
+            theirs.config = config;
+        }
         let ours_tree = snapshot(&ours.rootfs)?;
         let theirs_tree = snapshot(&theirs.rootfs)?;
         let outcome = compare(

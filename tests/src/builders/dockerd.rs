@@ -4,6 +4,7 @@
 use super::BuildRequest;
 use crate::process::{require_binary, run, tail};
 use anyhow::{bail, Context, Result};
+use serde_json::Value;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -109,8 +110,10 @@ impl Dockerd {
         run(self.docker().args(["push", "-q", tag])).map(|_| ())
     }
 
-    /// `docker save` + `skopeo copy docker-archive: oci:` into `layout:reference`.
-    pub fn export(&self, tag: &str, layout: &Path, reference: &str) -> Result<()> {
+    /// `docker save` + `skopeo copy docker-archive: oci:` into `layout:reference`. Returns the
+    /// image config's `config` object read from the archive itself: the conversion to OCI drops
+    /// Docker-only fields (Healthcheck, OnBuild, Shell).
+    pub fn export(&self, tag: &str, layout: &Path, reference: &str) -> Result<Value> {
         let archive = self.dir.path().join("save.tar");
         run(self.docker().args(["save", "-o"]).arg(&archive).arg(tag))?;
         let res = run(Command::new("skopeo").args([
@@ -118,15 +121,34 @@ impl Dockerd {
             "-q",
             &format!("docker-archive:{}", archive.display()),
             &format!("oci:{}:{reference}", layout.display()),
-        ]));
+        ]))
+        .and_then(|_| archive_config(&archive));
         let _ = std::fs::remove_file(&archive);
-        res.map(|_| ())
+        res
     }
 
     /// `docker builder prune -af` (drops BuildKit's cache, including cache mounts).
     pub fn prune(&self) -> Result<()> {
         run(self.docker().args(["builder", "prune", "-af"])).map(|_| ())
     }
+}
+
+/// The `config` object of the (only) image in a docker-archive, read through `tar -xOf`.
+fn archive_config(archive: &Path) -> Result<Value> {
+    let read = |member: &str| -> Result<Value> {
+        let out = run(Command::new("tar").arg("-xOf").arg(archive).arg(member))?;
+        serde_json::from_slice(&out.stdout)
+            .with_context(|| format!("{member} in {} is not JSON", archive.display()))
+    };
+    let manifest = read("manifest.json")?;
+    let Some(config) = manifest
+        .get(0)
+        .and_then(|m| m.get("Config"))
+        .and_then(Value::as_str)
+    else {
+        bail!("{}: manifest.json names no Config", archive.display());
+    };
+    Ok(read(config)?.get("config").cloned().unwrap_or(Value::Null))
 }
 
 impl Drop for Dockerd {
