@@ -6,7 +6,11 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "slipway", version, about = "A distributed multi-platform container build farm")]
+#[command(
+    name = "slipway",
+    version,
+    about = "A distributed multi-platform container build farm"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

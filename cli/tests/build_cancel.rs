@@ -92,7 +92,10 @@ fn sigint_cancels_the_build_and_leaves_nothing_running() {
         .output()
         .unwrap();
     let containers = String::from_utf8_lossy(&list.stdout);
-    assert!(containers.trim().is_empty(), "runc containers left: {containers}");
+    assert!(
+        containers.trim().is_empty(),
+        "runc containers left: {containers}"
+    );
     let bundles: Vec<_> = std::fs::read_dir(runtime.join("bundles"))
         .map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name()).collect())
         .unwrap_or_default();

@@ -1,8 +1,7 @@
 //! `.dockerignore` files: reading them with Docker's rules and choosing which one applies.
 
-use crate::error::{FsError, IoContext, PatternError};
+use crate::error::{FsError, IoContext};
 use crate::pathclean::clean;
-use crate::pattern::PatternMatcher;
 use std::path::{Path, PathBuf};
 
 /// Reads the lines of a `.dockerignore` into patterns, as moby's `ignorefile.ReadAll` does:
@@ -91,30 +90,10 @@ pub fn read_ignore_patterns(file: &IgnoreFile) -> Result<Vec<String>, FsError> {
     }
 }
 
-/// Appends `!.dockerignore` and `!<dockerfile>` when the patterns would exclude them, so
-/// that both are always sent with the context (docker's `TrimBuildFilesFromExcludes`).
-/// `dockerfile_rel` is the Dockerfile's path relative to the context root, if it is inside.
-pub fn keep_build_files(
-    patterns: &[String],
-    dockerfile_rel: Option<&str>,
-) -> Result<Vec<String>, PatternError> {
-    let matcher = PatternMatcher::new(patterns)?;
-    let mut out = patterns.to_vec();
-    if matcher.matches_or_parent_matches(".dockerignore") {
-        out.push("!.dockerignore".to_string());
-    }
-    if let Some(df) = dockerfile_rel {
-        let df = clean(df);
-        if matcher.matches_or_parent_matches(&df) {
-            out.push(format!("!{df}"));
-        }
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pattern::PatternMatcher;
 
     #[test]
     fn read_all_rules() {
@@ -159,18 +138,5 @@ mod tests {
             read_ignore_patterns(&IgnoreFile::DockerfileSpecific(specific)).unwrap(),
             vec!["b"]
         );
-    }
-
-    #[test]
-    fn build_files_always_kept() {
-        let pats = vec!["*".to_string()];
-        let kept = keep_build_files(&pats, Some("Dockerfile")).unwrap();
-        assert_eq!(kept, vec!["*", "!.dockerignore", "!Dockerfile"]);
-        let m = PatternMatcher::new(&kept).unwrap();
-        assert!(!m.matches_or_parent_matches("Dockerfile"));
-        assert!(!m.matches_or_parent_matches(".dockerignore"));
-        assert!(m.matches_or_parent_matches("other"));
-        let none = keep_build_files(&["src".to_string()], Some("Dockerfile")).unwrap();
-        assert_eq!(none, vec!["src"]);
     }
 }

@@ -25,9 +25,7 @@ pub use context::{
     Listing, WalkOptions, WalkResult,
 };
 pub use copy::{apply_file_op, ApplyOptions, OwnershipPolicy, XattrPolicy};
-pub use dockerignore::{
-    keep_build_files, parse_ignore_file, read_ignore_patterns, select_ignore_file, IgnoreFile,
-};
+pub use dockerignore::{parse_ignore_file, read_ignore_patterns, select_ignore_file, IgnoreFile};
 pub use error::{FsError, PatternError};
 pub use pattern::{MatchInfo, Pattern, PatternMatcher};
 pub use root::{resolve_in_root, FollowFinal};

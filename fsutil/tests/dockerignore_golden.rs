@@ -1,9 +1,7 @@
 //! Golden tables for Docker's pattern rules (cases from moby/patternmatcher's tests and
 //! Go's filepath.Match tests) and for walking a context with a `.dockerignore`.
 
-use slipway_fsutil::{
-    keep_build_files, parse_ignore_file, walk_context, MatchInfo, PatternMatcher, WalkOptions,
-};
+use slipway_fsutil::{parse_ignore_file, walk_context, MatchInfo, PatternMatcher, WalkOptions};
 
 #[derive(Clone, Copy, PartialEq, Debug)]
 enum Want {
@@ -320,10 +318,10 @@ fn context_walk_with_dockerignore() {
 }
 
 #[test]
-fn build_files_are_always_sent() {
+fn ignored_build_files_are_not_in_the_context() {
+    // BuildKit sends the Dockerfile on its own; the context honours every pattern.
     let dir = tree(&["Dockerfile", ".dockerignore", "app.py"]);
-    let pats = keep_build_files(&parse_ignore_file("*\n"), Some("Dockerfile")).unwrap();
-    let pm = PatternMatcher::new(&pats).unwrap();
+    let pm = PatternMatcher::new(&parse_ignore_file("Dockerfile\n.dockerignore\n")).unwrap();
     let opts = WalkOptions {
         excludes: Some(&pm),
         ..WalkOptions::default()
@@ -335,5 +333,5 @@ fn build_files_are_always_sent() {
         .into_iter()
         .map(|e| e.path)
         .collect();
-    assert_eq!(got, vec![".dockerignore", "Dockerfile"]);
+    assert_eq!(got, vec!["app.py"]);
 }

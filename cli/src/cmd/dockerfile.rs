@@ -55,7 +55,8 @@ pub fn run(cmd: DockerfileCommand) -> Result<()> {
 fn read_source(file: &Path) -> Result<String> {
     if file == Path::new("-") {
         let mut s = String::new();
-        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).context("reading standard input")?;
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
+            .context("reading standard input")?;
         return Ok(s);
     }
     std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))
@@ -79,7 +80,7 @@ fn dump(file: &Path) -> Result<()> {
         };
         anyhow::anyhow!("{}", err.render(&source))
     })?;
-    print!("{}\n", parser::dump(&parsed.ast));
+    println!("{}", parser::dump(&parsed.ast));
     Ok(())
 }
 

@@ -99,7 +99,11 @@ async fn inspect(args: InspectArgs) -> Result<()> {
     }
     match args.format {
         InspectFormat::Text => write!(out, "{inspection}")?,
-        InspectFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&inspection.to_json())?)?,
+        InspectFormat::Json => writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&inspection.to_json())?
+        )?,
     }
     Ok(())
 }

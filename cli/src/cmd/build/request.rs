@@ -4,7 +4,7 @@ use super::flags;
 use super::BuildArgs;
 use anyhow::{Context, Result};
 use slipway_coordinator::{parse_output, BuildRequest, OutputKind, OutputSpec};
-use slipway_fsutil::{keep_build_files, read_ignore_patterns, select_ignore_file};
+use slipway_fsutil::{read_ignore_patterns, select_ignore_file};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -32,12 +32,9 @@ pub fn build_request(args: &BuildArgs) -> Result<BuildRequest> {
         let file = select_ignore_file(dir, &df_path);
         let patterns =
             read_ignore_patterns(&file).with_context(|| format!("reading {:?}", file.path()))?;
-        let rel = dockerfile_path
-            .as_deref()
-            .and_then(|p| p.strip_prefix(dir).ok())
-            .map(|p| p.to_string_lossy().into_owned());
-        context_excludes = keep_build_files(&patterns, rel.as_deref())
-            .context("reading .dockerignore patterns")?;
+        // As BuildKit: the Dockerfile travels on its own, and the context honours every
+        // pattern, so an ignored Dockerfile or .dockerignore is not visible to COPY.
+        context_excludes = patterns;
         // The worker's own data directory is never part of the context (its snapshot
         // mounts would be walked as context files).
         if let Some(rel) = data_dir_inside(dir, &args.data_dir) {
