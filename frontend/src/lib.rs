@@ -12,6 +12,6 @@ pub mod shell;
 
 pub use error::FrontendError;
 pub use lower::{
-    lower, lower_file, lower_parsed, ImageMeta, ImageMetaResolver, LowerError, LowerErrorKind, LowerOptions,
-    NamedContext, NoBaseConfig, ResolveError, StaticResolver,
+    lower, lower_file, lower_parsed, ImageMeta, ImageMetaResolver, LowerError, LowerErrorKind,
+    LowerOptions, NamedContext, NoBaseConfig, ResolveError, StaticResolver,
 };
