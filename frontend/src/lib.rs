@@ -5,6 +5,7 @@
 //! the bytes handed to it, and knows nothing of workers, Raft or registries.
 
 pub mod error;
+mod gopath;
 pub mod instructions;
 pub mod lower;
 pub mod parser;

@@ -77,49 +77,6 @@ pub(crate) fn go_quote(s: &str) -> String {
     out
 }
 
-/// Go's `path.Clean`.
-pub(crate) fn path_clean(p: &str) -> String {
-    if p.is_empty() {
-        return ".".to_string();
-    }
-    let rooted = p.starts_with('/');
-    let mut parts: Vec<&str> = Vec::new();
-    for comp in p.split('/') {
-        match comp {
-            "" | "." => {}
-            ".." => {
-                if parts.last().is_some_and(|l| *l != "..") {
-                    parts.pop();
-                } else if !rooted {
-                    parts.push("..");
-                }
-            }
-            c => parts.push(c),
-        }
-    }
-    let joined = parts.join("/");
-    match (rooted, joined.is_empty()) {
-        (true, _) => format!("/{joined}"),
-        (false, true) => ".".to_string(),
-        (false, false) => joined,
-    }
-}
-
-/// Go's `path.Base`.
-pub(crate) fn path_base(p: &str) -> String {
-    if p.is_empty() {
-        return ".".to_string();
-    }
-    let trimmed = p.trim_end_matches('/');
-    if trimmed.is_empty() {
-        return "/".to_string();
-    }
-    match trimmed.rfind('/') {
-        Some(i) => trimmed[i + 1..].to_string(),
-        None => trimmed.to_string(),
-    }
-}
-
 /// go-units' `RAMInBytes` (binary multipliers: `k`=1024 ...), None when invalid.
 pub(crate) fn ram_in_bytes(s: &str) -> Option<i64> {
     let sep = s.rfind(|c: char| c.is_ascii_digit() || c == '.' || c == ' ')?;
@@ -324,19 +281,6 @@ mod tests {
     fn quoting() {
         assert_eq!(go_quote("a\"b\\c\n\u{1}"), r#""a\"b\\c\n\x01""#);
         assert_eq!(go_quote("ü"), "\"ü\"");
-    }
-
-    #[test]
-    fn paths() {
-        assert_eq!(path_clean("/a/b/../c/"), "/a/c");
-        assert_eq!(path_clean("a/../.."), "..");
-        assert_eq!(path_clean("/.."), "/");
-        assert_eq!(path_clean(""), ".");
-        assert_eq!(path_clean("cache//x/."), "cache/x");
-        assert_eq!(path_base("/run/secrets/foo/"), "foo");
-        assert_eq!(path_base("///"), "/");
-        assert_eq!(path_base(""), ".");
-        assert_eq!(path_base("x"), "x");
     }
 
     #[test]

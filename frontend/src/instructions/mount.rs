@@ -8,8 +8,9 @@
 use serde::Serialize;
 
 use super::error::MountError;
-use super::gocompat::{go_quote, parse_bool, parse_uint, path_base, path_clean, ram_in_bytes};
+use super::gocompat::{go_quote, parse_bool, parse_uint, ram_in_bytes};
 use super::suggest::suggest;
+use crate::gopath::{base as path_base, clean as path_clean};
 
 /// `type=` of a mount.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
