@@ -11,7 +11,8 @@
 #      vs the same Dockerfile without the cache mount)
 #
 # Environment: SLIPWAY_BENCH_PROFILE=release|debug (default release), SLIPWAY_BENCH_RUNS (default 3),
-# SLIPWAY_REGISTRY_ADDR (default 127.0.0.1:5000).
+# SLIPWAY_REGISTRY_ADDR (default 127.0.0.1:5000), SLIPWAY_BENCH_ONLY (a space-separated subset of
+# cold3 parallel noop onechange cachemount; default all, and only then is the summary written).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -75,19 +76,24 @@ hf() { # hf NAME [hyperfine args...]
 }
 mean() { jq -r ".results[$2].mean" "$out/$1.json"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+only=${SLIPWAY_BENCH_ONLY:-cold3 parallel noop onechange cachemount}
+want() { [[ " $only " == *" $1 "* ]]; }
 
 # Short stage durations keep the run affordable; the shape is what matters.
 ps_args="--build-arg DEPS_SECONDS=2 --build-arg TEST_SECONDS=3 --build-arg BUILD_SECONDS=2"
 cp -r examples/parallel-stages "$work/ps"
 cp -r examples/cache-mounts "$work/cm"
 
+want cold3 && {
 step "1. cold 3-platform build (examples/parallel-stages; caches emptied before each run)"
 # dockerd 20.10 cannot export a multi-platform image to its store: it builds the platforms one by one.
 hf cold3 \
     -n slipway --prepare "rm -rf $sw_data" "$SW $ps_args --platform $platforms -t $addr/bench/cold:slipway --push $work/ps" \
     -n docker --prepare "$DK_PRUNE" "for p in ${platforms//,/ }; do $DK $ps_args --platform \$p -t bench-cold $work/ps || exit 1; done" \
     -n buildah --prepare "$BH_RMI" "$BH $ps_args --platform $platforms --manifest bench-cold-\$RANDOM $work/ps"
+}
 
+want parallel && {
 step "2. parallel stages: whole build vs critical path (deps+test) vs sum of the stages, linux/amd64, no cache"
 hf parallel \
     -n "slipway whole" --prepare "rm -rf $sw_data" "$SW $ps_args -o type=oci,dest=$work/ps.tar $work/ps" \
@@ -96,8 +102,10 @@ hf parallel \
     -n "docker critical path (--target test)" --prepare "$DK_PRUNE" "$DK $ps_args --target test $work/ps" \
     -n "buildah whole" --prepare "$BH_RMI" "$BH $ps_args $work/ps" \
     -n "buildah critical path (--target test)" --prepare "$BH_RMI" "$BH $ps_args --target test $work/ps"
+}
 stages_sum=$((2 + 3 + 2))
 
+want noop && {
 step "3. no-op rebuild (everything cached)"
 $SW $ps_args -o "type=oci,dest=$work/ps.tar" "$work/ps" >/dev/null 2>&1
 $DK $ps_args "$work/ps" >/dev/null
@@ -106,14 +114,18 @@ hf noop \
     -n slipway "$SW $ps_args -o type=oci,dest=$work/ps.tar $work/ps" \
     -n docker "$DK $ps_args $work/ps" \
     -n buildah "$BH $ps_args $work/ps"
+}
 
+want onechange && {
 step "4. one-file-change rebuild (src/app.sh changes before each run)"
 change="echo \"# change \$RANDOM\$RANDOM\" >> $work/ps/src/app.sh"
 hf onechange \
     -n slipway --prepare "$change" "$SW $ps_args -o type=oci,dest=$work/ps.tar $work/ps" \
     -n docker --prepare "$change" "$DK $ps_args $work/ps" \
     -n buildah --prepare "$change" "$BH $ps_args $work/ps"
+}
 
+want cachemount && {
 step "5. cache-mount rebuild (requirements.txt changes; warm cache mount vs no cache mount)"
 sed -e 's/--mount=type=cache,target=\/cache,id=example-packages //' -e 's|sh fetch.sh requirements.txt /cache|mkdir -p /cache \&\& sh fetch.sh requirements.txt /cache|' \
     "$work/cm/Dockerfile" >"$work/cm/Dockerfile.nomount"
@@ -129,6 +141,13 @@ hf cachemount \
     -n "docker no mount" --prepare "$bump" "$DK $cm_args -f $work/cm/Dockerfile.nomount $work/cm" \
     -n "buildah cache mount" --prepare "$bump" "$BH $cm_args $work/cm" \
     -n "buildah no mount" --prepare "$bump" "$BH $cm_args -f $work/cm/Dockerfile.nomount $work/cm"
+}
+
+if [ -n "${SLIPWAY_BENCH_ONLY:-}" ]; then
+    for f in "$out"/*.md; do cat "$f"; echo; done
+    echo "bench.sh: results in $out"
+    exit 0
+fi
 
 step "summary"
 {
