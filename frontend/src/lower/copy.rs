@@ -4,8 +4,7 @@
 use crate::instructions::{AddCommand, CopyCommand, Location, SourcesAndDest};
 use crate::shell::{Lexer, LexerOptions};
 use slipway_graph::{
-    Chmod, Chown, CopyAction, Digest, FileAction, FileOp, HttpSource, MergeOp, MkfileAction, Op,
-    SourceOp,
+    Chmod, Chown, CopyAction, Digest, FileAction, FileOp, HttpSource, MergeOp, Op, SourceOp,
 };
 
 use super::chown::{parse_chmod, parse_chown};
@@ -258,27 +257,7 @@ fn lower_copy(s: &mut StageRun, spec: CopySpec) -> Result<(), LowerErrorKind> {
     for content in &spec.params.source_contents {
         msg.push_str(&format!(" <<{}", content.path));
         let path = join(&["/", &content.path]);
-        let mkfile = FileAction::Mkfile(MkfileAction {
-            path: path.clone(),
-            mode: 0o644,
-            data: content.data.clone(),
-            chown: None,
-            timestamp: None,
-        });
-        let platform = s.d.state.platform.clone();
-        let meta = VertexMeta {
-            name: "[internal] preparing inline document".into(),
-            ..Default::default()
-        };
-        let doc = s.ctx.add(
-            Op::File(FileOp {
-                base: None,
-                actions: vec![mkfile],
-            }),
-            Inputs::default(),
-            &platform,
-            meta,
-        );
+        let doc = s.inline_document(path.clone(), 0o644, content.data.clone());
         let a = CopyAction::new(Some(inputs.index(&doc)), &path, &dest);
         actions.push(FileAction::Copy(common(a, &chown, &chmod)));
     }

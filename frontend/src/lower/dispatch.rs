@@ -111,6 +111,36 @@ impl StageRun<'_, '_> {
         Ok(())
     }
 
+    /// A vertex holding one heredoc body as a file at `path` (COPY and RUN heredocs).
+    pub fn inline_document(
+        &mut self,
+        path: String,
+        mode: u32,
+        data: String,
+    ) -> slipway_graph::Digest {
+        let mkfile = FileAction::Mkfile(slipway_graph::MkfileAction {
+            path,
+            mode,
+            data,
+            chown: None,
+            timestamp: None,
+        });
+        let platform = self.d.state.platform.clone();
+        let meta = VertexMeta {
+            name: "[internal] preparing inline document".into(),
+            ..Default::default()
+        };
+        self.ctx.add(
+            Op::File(FileOp {
+                base: None,
+                actions: vec![mkfile],
+            }),
+            Inputs::default(),
+            &platform,
+            meta,
+        )
+    }
+
     pub fn expand(&self, word: &str) -> Result<String, LowerErrorKind> {
         self.ctx
             .lexer

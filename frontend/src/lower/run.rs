@@ -7,8 +7,7 @@ use crate::instructions::{
 use crate::parser::{chomp_heredoc_content, parse_heredoc};
 use crate::shell::{Lexer, LexerOptions};
 use slipway_graph::{
-    CacheSharing, ExecOp, ExecOutput, FileAction, FileOp, MkfileAction, Mount, MountKind,
-    NetworkMode, Op, SecretEnv, SecurityMode,
+    CacheSharing, ExecOp, ExecOutput, Mount, MountKind, NetworkMode, Op, SecretEnv, SecurityMode,
 };
 
 use super::config::{go_slice, with_shell};
@@ -137,27 +136,7 @@ fn heredoc_args(
         return Ok((vec![data], summary));
     }
     // A script with a shebang: write it to a file and run that.
-    let mkfile = FileAction::Mkfile(MkfileAction {
-        path: join(&["/", &file.name]),
-        mode: 0o755,
-        data,
-        chown: None,
-        timestamp: None,
-    });
-    let platform = s.d.state.platform.clone();
-    let meta = VertexMeta {
-        name: "[internal] preparing inline document".into(),
-        ..Default::default()
-    };
-    let doc = s.ctx.add(
-        Op::File(FileOp {
-            base: None,
-            actions: vec![mkfile],
-        }),
-        Inputs::default(),
-        &platform,
-        meta,
-    );
+    let doc = s.inline_document(join(&["/", &file.name]), 0o755, data);
     mounts.push(Mount {
         target: "/dev/pipes/".into(),
         kind: MountKind::Layer {
