@@ -1,0 +1,154 @@
+//! Builds as submitted by a client and as the farm tracks them.
+
+use crate::{BlobDescriptor, BuildId, FarmError};
+use serde::{Deserialize, Serialize};
+use slipway_graph::{Digest, Platform};
+use std::collections::BTreeMap;
+
+/// The build context, uploaded by the client to the data plane as one content-addressed
+/// tar before the build is submitted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContextRef {
+    /// sha256 of the tar.
+    pub digest: Digest,
+    pub size: u64,
+}
+
+/// Where platform images and the index are pushed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushTarget {
+    /// `registry/repository` without tag or digest, e.g. `127.0.0.1:5000/app`.
+    pub repository: String,
+    /// Tags pushed last, onto the index, e.g. `1`, `latest`.
+    pub tags: Vec<String>,
+}
+
+/// Everything a client submits: the Dockerfile is lowered by the coordinator's leader.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BuildSpec {
+    /// A name the client gives (shown in `builds ls`), e.g. the context directory.
+    pub name: String,
+    pub dockerfile: String,
+    /// Shown in error messages, e.g. `Dockerfile`.
+    pub dockerfile_name: String,
+    /// Target platforms; empty means the platform of the worker the build lands on is not
+    /// guessed: the coordinator uses `linux/amd64`.
+    pub platforms: Vec<Platform>,
+    pub build_args: BTreeMap<String, String>,
+    pub target: Option<String>,
+    pub labels: BTreeMap<String, String>,
+    pub no_cache: bool,
+    pub pull: bool,
+    pub source_date_epoch: Option<i64>,
+    pub context: Option<ContextRef>,
+    /// `None`: the result stays in the workers' cache (no export).
+    pub push: Option<PushTarget>,
+}
+
+impl BuildSpec {
+    pub fn validate(&self) -> Result<(), FarmError> {
+        let bad = |reason: String| FarmError::InvalidBuild { reason };
+        if self.dockerfile.trim().is_empty() {
+            return Err(bad(format!("{} is empty", self.dockerfile_name)));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for p in &self.platforms {
+            if !seen.insert(p) {
+                return Err(bad(format!("platform {p} is given twice")));
+            }
+        }
+        if let Some(push) = &self.push {
+            if push.repository.is_empty() || push.repository.contains('@') {
+                return Err(bad(format!(
+                    "push repository {:?} must be registry/name without a digest",
+                    push.repository
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A build's lifecycle in the replicated state. Transitions:
+/// `Queued → Running → Stitching → Succeeded`, and from any non-final state to `Failed` or
+/// `Canceled`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BuildState {
+    Queued,
+    Running,
+    /// Every task succeeded; the leader is pushing the index and tags.
+    Stitching,
+    Succeeded {
+        /// The pushed index (or the single manifest), when the build pushed.
+        index: Option<BlobDescriptor>,
+    },
+    Failed {
+        message: String,
+    },
+    Canceled,
+}
+
+impl BuildState {
+    pub fn is_final(&self) -> bool {
+        matches!(
+            self,
+            BuildState::Succeeded { .. } | BuildState::Failed { .. } | BuildState::Canceled
+        )
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            BuildState::Queued => "queued",
+            BuildState::Running => "running",
+            BuildState::Stitching => "stitching",
+            BuildState::Succeeded { .. } => "succeeded",
+            BuildState::Failed { .. } => "failed",
+            BuildState::Canceled => "canceled",
+        }
+    }
+}
+
+/// One line of `slipway builds ls`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BuildSummary {
+    pub id: BuildId,
+    pub name: String,
+    pub platforms: Vec<Platform>,
+    pub state: BuildState,
+    pub submitted_ms: u64,
+    pub finished_ms: Option<u64>,
+    pub tasks_total: u32,
+    pub tasks_done: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validate_rejects_empty_dockerfile_and_duplicate_platforms() {
+        let mut s = BuildSpec {
+            dockerfile: "FROM scratch\n".into(),
+            dockerfile_name: "Dockerfile".into(),
+            ..BuildSpec::default()
+        };
+        assert!(s.validate().is_ok());
+        s.platforms = vec![Platform::linux("amd64", ""), Platform::linux("amd64", "")];
+        assert!(s.validate().unwrap_err().to_string().contains("twice"));
+        s.platforms.clear();
+        s.dockerfile = " ".into();
+        assert!(s.validate().unwrap_err().to_string().contains("empty"));
+    }
+
+    #[test]
+    fn spec_round_trips_through_json() {
+        let s = BuildSpec {
+            name: "app".into(),
+            dockerfile: "FROM scratch\n".into(),
+            platforms: vec![Platform::linux("arm", "v7")],
+            ..BuildSpec::default()
+        };
+        let j = serde_json::to_string(&s).unwrap();
+        assert_eq!(serde_json::from_str::<BuildSpec>(&j).unwrap(), s);
+    }
+}

@@ -1,0 +1,20 @@
+//! The farm's domain types, shared by the coordinator, the workers, the CLI and the wire
+//! contracts in `slipway-proto`.
+//!
+//! Everything here is plain serde data: no IO, no async, no tonic, no Raft. The coordinator's
+//! replicated state machine stores these values; `slipway-proto` converts them to and from
+//! wire messages in one place.
+//!
+//! **Invariant:** this crate knows nothing of openraft, tonic, QUIC or Dockerfiles.
+
+mod build;
+mod error;
+mod ids;
+mod task;
+mod worker;
+
+pub use build::{BuildSpec, BuildState, BuildSummary, ContextRef, PushTarget};
+pub use error::FarmError;
+pub use ids::{BuildId, NodeId, TaskId, WorkerId};
+pub use task::{BlobDescriptor, TaskResult, TaskSpec, TaskState};
+pub use worker::{Lease, PlatformSupport, Placement, WorkerSpec};
