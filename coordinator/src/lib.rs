@@ -14,6 +14,7 @@ pub mod coordinator;
 pub mod error;
 mod excerpt;
 pub mod export;
+pub mod farm;
 pub mod graph_edit;
 pub mod metadata;
 pub mod output;
