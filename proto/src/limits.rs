@@ -54,3 +54,71 @@ pub fn raft_client(channel: Channel) -> RaftClient<Channel> {
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::v1::RaftPayload;
+    use tonic::{Request, Response, Status};
+
+    /// Answers every RPC with the request's payload doubled in size.
+    struct Echo;
+
+    #[tonic::async_trait]
+    impl Raft for Echo {
+        async fn append_entries(
+            &self,
+            r: Request<RaftPayload>,
+        ) -> Result<Response<RaftPayload>, Status> {
+            let mut data = r.into_inner().data;
+            data.extend_from_within(..);
+            Ok(Response::new(RaftPayload { data }))
+        }
+        async fn vote(&self, r: Request<RaftPayload>) -> Result<Response<RaftPayload>, Status> {
+            Ok(Response::new(r.into_inner()))
+        }
+        async fn install_snapshot(
+            &self,
+            _: Request<RaftPayload>,
+        ) -> Result<Response<RaftPayload>, Status> {
+            Err(Status::unimplemented(
+                "install_snapshot is not used by this test",
+            ))
+        }
+    }
+
+    #[tokio::test]
+    async fn messages_above_tonics_4_mib_default_pass_both_ways() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+        let server = tokio::spawn(
+            tonic::transport::Server::builder()
+                .add_service(raft_server(Echo))
+                .serve_with_incoming(incoming),
+        );
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+
+        let big = vec![7u8; 6 * 1024 * 1024];
+        let mut limited = raft_client(channel.clone());
+        let reply = limited
+            .append_entries(RaftPayload { data: big.clone() })
+            .await
+            .unwrap();
+        assert_eq!(reply.into_inner().data.len(), 12 * 1024 * 1024);
+
+        // A client with tonic's default limit refuses the 12 MiB reply: the raised limit
+        // above is what made the call pass.
+        let mut default = RaftClient::new(channel);
+        let err = default
+            .append_entries(RaftPayload { data: big })
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), tonic::Code::OutOfRange, "{err}");
+        server.abort();
+    }
+}

@@ -12,11 +12,12 @@
 //! | `TaskSpec` | `v1::TaskSpec` (graph as JSON) | `TryFrom` | `TryFrom` |
 //!
 //! [`task_info`] builds a `v1::TaskInfo`; [`parse`] parses single request fields (ids,
-//! platforms, digests); the `messages` helpers cover request/response messages
+//! platforms, digests); [`messages`] holds parsed forms of request/response messages
 //! (`Assignment`, `TaskOutcome`, ...). `farm::Lease` is leader memory and has no wire form.
 
 mod build;
 mod error;
+pub mod messages;
 pub mod parse;
 mod task;
 mod worker;
