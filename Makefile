@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: setup build test test-conformance demo bench fuzz fmt clippy clean-registry
+.PHONY: setup build test test-conformance demo bench fuzz fmt clippy clean-registry cluster cluster-down
 
 setup:
 	bash scripts/setup.sh
@@ -24,6 +24,17 @@ test-conformance:
 
 demo: setup
 	bash scripts/demo.sh
+
+# A local farm in the background (3 coordinators, 3 workers: amd64 native, arm64 and
+# arm/v7 emulated), mutual TLS with a dev CA; `make cluster-down` stops it.
+CLUSTER_DIR ?= target/dev-cluster
+SLIPWAY_BIN = $${CARGO_TARGET_DIR:-target}/debug/slipway
+cluster: setup
+	$(CARGO) build -p slipway-cli --bin slipway
+	$(SLIPWAY_BIN) dev-cluster up --dir $(CLUSTER_DIR) --coordinators 3 --workers 3
+
+cluster-down:
+	$(SLIPWAY_BIN) dev-cluster down --dir $(CLUSTER_DIR)
 
 bench: setup
 	bash scripts/bench.sh

@@ -27,6 +27,8 @@ want buildah buildah
 want ssh-agent openssh-client
 want jq jq
 want curl curl
+# The farm tests cut a coordinator off in a network namespace.
+want ip iproute2
 
 if [ "${#need_pkgs[@]}" -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then

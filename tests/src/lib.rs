@@ -4,6 +4,7 @@
 
 pub mod builders;
 pub mod case;
+pub mod cluster;
 pub mod compare;
 pub mod exclusions;
 pub mod image;
