@@ -149,7 +149,6 @@ impl<W: Write> Drop for ParallelGzip<W> {
 }
 
 fn worker(rx: Arc<Mutex<Receiver<Job>>>, level: u32) {
-    let mut c = Compress::new(flate2::Compression::new(level), false);
     loop {
         let job = match rx.lock() {
             Ok(guard) => match guard.recv() {
@@ -158,13 +157,16 @@ fn worker(rx: Arc<Mutex<Receiver<Job>>>, level: u32) {
             },
             Err(_) => return,
         };
+        // A fresh compressor per block: a reset one keeps stale hash-chain links
+        // (zlib-rs does not clear `prev`), which change the matches it finds, so the output
+        // would depend on which blocks this worker compressed before.
+        let mut c = Compress::new(flate2::Compression::new(level), false);
         let result = deflate_block(&mut c, &job.data, &job.dict, job.last);
         let _ = job.reply.send(result);
     }
 }
 
 fn deflate_block(c: &mut Compress, data: &[u8], dict: &[u8], last: bool) -> io::Result<Vec<u8>> {
-    c.reset();
     if !dict.is_empty() {
         c.set_dictionary(dict).map_err(io::Error::other)?;
     }
@@ -224,6 +226,43 @@ mod tests {
             gz(&data, 2),
             "output does not depend on thread count"
         );
+    }
+
+    /// Text-like data whose blocks differ from each other: words drawn by an LCG, with
+    /// runs of binary noise, so deflate walks its hash chains in every block.
+    fn varied(len: usize) -> Vec<u8> {
+        const WORDS: [&str; 12] = [
+            "layer", "digest", "snapshot", "overlay", "whiteout", "manifest", "the ", "of ",
+            "zstd", "gzip\n", "\t", "0123456789",
+        ];
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut out = Vec::with_capacity(len + 64);
+        while out.len() < len {
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            if x >> 60 == 0 {
+                out.extend((0..(x >> 40) % 300).map(|i| (x >> (i % 56)) as u8));
+            } else {
+                out.extend_from_slice(WORDS[(x >> 33) as usize % WORDS.len()].as_bytes());
+            }
+        }
+        out.truncate(len);
+        out
+    }
+
+    #[test]
+    fn output_does_not_depend_on_which_worker_compressed_what() {
+        let data = varied(3 * 1024 * 1024 + 777);
+        let one = gz(&data, 1);
+        for _ in 0..3 {
+            assert!(gz(&data, 3) == one, "3 threads differ from 1");
+        }
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(&one[..])
+            .read_to_end(&mut out)
+            .unwrap();
+        assert!(out == data);
     }
 
     #[test]

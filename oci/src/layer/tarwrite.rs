@@ -3,10 +3,10 @@
 //! no atime/ctime, mtimes in whole seconds clamped to SOURCE_DATE_EPOCH when one is given.
 //! The diffID (uncompressed) and the blob digest + size (compressed) come out of the same pass.
 
-use super::compression::{CompressionOptions, Compressor};
+use super::compression::{Compression, CompressionOptions, Compressor};
 use super::entry::{EntryKind, FsEntry};
 use super::LayerError;
-use crate::digest::{Digest, HashingWriter};
+use crate::digest::{Digest, Digester, HashingWriter};
 use crate::media::MediaTypes;
 use std::collections::HashMap;
 use std::io::{self, BufWriter, Read, Write};
@@ -44,7 +44,31 @@ impl LayerInfo {
     }
 }
 
-type Chain<W> = HashingWriter<BufWriter<Compressor<HashingWriter<W>>>>;
+type Chain<W> = HashingWriter<BufWriter<Compressor<BlobHash<W>>>>;
+
+/// Hashes the blob as written, unless it is the uncompressed tar itself, whose digest is the
+/// diffID already computed in front of the compressor (hashing it twice would cost a second
+/// sha256 pass over the whole layer).
+struct BlobHash<W> {
+    inner: W,
+    digester: Option<Digester>,
+    written: u64,
+}
+
+impl<W: Write> Write for BlobHash<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        if let Some(d) = self.digester.as_mut() {
+            d.update(buf.get(..n).unwrap_or_default());
+        }
+        self.written += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
 
 /// Writes `entries` as a layer into `out`; returns `out` and the layer's digests.
 pub fn write_layer<W, I>(
@@ -64,13 +88,18 @@ where
             source,
         }
     };
-    let compressor = Compressor::new(HashingWriter::new(out), &opts.compression)
-        .map_err(io("start compressor"))?;
+    let blob = BlobHash {
+        inner: out,
+        digester: (opts.compression.kind != Compression::None).then(Digester::new),
+        written: 0,
+    };
+    let compressor = Compressor::new(blob, &opts.compression).map_err(io("start compressor"))?;
     let chain: Chain<W> = HashingWriter::new(BufWriter::with_capacity(256 * 1024, compressor));
     let mut tw = TarWriter {
         builder: tar::Builder::new(chain),
         epoch: opts.source_date_epoch,
         links: HashMap::new(),
+        buf: Vec::new(),
     };
     for e in entries {
         tw.append(e)?;
@@ -82,8 +111,13 @@ where
         op: "flush",
         source: e.into_error(),
     })?;
-    let hashing = compressor.finish().map_err(io("finish compression"))?;
-    let (out, digest, size) = hashing.finish();
+    let blob = compressor.finish().map_err(io("finish compression"))?;
+    let size = blob.written;
+    let digest = match blob.digester {
+        Some(d) => d.finish().0,
+        None => diff_id,
+    };
+    let out = blob.inner;
     Ok((
         out,
         LayerInfo {
@@ -101,6 +135,8 @@ struct TarWriter<W: Write> {
     epoch: Option<i64>,
     /// First path written for each multiply-linked inode.
     links: HashMap<(u64, u64), Vec<u8>>,
+    /// Reused read buffer for file contents.
+    buf: Vec<u8>,
 }
 
 impl<W: Write> TarWriter<W> {
@@ -192,11 +228,13 @@ impl<W: Write> TarWriter<W> {
         match &e.kind {
             EntryKind::File { size, source } => {
                 let f = std::fs::File::open(source).map_err(io("open"))?;
-                let exact = ExactReader {
-                    inner: f.take(*size),
-                    remaining: *size,
-                };
-                self.builder.append(&h, exact).map_err(|source| {
+                // The header, the content and the padding are written here rather than by
+                // `tar::Builder::append`, whose `io::copy` moves 8 KiB per read and write: the
+                // content goes through in `COPY_BUF` pieces (fewer syscalls, fewer and larger
+                // writes into the hasher and the compressor). The bytes are the same.
+                let out = self.builder.get_mut();
+                out.write_all(h.as_bytes()).map_err(io("write header"))?;
+                copy_exact(f, *size, out, &mut self.buf).map_err(|source| {
                     if source.kind() == io::ErrorKind::UnexpectedEof {
                         LayerError::FileChanged {
                             path: shown.clone(),
@@ -208,7 +246,10 @@ impl<W: Write> TarWriter<W> {
                             source,
                         }
                     }
-                })
+                })?;
+                let pad = (BLOCK - (*size % BLOCK as u64) as usize) % BLOCK;
+                out.write_all(ZEROS.get(..pad).unwrap_or_default())
+                    .map_err(io("write padding"))
             }
             _ => self
                 .builder
@@ -275,27 +316,40 @@ fn pax_records(records: &[(String, Vec<u8>)]) -> Vec<u8> {
     out
 }
 
-/// Errors with UnexpectedEof if the source ends before the size recorded in the header.
-struct ExactReader<R> {
-    inner: R,
-    remaining: u64,
-}
+const BLOCK: usize = 512;
+const ZEROS: [u8; BLOCK] = [0; BLOCK];
+/// Read size for file contents: large enough that a read and the writes it feeds cost little
+/// per byte, small enough to stay in L2 while it is hashed and handed to the compressor.
+const COPY_BUF: usize = 256 * 1024;
 
-impl<R: Read> Read for ExactReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.remaining == 0 {
-            return Ok(0);
-        }
-        let n = self.inner.read(buf)?;
-        if n == 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "file shrank while archiving",
-            ));
-        }
-        self.remaining -= n as u64;
-        Ok(n)
+/// Copies exactly `size` bytes of `src` into `out`; UnexpectedEof if `src` ends before that
+/// (the file shrank while being archived). Bytes beyond `size` (the file grew) are not read.
+fn copy_exact<R: Read, W: Write>(
+    mut src: R,
+    size: u64,
+    out: &mut W,
+    buf: &mut Vec<u8>,
+) -> io::Result<()> {
+    buf.resize(COPY_BUF, 0);
+    let mut remaining = size;
+    while remaining > 0 {
+        let want = usize::try_from(remaining).map_or(buf.len(), |r| r.min(buf.len()));
+        let chunk = buf.get_mut(..want).unwrap_or_default();
+        let n = match src.read(chunk) {
+            Ok(0) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "file shrank while archiving",
+                ))
+            }
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        out.write_all(chunk.get(..n).unwrap_or_default())?;
+        remaining -= n as u64;
     }
+    Ok(())
 }
 
 #[cfg(test)]
