@@ -132,9 +132,13 @@ impl BlobClient {
                 source,
             }
         };
-        let mut file = tokio::fs::File::open(path).await.map_err(io_err("opening"))?;
+        let mut file = tokio::fs::File::open(path)
+            .await
+            .map_err(io_err("opening"))?;
         let size = file.metadata().await.map_err(io_err("reading"))?.len();
-        let mut call = self.call("put", digest, &Request::Put { digest, size }).await?;
+        let mut call = self
+            .call("put", digest, &Request::Put { digest, size })
+            .await?;
         match call.answer().await? {
             Response::Ready => {}
             Response::Present { size } => {
@@ -147,7 +151,10 @@ impl BlobClient {
         let mut left = size;
         while left > 0 {
             let want = usize::try_from(left).unwrap_or(CHUNK).min(CHUNK);
-            let n = file.read(&mut buf[..want]).await.map_err(io_err("reading"))?;
+            let n = file
+                .read(&mut buf[..want])
+                .await
+                .map_err(io_err("reading"))?;
             if n == 0 {
                 let _ = call.send.reset(quinn::VarInt::from_u32(1));
                 return Err(DataPlaneError::SizeMismatch {
@@ -206,11 +213,7 @@ impl BlobClient {
         };
         let io_err = |what| {
             let path = partial.clone();
-            move |source| DataPlaneError::Io {
-                path,
-                what,
-                source,
-            }
+            move |source| DataPlaneError::Io { path, what, source }
         };
         let mut file = tokio::fs::OpenOptions::new()
             .create(true)
@@ -290,14 +293,14 @@ impl BlobClient {
         digest: Digest,
         request: &Request,
     ) -> Result<Call, DataPlaneError> {
-        let (send, recv) = self
-            .connection
-            .open_bi()
-            .await
-            .map_err(|source| DataPlaneError::Connection {
-                addr: self.peer,
-                source,
-            })?;
+        let (send, recv) =
+            self.connection
+                .open_bi()
+                .await
+                .map_err(|source| DataPlaneError::Connection {
+                    addr: self.peer,
+                    source,
+                })?;
         let mut call = Call {
             op,
             digest,

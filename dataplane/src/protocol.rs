@@ -92,9 +92,15 @@ mod tests {
     async fn lines_round_trip_and_match_the_documented_shape() {
         let d = Digest::of(b"x");
         let mut buf = Vec::new();
-        write_line(&mut buf, &Request::Get { digest: d, offset: 7 })
-            .await
-            .unwrap();
+        write_line(
+            &mut buf,
+            &Request::Get {
+                digest: d,
+                offset: 7,
+            },
+        )
+        .await
+        .unwrap();
         assert_eq!(
             String::from_utf8(buf.clone()).unwrap(),
             format!("{{\"op\":\"get\",\"digest\":\"{d}\",\"offset\":7}}\n")
@@ -104,7 +110,13 @@ mod tests {
             .unwrap();
         let mut r = tokio::io::BufReader::new(buf.as_slice());
         let req: Request = read_line(&mut r).await.unwrap().unwrap();
-        assert_eq!(req, Request::Get { digest: d, offset: 7 });
+        assert_eq!(
+            req,
+            Request::Get {
+                digest: d,
+                offset: 7
+            }
+        );
         let resp: Response = read_line(&mut r).await.unwrap().unwrap();
         assert_eq!(
             resp,

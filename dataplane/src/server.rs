@@ -152,18 +152,17 @@ async fn serve_stream(
     shared: &Shared,
 ) -> io::Result<()> {
     let mut recv = BufReader::with_capacity(CHUNK, recv);
-    let request = match tokio::time::timeout(REQUEST_TIMEOUT, read_line::<_, Request>(&mut recv))
-        .await
-    {
-        Err(_) => return Err(io::Error::new(io::ErrorKind::TimedOut, "no request line")),
-        Ok(Ok(None)) => return Ok(()),
-        Ok(Ok(Some(request))) => request,
-        Ok(Err(e)) => {
-            let answer = Response::error(RemoteErrorKind::BadRequest, e.to_string());
-            write_line(&mut send, &answer).await?;
-            return finish(send).await;
-        }
-    };
+    let request =
+        match tokio::time::timeout(REQUEST_TIMEOUT, read_line::<_, Request>(&mut recv)).await {
+            Err(_) => return Err(io::Error::new(io::ErrorKind::TimedOut, "no request line")),
+            Ok(Ok(None)) => return Ok(()),
+            Ok(Ok(Some(request))) => request,
+            Ok(Err(e)) => {
+                let answer = Response::error(RemoteErrorKind::BadRequest, e.to_string());
+                write_line(&mut send, &answer).await?;
+                return finish(send).await;
+            }
+        };
     match request {
         Request::Has { digest } => {
             let answer = match tokio::fs::metadata(shared.store.blob_path(&digest)).await {
@@ -173,7 +172,9 @@ async fn serve_stream(
             write_line(&mut send, &answer).await?;
         }
         Request::Get { digest, offset } => send_blob(&mut send, shared, digest, offset).await?,
-        Request::Put { digest, size } => receive_blob(&mut send, recv, shared, digest, size).await?,
+        Request::Put { digest, size } => {
+            receive_blob(&mut send, recv, shared, digest, size).await?
+        }
     }
     finish(send).await
 }
@@ -266,10 +267,7 @@ async fn receive_blob(
                 lock(&shared.subscribers).retain(|tx| tx.send(digest).is_ok());
                 Response::Stored { size }
             }
-            Err(e) => Response::error(
-                RemoteErrorKind::Internal,
-                format!("storing {digest}: {e}"),
-            ),
+            Err(e) => Response::error(RemoteErrorKind::Internal, format!("storing {digest}: {e}")),
         },
         Ingest::Refused(answer) => answer,
         Ingest::Stream(e) => {
