@@ -104,11 +104,11 @@ impl Snapshotter {
         let max_id = remove_orphans(&root)?;
         let backend = match config.backend {
             BackendChoice::Overlay => {
-                probe::probe_overlay(&root)?;
+                probe::probe_overlay_cached(&root)?;
                 SnapshotBackend::Overlay
             }
             BackendChoice::Copy => SnapshotBackend::Copy,
-            BackendChoice::Detect => match probe::probe_overlay(&root) {
+            BackendChoice::Detect => match probe::probe_overlay_cached(&root) {
                 Ok(()) => SnapshotBackend::Overlay,
                 Err(e) => {
                     tracing::warn!(error = %e, "overlayfs unavailable, using copy snapshots");

@@ -66,6 +66,12 @@ impl Worker {
         config: WorkerConfig,
         executor: Arc<dyn Executor>,
     ) -> Result<Worker, WorkerError> {
+        // Emulator detection runs a probe binary (does the kernel run i386?) and reads
+        // binfmt_misc: it overlaps with opening the stores below instead of preceding them.
+        let (mode, emulation_config) = (config.emulation, config.emulation_config.clone());
+        let detecting = std::thread::Builder::new()
+            .name("emulation-probe".into())
+            .spawn(move || emulation::prepare(mode, &emulation_config));
         let data_dir = config.data_dir.clone();
         std::fs::create_dir_all(&data_dir).map_err(|source| WorkerError::Io {
             op: "creating",
@@ -97,7 +103,14 @@ impl Worker {
                 path: data_dir.join("cache-mounts"),
                 source,
             })?;
-        let platforms = emulation::prepare(config.emulation, &config.emulation_config)?;
+        let platforms = match detecting {
+            Ok(handle) => match handle.join() {
+                Ok(result) => result?,
+                Err(_) => emulation::prepare(config.emulation, &config.emulation_config)?,
+            },
+            // No thread to be had: detect here.
+            Err(_) => emulation::prepare(config.emulation, &config.emulation_config)?,
+        };
         let parallelism = config.parallelism();
         let registry = RegistryClient::new(config.registry, config.credentials);
         Ok(Worker {
