@@ -293,3 +293,63 @@ async fn mtls_clients_check_the_server_name() {
     // An mTLS client does not trust an insecure server's self-signed certificate.
     assert!(refused(&Security::Insecure, &farm.client_sec, None).await);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_download_cut_by_a_server_shutdown_resumes_from_a_new_server() {
+    install();
+    let (first, dir) = server(&Security::Insecure).await;
+    let size = 64 * MB;
+    let bytes = blob_bytes(size, 13);
+    let digest = Digest::of(&bytes);
+    std::fs::write(first.store().blob_path(&digest), &bytes).unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let dest = work.path().join("blob");
+    let partial = work.path().join("blob.partial");
+
+    let client = BlobClient::connect(first.local_addr(), &Security::Insecure)
+        .await
+        .unwrap();
+    let download = {
+        let dest = dest.clone();
+        tokio::spawn(async move { client.get(&digest, &dest).await })
+    };
+    // Cut the transfer once some bytes arrived.
+    let started = std::time::Instant::now();
+    while std::fs::metadata(&partial).map(|m| m.len()).unwrap_or(0) == 0 {
+        assert!(started.elapsed().as_secs() < 30, "no bytes arrived");
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+    first.shutdown();
+    let err = download.await.unwrap().unwrap_err();
+    assert!(
+        !dest.exists(),
+        "cut transfer must not produce the blob ({err})"
+    );
+    let kept = std::fs::metadata(&partial).unwrap().len();
+    assert!(kept > 0 && kept < size as u64, "kept {kept}");
+    drop(first);
+
+    let store = BlobStoreDir::open(dir.path()).unwrap();
+    let second = BlobServer::bind("127.0.0.1:0".parse().unwrap(), &Security::Insecure, store)
+        .await
+        .unwrap();
+    let client = BlobClient::connect(second.local_addr(), &Security::Insecure)
+        .await
+        .unwrap();
+    let got = client.get(&digest, &dest).await.unwrap();
+    assert_eq!(got.resumed_from, kept);
+    assert_eq!(got.bytes_received, size as u64 - kept);
+    assert_eq!(second.stats().bytes_sent, size as u64 - kept);
+    assert!(std::fs::read(&dest).unwrap() == bytes);
+}
+
+#[tokio::test]
+async fn serve_returns_after_shutdown() {
+    install();
+    let (server, _dir) = server(&Security::Insecure).await;
+    server.shutdown();
+    tokio::time::timeout(std::time::Duration::from_secs(5), server.serve())
+        .await
+        .expect("serve must return once the server is shut down")
+        .unwrap();
+}
