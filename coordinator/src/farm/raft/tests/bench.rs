@@ -1,0 +1,77 @@
+//! Throughput of committed build submissions on 3 local nodes (BENCHMARKS goal: >= 1,000/s).
+//! Run: `cargo test -p slipway-coordinator --release --lib farm::raft::tests::bench -- --ignored --nocapture`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use slipway_farm::BuildId;
+
+use crate::farm::raft::RaftConfig;
+use crate::farm::state::test_support::{build_spec, platform, task_spec};
+use crate::farm::state::{Command, Response};
+
+use super::harness::{Cluster, TestResult};
+
+const WRITERS: usize = 64;
+const PER_WRITER: usize = 80;
+
+fn submit(at_ms: u64) -> Command {
+    let id = BuildId::new();
+    let platforms = ["linux/amd64", "linux/arm64", "linux/arm/v7"];
+    Command::SubmitBuild {
+        id,
+        spec: build_spec(&platforms),
+        tasks: platforms
+            .iter()
+            .map(|p| task_spec(id, platform(p)))
+            .collect(),
+        at_ms,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "benchmark: run with --ignored --nocapture"]
+async fn submissions_committed_per_second() -> TestResult {
+    let cluster = Cluster::start(
+        3,
+        RaftConfig {
+            write_timeout: Duration::from_secs(30),
+            ..RaftConfig::default()
+        },
+    )
+    .await?;
+    let leader = cluster.wait_leader(None).await?;
+    let node = Arc::new(cluster.node(leader)?.clone());
+    let started = Instant::now();
+    let mut writers = Vec::new();
+    for w in 0..WRITERS {
+        let node = node.clone();
+        writers.push(tokio::spawn(async move {
+            let mut ok = 0usize;
+            for i in 0..PER_WRITER {
+                if node.write(submit((w * PER_WRITER + i) as u64)).await? == Response::Ok {
+                    ok += 1;
+                }
+            }
+            anyhow::Ok(ok)
+        }));
+    }
+    let mut committed = 0;
+    for w in writers {
+        committed += w.await??;
+    }
+    let elapsed = started.elapsed();
+    assert_eq!(
+        committed,
+        WRITERS * PER_WRITER,
+        "every submission was accepted"
+    );
+    let applied = node.metrics().applied_index;
+    cluster.wait_applied(applied).await?;
+    println!(
+        "raft_submit: {committed} build submissions (3 tasks each) committed on 3 nodes in {:.2?} with {WRITERS} concurrent writers: {:.0}/s",
+        elapsed,
+        committed as f64 / elapsed.as_secs_f64()
+    );
+    Ok(())
+}
