@@ -11,6 +11,7 @@
 //!
 //! The worker runs as root; rootless operation is not supported.
 
+pub mod agent;
 pub mod cache;
 pub mod emulation;
 pub mod executor;

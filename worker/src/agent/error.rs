@@ -1,0 +1,115 @@
+//! Errors of the agent and of the tasks it runs.
+
+use std::path::PathBuf;
+
+use slipway_farm::TaskId;
+
+use super::push::PushError;
+use super::unpack::UnpackError;
+use crate::SolveError;
+
+/// Why the agent stopped or a conversation with the coordinators failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    #[error("agent configuration: {reason}")]
+    InvalidConfig { reason: String },
+    /// The agent is shutting down.
+    #[error("the agent is shutting down")]
+    Cancelled,
+    #[error("{what} at coordinator {addr}: {}: {}", .status.code(), .status.message())]
+    Rpc {
+        what: &'static str,
+        addr: String,
+        status: Box<tonic::Status>,
+    },
+    #[error("{what}: {source}")]
+    Proto {
+        what: &'static str,
+        #[source]
+        source: slipway_proto::ProtoError,
+    },
+    #[error("data plane on {addr}: {source}")]
+    DataPlane {
+        addr: String,
+        #[source]
+        source: Box<slipway_dataplane::DataPlaneError>,
+    },
+    #[error("{op} {path}: {source}")]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl AgentError {
+    pub(crate) fn io(
+        op: &'static str,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(std::io::Error) -> AgentError {
+        let path = path.into();
+        move |source| AgentError::Io { op, path, source }
+    }
+
+    /// The gRPC code, when a coordinator answered with an error.
+    pub fn code(&self) -> Option<tonic::Code> {
+        match self {
+            AgentError::Rpc { status, .. } => Some(status.code()),
+            _ => None,
+        }
+    }
+}
+
+/// Why a task failed on this worker; its message is what `Finish` reports.
+#[derive(Debug, thiserror::Error)]
+pub enum TaskError {
+    #[error("task {task}: the context {digest} is on no reachable worker{}", tried_list(.tried))]
+    ContextNotFound {
+        task: TaskId,
+        digest: String,
+        /// `addr: error` of each worker tried.
+        tried: Vec<String>,
+    },
+    #[error("task {task}: unpacking the context: {source}")]
+    Unpack {
+        task: TaskId,
+        #[source]
+        source: Box<UnpackError>,
+    },
+    #[error("{source}")]
+    Solve {
+        #[source]
+        source: Box<SolveError>,
+    },
+    #[error("task {task}: the solve produced {count} images; a task produces one")]
+    ImageCount { task: TaskId, count: usize },
+    #[error("task {task}: {source}")]
+    Push {
+        task: TaskId,
+        #[source]
+        source: Box<PushError>,
+    },
+    #[error("task {task}: pushing the image: {message}")]
+    PushFailed { task: TaskId, message: String },
+    #[error("task {task}: {what} {value:?} is not a valid digest")]
+    Digest {
+        task: TaskId,
+        what: &'static str,
+        value: String,
+    },
+    #[error("task {task}: {source}")]
+    Agent {
+        task: TaskId,
+        #[source]
+        source: AgentError,
+    },
+}
+
+fn tried_list(tried: &[String]) -> String {
+    if tried.is_empty() {
+        String::new()
+    } else {
+        format!(" (tried {})", tried.join("; "))
+    }
+}

@@ -1,0 +1,130 @@
+//! [`Agent::run`]: registration, the lease, the assignments stream, progress forwarding and
+//! the data plane, until cancelled.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use slipway_farm::{PlatformSupport, WorkerSpec};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use super::blobs::{ContextBlobs, DataPlane};
+use super::config::AgentConfig;
+use super::coordinators::Coordinators;
+use super::error::AgentError;
+use super::shared::Shared;
+use super::task::TaskEnv;
+use super::{assignments, lease, progress};
+use crate::Worker;
+
+/// The farm agent of a worker process.
+#[derive(Debug)]
+pub struct Agent;
+
+impl Agent {
+    /// Serves the farm with `worker` until `cancel` fires: starts the data plane on
+    /// `config.data_listen`, registers with a new incarnation (native platforms = the
+    /// host's, emulated = what the worker's emulation probe found), then renews the lease,
+    /// follows the `Assignments` stream and runs the assigned tasks (at most
+    /// `config.slots` at once), streaming their progress.
+    ///
+    /// Leftover active snapshots and scratch directories of a previous run were removed
+    /// when `worker` was opened ([`Worker::open`]). On cancel, running tasks are cancelled
+    /// (their outcomes are not reported: the leader re-queues them when the lease
+    /// expires) and given `timings.shutdown_grace` to clean up.
+    ///
+    /// Errors: an invalid configuration, or a data plane that cannot listen. Coordinators
+    /// being unreachable is not an error: the agent keeps trying.
+    pub async fn run(
+        config: AgentConfig,
+        worker: Worker,
+        cancel: CancellationToken,
+    ) -> Result<(), AgentError> {
+        let timings = config.timings;
+        if config.slots == 0 {
+            return Err(AgentError::InvalidConfig {
+                reason: "slots must be at least 1".into(),
+            });
+        }
+        let coordinators = Arc::new(Coordinators::new(
+            &config.coordinators,
+            &config.security,
+            timings,
+        )?);
+        let (data_plane, uploads) =
+            DataPlane::start(&config, &worker, cancel.child_token()).await?;
+        let platforms = worker.platforms();
+        let spec = WorkerSpec {
+            id: config.worker_id.clone(),
+            incarnation: Uuid::now_v7(),
+            platforms: PlatformSupport {
+                native: platforms.native.clone(),
+                emulated: platforms.emulated.clone(),
+            },
+            slots: config.slots,
+            labels: config.labels.clone(),
+            data_addr: data_plane.advertise.clone(),
+        };
+        spec.validate().map_err(|e| AgentError::InvalidConfig {
+            reason: e.to_string(),
+        })?;
+        tracing::info!(worker = %spec.id, incarnation = %spec.incarnation, %platforms,
+            data = %spec.data_addr, slots = spec.slots, "farm agent starting");
+
+        let blobs = Arc::new(ContextBlobs::new(
+            &worker,
+            config.security.clone(),
+            coordinators.clone(),
+            spec.id.clone(),
+            spec.data_addr.clone(),
+            timings,
+        ));
+        let (reports, received) = mpsc::channel(progress::QUEUE);
+        let shared = Arc::new(Shared::new(
+            spec,
+            timings,
+            coordinators.clone(),
+            TaskEnv {
+                worker,
+                blobs: blobs.clone(),
+            },
+            reports,
+            cancel.clone(),
+        ));
+
+        let forwarder = tokio::spawn(progress::forward(
+            coordinators.clone(),
+            received,
+            cancel.clone(),
+        ));
+        let recorder = tokio::spawn(blobs.clone().record_received(uploads, cancel.clone()));
+        match shared.register().await {
+            Ok(()) => {}
+            Err(AgentError::Cancelled) => {}
+            Err(e) => {
+                cancel.cancel();
+                return Err(e);
+            }
+        }
+        let leases = tokio::spawn(lease::keep(shared.clone()));
+        let follower = tokio::spawn(assignments::follow(shared.clone()));
+
+        cancel.cancelled().await;
+        tracing::info!("farm agent stopping");
+        shared.table().cancel_all();
+        let deadline = Instant::now() + timings.shutdown_grace;
+        while shared.table().running() > 0 && Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        let left = shared.table().running();
+        if left > 0 {
+            tracing::warn!(tasks = left, "tasks still cleaning up at shutdown");
+        }
+        for handle in [leases, follower, forwarder, recorder] {
+            let _ = handle.await;
+        }
+        data_plane.stop().await;
+        Ok(())
+    }
+}

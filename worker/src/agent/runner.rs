@@ -1,0 +1,93 @@
+//! The life of one assigned task on this worker: `Started`, the run, `Finish` (retried
+//! until a coordinator takes it), then its slot goes to the next queued task.
+
+use std::sync::Arc;
+
+use slipway_farm::TaskSpec;
+use slipway_proto::v1::{task_outcome::Outcome, TaskOutcome, TaskRef};
+use tokio_util::sync::CancellationToken;
+use tonic::Code;
+
+use super::error::AgentError;
+use super::progress::TaskProgress;
+use super::shared::Shared;
+use super::task::execute;
+
+/// Runs `spec` in the background; `cancel` is its token from the task table.
+pub fn spawn(shared: Arc<Shared>, spec: TaskSpec, cancel: CancellationToken) {
+    tokio::spawn(run(shared, spec, cancel));
+}
+
+async fn run(shared: Arc<Shared>, spec: TaskSpec, cancel: CancellationToken) {
+    let task = spec.id;
+    let worker_id = shared.spec.id.to_string();
+    let task_ref = TaskRef {
+        task_id: task.to_string(),
+        worker_id: worker_id.clone(),
+    };
+    let started = shared
+        .coordinators
+        .call("Started", &shared.cancel, |mut c| {
+            let r = task_ref.clone();
+            async move { c.started(r).await }
+        })
+        .await;
+    match started {
+        Ok(_) => {}
+        Err(AgentError::Cancelled) => return release(&shared, spec),
+        Err(e) if matches!(e.code(), Some(Code::NotFound | Code::FailedPrecondition)) => {
+            tracing::warn!(%task, error = %e, "the coordinators refuse this task for this worker; not running it");
+            return release(&shared, spec);
+        }
+        Err(e) => tracing::warn!(%task, error = %e, "reporting the start of the task"),
+    }
+    tracing::info!(%task, name = %spec.name, platform = %spec.platform, "running task");
+
+    let progress = TaskProgress {
+        task,
+        worker: shared.spec.id.clone(),
+        out: shared.reports.clone(),
+        dropped: shared.dropped.clone(),
+    };
+    let result = execute(&shared.env, spec.clone(), progress, cancel.clone()).await;
+    if cancel.is_cancelled() {
+        tracing::info!(%task, "task cancelled; its outcome is not reported");
+        return release(&shared, spec);
+    }
+    let outcome = match result {
+        Ok(r) => {
+            tracing::info!(%task, manifest = %r.manifest.digest, cached = r.cached,
+                executed = r.executed, "task succeeded");
+            Outcome::Result(r.into())
+        }
+        Err(e) => {
+            tracing::warn!(%task, error = %e, "task failed");
+            Outcome::Error(e.to_string())
+        }
+    };
+    let finish = TaskOutcome {
+        task_id: task.to_string(),
+        worker_id,
+        outcome: Some(outcome),
+    };
+    let sent = shared
+        .coordinators
+        .call("Finish", &shared.cancel, |mut c| {
+            let r = finish.clone();
+            async move { c.finish(r).await }
+        })
+        .await;
+    match sent {
+        Ok(_) | Err(AgentError::Cancelled) => {}
+        Err(e) => tracing::warn!(%task, error = %e, "the coordinators did not take the outcome"),
+    }
+    release(&shared, spec)
+}
+
+/// Frees the task's slot and starts the queued tasks that now fit.
+fn release(shared: &Arc<Shared>, spec: TaskSpec) {
+    let next = shared.table_finish(spec.id);
+    for (_, spec, cancel) in next {
+        spawn(shared.clone(), spec, cancel);
+    }
+}

@@ -1,0 +1,183 @@
+//! Running one task on this worker: the context tar by digest, unpacked into a scratch
+//! directory; the solve of the task's graph; the push of its image by digest; the result.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use oci_spec::image::Descriptor;
+use slipway_farm::{BlobDescriptor, TaskId, TaskResult, TaskSpec};
+use slipway_graph::Digest;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::blobs::ContextBlobs;
+use super::error::{AgentError, TaskError};
+use super::progress::TaskProgress;
+use super::push::{push_detached, PushDetachedError};
+use super::unpack::unpack_context;
+use crate::{ExportOptions, LocalSource, SolveRequest, Worker};
+
+/// The local name of the main build context (as the embedded build service names it).
+pub const MAIN_CONTEXT: &str = "context";
+
+/// What running a task needs.
+pub struct TaskEnv {
+    pub worker: Worker,
+    pub blobs: Arc<ContextBlobs>,
+}
+
+/// Runs `spec` to its result. `cancel` stops the solve (running steps are killed).
+pub async fn execute(
+    env: &TaskEnv,
+    spec: TaskSpec,
+    progress: TaskProgress,
+    cancel: CancellationToken,
+) -> Result<TaskResult, TaskError> {
+    let task = spec.id;
+    let scratch_root = env.worker.data_dir().join("tmp");
+    let scratch = tempfile::Builder::new()
+        .prefix(&format!("task-{task}-"))
+        .tempdir_in(&scratch_root)
+        .map_err(AgentError::io(
+            "creating a scratch directory in",
+            &scratch_root,
+        ))
+        .map_err(|source| TaskError::Agent { task, source })?;
+    let context_dir = scratch.path().join("context");
+    std::fs::create_dir(&context_dir)
+        .map_err(AgentError::io("creating", &context_dir))
+        .map_err(|source| TaskError::Agent { task, source })?;
+
+    if let Some(context) = &spec.context {
+        let tar = env.blobs.ensure(task, &context.digest, &cancel).await?;
+        let dest = context_dir.clone();
+        let unpacked = tokio::task::spawn_blocking(move || unpack_context(&tar, &dest))
+            .await
+            .map_err(|e| TaskError::Agent {
+                task,
+                source: AgentError::Io {
+                    op: "unpacking the context into",
+                    path: context_dir.clone(),
+                    source: std::io::Error::other(e.to_string()),
+                },
+            })?
+            .map_err(|source| TaskError::Unpack {
+                task,
+                source: Box::new(source),
+            })?;
+        tracing::debug!(%task, entries = unpacked.entries, bytes = unpacked.bytes, "context unpacked");
+    }
+
+    let request = SolveRequest {
+        graph: spec.graph.clone(),
+        locals: BTreeMap::from([(
+            MAIN_CONTEXT.to_string(),
+            LocalSource {
+                dir: context_dir,
+                excludes: Vec::new(),
+            },
+        )]),
+        no_cache: spec.no_cache,
+        pull: spec.pull,
+        source_date_epoch: spec.source_date_epoch,
+        export: ExportOptions::default(),
+        ..SolveRequest::default()
+    };
+    let (events, received) = mpsc::channel(1024);
+    let pump = tokio::spawn(progress.pump(received));
+    let solved = env.worker.solve(request, events, cancel.clone()).await;
+    // The solve drops its sender when it returns; the bound only guards against a
+    // branch that still holds one.
+    let counts = match tokio::time::timeout(std::time::Duration::from_secs(10), pump).await {
+        Ok(Ok(counts)) => counts,
+        _ => {
+            tracing::warn!(%task, "progress of the solve did not end; vertex counts are partial");
+            Default::default()
+        }
+    };
+    let solved = solved.map_err(|source| TaskError::Solve {
+        source: Box::new(source),
+    })?;
+
+    let mut images = solved.images;
+    let count = images.len();
+    let Some(image) = images.pop().filter(|_| count == 1) else {
+        return Err(TaskError::ImageCount { task, count });
+    };
+    if let Some(push) = &spec.push {
+        let pushed = push_detached(
+            env.worker.clone(),
+            push.repository.clone(),
+            image.manifest.clone(),
+            cancel.clone(),
+        )
+        .await;
+        match pushed {
+            Ok(_) => {}
+            Err(PushDetachedError::Push(source)) => {
+                return Err(TaskError::Push {
+                    task,
+                    source: Box::new(source),
+                })
+            }
+            Err(PushDetachedError::Cancelled) => {
+                return Err(TaskError::Agent {
+                    task,
+                    source: AgentError::Cancelled,
+                })
+            }
+            Err(PushDetachedError::Panicked(message)) => {
+                return Err(TaskError::PushFailed { task, message })
+            }
+        }
+    }
+    Ok(TaskResult {
+        platform: image.platform.clone(),
+        manifest: blob_descriptor(task, "manifest", &image.manifest)?,
+        config: blob_descriptor(task, "config", &image.config)?,
+        layers: image
+            .layers
+            .iter()
+            .map(|l| blob_descriptor(task, "layer", l))
+            .collect::<Result<_, _>>()?,
+        cached: counts.cached,
+        executed: counts.executed,
+    })
+}
+
+fn blob_descriptor(
+    task: TaskId,
+    what: &'static str,
+    d: &Descriptor,
+) -> Result<BlobDescriptor, TaskError> {
+    let value = d.digest().to_string();
+    let digest: Digest = value.parse().map_err(|_| TaskError::Digest {
+        task,
+        what,
+        value: value.clone(),
+    })?;
+    Ok(BlobDescriptor {
+        media_type: d.media_type().to_string(),
+        digest,
+        size: d.size(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn descriptors_keep_media_type_digest_and_size() {
+        let digest = slipway_oci::Digest::from_hex(&"ab".repeat(32)).unwrap();
+        let d = Descriptor::new(
+            oci_spec::image::MediaType::ImageManifest,
+            42,
+            digest.to_oci(),
+        );
+        let b = blob_descriptor(TaskId::new(), "manifest", &d).unwrap();
+        assert_eq!(b.media_type, "application/vnd.oci.image.manifest.v1+json");
+        assert_eq!(b.digest.to_string(), format!("sha256:{}", "ab".repeat(32)));
+        assert_eq!(b.size, 42);
+    }
+}
