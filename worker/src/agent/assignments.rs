@@ -40,7 +40,7 @@ pub async fn follow(shared: Arc<Shared>) {
                         m = stream.message() => match m {
                             Ok(Some(a)) => {
                                 backoff.reset();
-                                accept(&shared, a).await;
+                                accept(&shared, a);
                             }
                             Ok(None) => {
                                 tracing::info!(coordinator = %addr, "assignments stream ended");
@@ -81,7 +81,7 @@ pub async fn follow(shared: Arc<Shared>) {
 }
 
 /// Takes one assignment: runs it now, queues it, or ignores a duplicate.
-async fn accept(shared: &Arc<Shared>, assignment: Assignment) {
+fn accept(shared: &Arc<Shared>, assignment: Assignment) {
     let attempt = assignment.attempt;
     let Some(wire) = assignment.task else {
         tracing::warn!("an assignment without a task; ignored");
@@ -93,7 +93,11 @@ async fn accept(shared: &Arc<Shared>, assignment: Assignment) {
         Err(e) => {
             // The task can never run anywhere: fail it instead of waiting forever.
             tracing::warn!(task = %task_id, error = %e, "invalid task assigned");
-            refuse(shared, task_id, format!("invalid task: {e}")).await;
+            tokio::spawn(refuse(
+                shared.clone(),
+                task_id,
+                format!("invalid task: {e}"),
+            ));
             return;
         }
     };
@@ -113,7 +117,7 @@ async fn accept(shared: &Arc<Shared>, assignment: Assignment) {
     }
 }
 
-async fn refuse(shared: &Shared, task_id: String, message: String) {
+async fn refuse(shared: Arc<Shared>, task_id: String, message: String) {
     let outcome = TaskOutcome {
         task_id,
         worker_id: shared.spec.id.to_string(),

@@ -27,6 +27,9 @@ mod slots;
 mod task;
 pub mod unpack;
 
+#[cfg(test)]
+mod fake_coordinator_test;
+
 pub use config::{AgentConfig, AgentTimings};
 pub use error::{AgentError, TaskError};
 pub use run::Agent;
