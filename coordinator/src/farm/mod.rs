@@ -3,3 +3,6 @@
 //!
 //! **Invariant:** openraft is only used inside [`raft`]; decisions (planning, placement,
 //! state transitions) are pure code that takes `now` and returns commands.
+pub mod planner;
+pub mod scheduler;
+pub mod state;
