@@ -315,6 +315,15 @@ impl BlobClient {
     }
 }
 
+/// Dropping a client closes its connection at once, so the server frees it without waiting for
+/// the idle timeout; [`BlobClient::close`] also waits until the close was sent.
+impl Drop for BlobClient {
+    fn drop(&mut self) {
+        self.connection
+            .close(quinn::VarInt::from_u32(0), b"client dropped");
+    }
+}
+
 /// One request stream.
 struct Call {
     op: &'static str,
