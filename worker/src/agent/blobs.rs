@@ -163,10 +163,29 @@ impl ContextBlobs {
             let mut map = self.fetching.lock().unwrap_or_else(|p| p.into_inner());
             map.entry(digest.clone()).or_default().clone()
         };
-        let _held = lock.lock().await;
-        if local.is_file() {
-            return Ok(local);
+        let held = lock.lock().await;
+        let fetched = if local.is_file() {
+            Ok(local)
+        } else {
+            self.fetch(task, digest, local, cancel).await
+        };
+        drop(held);
+        // Later callers find the blob in place (or start a new lock after a failure).
+        let mut map = self.fetching.lock().unwrap_or_else(|p| p.into_inner());
+        if map.get(digest).is_some_and(|l| Arc::ptr_eq(l, &lock)) {
+            map.remove(digest);
         }
+        fetched
+    }
+
+    /// Looks the blob up and downloads it from the first peer that has it.
+    async fn fetch(
+        &self,
+        task: TaskId,
+        digest: &Digest,
+        local: PathBuf,
+        cancel: &CancellationToken,
+    ) -> Result<PathBuf, TaskError> {
         let agent = |source| TaskError::Agent { task, source };
         let mut backoff = Backoff::new(&self.timings);
         let mut tried = Vec::new();

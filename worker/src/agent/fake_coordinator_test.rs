@@ -1,7 +1,8 @@
 //! The agent against an in-process fake coordinator (a tonic `WorkerApi` server) and a
 //! real worker (copy snapshots; the Dockerfile only COPYs, so no container runs): the
 //! client's context upload is recorded, a duplicate assignment runs once, the task
-//! finishes with its image, and a lease the leader forgot is registered again.
+//! finishes with its image, a lease the leader forgot is registered again, and a context
+//! that only a peer holds is fetched from the peer's data plane and recorded.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -20,6 +21,7 @@ use crate::snapshot::BackendChoice;
 use crate::{Worker, WorkerConfig};
 
 type AssignmentStream = ReceiverStream<Result<v1::Assignment, Status>>;
+type AssignmentSender = mpsc::Sender<Result<v1::Assignment, Status>>;
 
 #[derive(Default)]
 struct Seen {
@@ -34,12 +36,29 @@ struct Seen {
 #[derive(Clone)]
 struct Fake {
     seen: Arc<Mutex<Seen>>,
-    assignments: Arc<Mutex<Option<AssignmentStream>>>,
+    /// Every assignment made, re-sent (unless finished) on each new stream, as the leader
+    /// does; and the sender of the newest stream.
+    assigned: Arc<Mutex<Vec<v1::Assignment>>>,
+    stream: Arc<Mutex<Option<AssignmentSender>>>,
+    /// What `FindBlob` answers.
+    peers: Arc<Mutex<Vec<String>>>,
 }
 
 impl Fake {
     fn seen(&self) -> std::sync::MutexGuard<'_, Seen> {
         self.seen.lock().unwrap()
+    }
+
+    /// Assigns `task` (sent on the open stream, if any).
+    fn assign(&self, task: &TaskSpec) {
+        let a = v1::Assignment {
+            task: Some(v1::TaskSpec::try_from(task.clone()).unwrap()),
+            attempt: 0,
+        };
+        self.assigned.lock().unwrap().push(a.clone());
+        if let Some(tx) = self.stream.lock().unwrap().as_ref() {
+            let _ = tx.try_send(Ok(a));
+        }
     }
 }
 
@@ -80,15 +99,21 @@ impl WorkerApi for Fake {
         &self,
         _r: Request<v1::AssignmentsRequest>,
     ) -> Result<Response<Self::AssignmentsStream>, Status> {
-        match self.assignments.lock().unwrap().take() {
-            Some(s) => Ok(Response::new(s)),
-            // later reconnects get an empty stream that stays open
-            None => {
-                let (tx, rx) = mpsc::channel(1);
-                std::mem::forget(tx);
-                Ok(Response::new(ReceiverStream::new(rx)))
+        let (tx, rx) = mpsc::channel(64);
+        let finished: Vec<String> = self
+            .seen()
+            .finished
+            .iter()
+            .map(|o| o.task_id.clone())
+            .collect();
+        for a in self.assigned.lock().unwrap().iter() {
+            let id = a.task.as_ref().map(|t| t.id.clone()).unwrap_or_default();
+            if !finished.contains(&id) {
+                let _ = tx.try_send(Ok(a.clone()));
             }
         }
+        *self.stream.lock().unwrap() = Some(tx);
+        Ok(Response::new(ReceiverStream::new(rx)))
     }
 
     async fn started(&self, r: Request<v1::TaskRef>) -> Result<Response<v1::Ack>, Status> {
@@ -121,7 +146,8 @@ impl WorkerApi for Fake {
         &self,
         _r: Request<v1::BlobRef>,
     ) -> Result<Response<v1::BlobLocations>, Status> {
-        Ok(Response::new(v1::BlobLocations { data_addrs: vec![] }))
+        let data_addrs = self.peers.lock().unwrap().clone();
+        Ok(Response::new(v1::BlobLocations { data_addrs }))
     }
 }
 
@@ -150,14 +176,13 @@ async fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
-fn context_tar() -> (Vec<u8>, slipway_graph::Digest) {
+fn context_tar(data: &[u8]) -> (Vec<u8>, slipway_graph::Digest) {
     let mut b = tar::Builder::new(Vec::new());
-    let data = b"from the context\n";
     let mut h = tar::Header::new_gnu();
     h.set_size(data.len() as u64);
     h.set_mode(0o644);
     h.set_cksum();
-    b.append_data(&mut h, "a.txt", &data[..]).unwrap();
+    b.append_data(&mut h, "a.txt", data).unwrap();
     let bytes = b.into_inner().unwrap();
     let digest = slipway_graph::Digest::of_bytes(&bytes);
     (bytes, digest)
@@ -176,10 +201,11 @@ async fn runs_an_assigned_task_once_and_re_registers() {
     )
     .unwrap();
 
-    let (assign_tx, assign_rx) = mpsc::channel(8);
     let fake = Fake {
         seen: Arc::default(),
-        assignments: Arc::new(Mutex::new(Some(ReceiverStream::new(assign_rx)))),
+        assigned: Arc::default(),
+        stream: Arc::default(),
+        peers: Arc::default(),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let grpc = listener.local_addr().unwrap().to_string();
@@ -210,7 +236,7 @@ async fn runs_an_assigned_task_once_and_re_registers() {
     assert!(!spec.platforms.as_ref().unwrap().native.is_empty());
 
     // the client uploads the context to the worker's data plane
-    let (tar, digest) = context_tar();
+    let (tar, digest) = context_tar(b"from the context\n");
     let tar_path = tmp.path().join("ctx.tar");
     std::fs::write(&tar_path, &tar).unwrap();
     let client = slipway_dataplane::BlobClient::connect(
@@ -235,16 +261,16 @@ async fn runs_an_assigned_task_once_and_re_registers() {
         &slipway_frontend::StaticResolver::new(),
     )
     .unwrap();
-    let task = TaskSpec {
+    let task_with = |digest: &slipway_graph::Digest, size: usize| TaskSpec {
         id: TaskId::new(),
         build: slipway_farm::BuildId::new(),
         name: "linux/amd64".into(),
-        platform,
-        graph,
+        platform: platform.clone(),
+        graph: graph.clone(),
         depends_on: vec![],
         context: Some(ContextRef {
             digest: digest.clone(),
-            size: tar.len() as u64,
+            size: size as u64,
         }),
         push: None,
         no_cache: false,
@@ -252,19 +278,38 @@ async fn runs_an_assigned_task_once_and_re_registers() {
         source_date_epoch: None,
         affinity: vec![],
     };
-    let wire = v1::TaskSpec::try_from(task.clone()).unwrap();
-    for _ in 0..2 {
-        assign_tx
-            .send(Ok(v1::Assignment {
-                task: Some(wire.clone()),
-                attempt: 0,
-            }))
-            .await
-            .unwrap();
-    }
-
+    let task = task_with(&digest, tar.len());
+    fake.assign(&task);
+    fake.assign(&task); // a duplicate while it runs
     wait_for("the outcome", || !fake.seen().finished.is_empty()).await;
     wait_for("a re-registration", || fake.seen().registers.len() >= 2).await;
+
+    // a second task whose context only a peer's data plane holds
+    let peer_dir = tmp.path().join("peer");
+    let peer = slipway_dataplane::BlobServer::bind(
+        "127.0.0.1:0".parse().unwrap(),
+        &slipway_tls::Security::Insecure,
+        slipway_dataplane::BlobStoreDir::open(&peer_dir).unwrap(),
+    )
+    .await
+    .unwrap();
+    let (tar2, digest2) = context_tar(b"from a peer\n");
+    let tar2_path = tmp.path().join("ctx2.tar");
+    std::fs::write(&tar2_path, &tar2).unwrap();
+    let to_peer = slipway_dataplane::BlobClient::connect(
+        peer.local_addr().to_string().as_str(),
+        &slipway_tls::Security::Insecure,
+    )
+    .await
+    .unwrap();
+    to_peer.put(&digest2, &tar2_path).await.unwrap();
+    fake.peers
+        .lock()
+        .unwrap()
+        .push(peer.local_addr().to_string());
+    let task2 = task_with(&digest2, tar2.len());
+    fake.assign(&task2);
+    wait_for("the second outcome", || fake.seen().finished.len() >= 2).await;
     // give a wrongly re-run duplicate the time to show up
     tokio::time::sleep(Duration::from_millis(300)).await;
     cancel.cancel();
@@ -272,17 +317,31 @@ async fn runs_an_assigned_task_once_and_re_registers() {
     server.abort();
 
     let seen = fake.seen();
-    assert_eq!(seen.started, vec![task.id.to_string()], "started once");
-    assert_eq!(seen.finished.len(), 1, "finished once");
-    let outcome = &seen.finished[0];
-    let result = match &outcome.outcome {
-        Some(v1::task_outcome::Outcome::Result(r)) => r.clone(),
-        other => panic!("task failed: {other:?}"),
-    };
-    let result = slipway_farm::TaskResult::try_from(result).unwrap();
-    assert_eq!(result.layers.len(), 1, "{result:?}");
-    assert_eq!(result.platform, Platform::linux("amd64", ""));
-    assert!(result.executed >= 1, "{result:?}");
+    assert_eq!(
+        seen.started,
+        vec![task.id.to_string(), task2.id.to_string()],
+        "each task started once"
+    );
+    assert_eq!(seen.finished.len(), 2, "each task finished once");
+    for outcome in &seen.finished {
+        let result = match &outcome.outcome {
+            Some(v1::task_outcome::Outcome::Result(r)) => r.clone(),
+            other => panic!("task failed: {other:?}"),
+        };
+        let result = slipway_farm::TaskResult::try_from(result).unwrap();
+        assert_eq!(result.layers.len(), 1, "{result:?}");
+        assert_eq!(result.platform, Platform::linux("amd64", ""));
+        assert!(result.executed >= 1, "{result:?}");
+    }
+    assert_ne!(
+        seen.finished[0].outcome, seen.finished[1].outcome,
+        "different contexts, different layers"
+    );
+    assert!(
+        seen.recorded.contains(&digest2.to_string()),
+        "the fetched context is recorded: {:?}",
+        seen.recorded
+    );
     assert!(seen.progress > 0, "progress was streamed");
     assert_eq!(seen.registers[1].incarnation, spec.incarnation);
 }
