@@ -78,7 +78,7 @@ fn make_workers(rng: &mut Rng) -> Vec<SimWorker> {
     ];
     (0..WORKERS)
         .map(|i| {
-            let emulate = rng.next() % 2 == 0;
+            let emulate = rng.next().is_multiple_of(2);
             let (native, emulated): (Vec<&str>, Vec<&str>) = match i % 20 {
                 0..=9 => (
                     vec!["linux/amd64"],
@@ -242,14 +242,12 @@ fn thousand_workers_ten_thousand_tasks() {
         // One round: time each decision (the round's setup counts for its first one).
         rounds += 1;
         let mut start = Instant::now();
-        let mut placer = Placer::new(&input, now);
         let mut decisions = Vec::new();
-        while let Some(d) = placer.next() {
+        for d in Placer::new(&input, now) {
             timings.push(start.elapsed());
             decisions.push(d);
             start = Instant::now();
         }
-        drop(placer);
 
         for d in &decisions {
             let Decision::Assign {

@@ -10,7 +10,7 @@
 //! up); choosing a worker scans the platform's workers of one tier once, plus the holders
 //! of the task's affinity digests.
 
-use super::input::{BuildKey, QueuedTask, ScheduleInput};
+use super::input::{QueuedTask, ScheduleInput};
 use super::Decision;
 use slipway_farm::{Placement, TaskId};
 use std::collections::btree_map::Values;
@@ -78,11 +78,7 @@ impl<'a> Placer<'a> {
                 }
             }
         }
-        let ring = input
-            .queues
-            .iter()
-            .map(|(_, q): (&BuildKey, _)| q.values())
-            .collect();
+        let ring = input.queues.values().map(|q| q.values()).collect();
         Placer {
             input,
             now_ms,
