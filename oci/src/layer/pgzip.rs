@@ -232,8 +232,18 @@ mod tests {
     /// runs of binary noise, so deflate walks its hash chains in every block.
     fn varied(len: usize) -> Vec<u8> {
         const WORDS: [&str; 12] = [
-            "layer", "digest", "snapshot", "overlay", "whiteout", "manifest", "the ", "of ",
-            "zstd", "gzip\n", "\t", "0123456789",
+            "layer",
+            "digest",
+            "snapshot",
+            "overlay",
+            "whiteout",
+            "manifest",
+            "the ",
+            "of ",
+            "zstd",
+            "gzip\n",
+            "\t",
+            "0123456789",
         ];
         let mut x: u64 = 0x2545_f491_4f6c_dd1d;
         let mut out = Vec::with_capacity(len + 64);
