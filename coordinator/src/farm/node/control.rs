@@ -1,0 +1,318 @@
+//! The `Control` service (clients): submit, watch, inspect and cancel builds, list workers,
+//! cluster membership. Every call is served by the leader (a follower forwards it, streams
+//! included), except `ClusterStatus`, which answers with this node's own view so that a
+//! coordinator cut off from the others can still be inspected.
+
+use super::error::NodeError;
+use super::forward::Route;
+use super::shared::{now_ms, Shared};
+use super::submit::{check_platforms, check_tasks, lower_spec, target_platforms};
+use super::views::{build_detail, worker_info};
+use super::watch::{watch_build, EventStream};
+use crate::farm::planner::plan;
+use crate::farm::raft::ClusterInfo;
+use crate::farm::state::Command;
+use slipway_farm::{BuildId, BuildSpec, WorkerSpec};
+use slipway_proto::v1;
+use slipway_proto::v1::control_server::Control;
+use slipway_proto::ProtoError;
+use std::pin::Pin;
+use std::sync::Arc;
+use tokio_stream::Stream;
+use tonic::{Request, Response, Status, Streaming};
+
+/// The Control service of one node.
+pub struct ControlService {
+    pub(super) s: Arc<Shared>,
+}
+
+/// Forwards a unary call to the leader or serves it here.
+macro_rules! unary {
+    ($self:ident, $req:ident, $method:ident, $local:expr) => {
+        match $self.s.route(&$req)? {
+            Route::Leader { addr, .. } => {
+                let mut client = $self.s.forwarder.control(&addr)?;
+                client
+                    .$method($self.s.forwarder.request($req.into_inner()))
+                    .await
+            }
+            Route::Local => $local.await.map(Response::new).map_err(Status::from),
+        }
+    };
+}
+
+fn parse_build(id: &str) -> Result<BuildId, NodeError> {
+    Ok(id.parse::<BuildId>()?)
+}
+
+fn cluster_response(info: ClusterInfo) -> v1::ClusterStatusResponse {
+    v1::ClusterStatusResponse {
+        node_id: info.node_id,
+        leader_id: info.leader,
+        term: info.term,
+        commit_index: info.commit_index,
+        applied_index: info.applied_index,
+        members: info
+            .members
+            .into_iter()
+            .map(|m| v1::Member {
+                id: m.id,
+                addr: m.addr,
+                voter: m.voter,
+            })
+            .collect(),
+    }
+}
+
+impl ControlService {
+    async fn submit_local(&self, req: v1::SubmitRequest) -> Result<v1::SubmitResponse, NodeError> {
+        let spec = req.spec.ok_or(ProtoError::MissingField {
+            message: "SubmitRequest",
+            field: "spec",
+        })?;
+        let spec = BuildSpec::try_from(spec)?;
+        spec.validate()?;
+        let s = &self.s;
+        // Refuse at once, before lowering (which may wait on registries), a platform that no
+        // live worker runs; the planned tasks are checked again.
+        check_platforms(&target_platforms(&spec), &self.live_workers())?;
+        let graph = lower_spec(s.registry.clone(), &spec).await?;
+        let id = BuildId::new();
+        let tasks = plan(id, &spec, graph)?;
+        check_tasks(&tasks, &self.live_workers())?;
+        s.commit(
+            "submit",
+            Command::SubmitBuild {
+                id,
+                spec,
+                tasks,
+                at_ms: now_ms(),
+            },
+        )
+        .await?;
+        Ok(v1::SubmitResponse {
+            build_id: id.to_string(),
+        })
+    }
+
+    /// Registered workers holding a live lease.
+    fn live_workers(&self) -> Vec<WorkerSpec> {
+        let now = now_ms();
+        let leases = self.s.leases().clone();
+        self.s.raft.read(|st| {
+            st.workers()
+                .filter(|w| w.is_active() && leases.is_live(&w.spec.id, now))
+                .map(|w| w.spec.clone())
+                .collect()
+        })
+    }
+
+    async fn get_build_local(&self, req: v1::BuildRef) -> Result<v1::BuildDetail, NodeError> {
+        let build = parse_build(&req.build_id)?;
+        self.s
+            .raft
+            .read(|st| build_detail(st, &build))
+            .ok_or(NodeError::BuildNotFound { build })
+    }
+
+    async fn list_builds_local(&self) -> Result<v1::BuildList, NodeError> {
+        Ok(self.s.raft.read(|st| v1::BuildList {
+            builds: st
+                .builds()
+                .filter_map(|b| st.build_summary(&b.id))
+                .map(v1::BuildSummary::from)
+                .collect(),
+        }))
+    }
+
+    async fn cancel_local(&self, req: v1::BuildRef) -> Result<v1::BuildSummary, NodeError> {
+        let build = parse_build(&req.build_id)?;
+        if self.s.raft.read(|st| st.build(&build).is_none()) {
+            return Err(NodeError::BuildNotFound { build });
+        }
+        self.s
+            .commit(
+                "cancel",
+                Command::CancelBuild {
+                    build,
+                    at_ms: now_ms(),
+                },
+            )
+            .await?;
+        self.s
+            .raft
+            .read(|st| st.build_summary(&build))
+            .map(v1::BuildSummary::from)
+            .ok_or(NodeError::BuildNotFound { build })
+    }
+
+    async fn list_workers_local(&self) -> Result<v1::WorkerList, NodeError> {
+        let now = now_ms();
+        let leases = self.s.leases().clone();
+        Ok(self.s.raft.read(|st| v1::WorkerList {
+            workers: st.workers().map(|w| worker_info(w, &leases, now)).collect(),
+        }))
+    }
+
+    async fn add_node_local(
+        &self,
+        req: v1::AddNodeRequest,
+    ) -> Result<v1::ClusterStatusResponse, NodeError> {
+        if req.addr.is_empty() {
+            return Err(NodeError::Config {
+                what: "node address",
+                value: req.addr,
+                reason: "must be host:port".to_string(),
+            });
+        }
+        Ok(cluster_response(
+            self.s.raft.add_node(req.id, req.addr).await?,
+        ))
+    }
+
+    async fn remove_node_local(
+        &self,
+        req: v1::NodeRef,
+    ) -> Result<v1::ClusterStatusResponse, NodeError> {
+        Ok(cluster_response(self.s.raft.remove_node(req.id).await?))
+    }
+}
+
+type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
+
+#[tonic::async_trait]
+impl Control for ControlService {
+    async fn submit(
+        &self,
+        request: Request<v1::SubmitRequest>,
+    ) -> Result<Response<v1::SubmitResponse>, Status> {
+        unary!(
+            self,
+            request,
+            submit,
+            self.submit_local(request.into_inner())
+        )
+    }
+
+    type WatchStream = EventStream;
+
+    async fn watch(
+        &self,
+        request: Request<v1::WatchRequest>,
+    ) -> Result<Response<EventStream>, Status> {
+        match self.s.route(&request)? {
+            Route::Leader { addr, .. } => {
+                let mut client = self.s.forwarder.control(&addr)?;
+                let resp = client
+                    .watch(self.s.forwarder.request(request.into_inner()))
+                    .await?;
+                Ok(resp.map(|s| Box::pin(s) as EventStream))
+            }
+            Route::Local => {
+                let build = parse_build(&request.get_ref().build_id)?;
+                Ok(Response::new(watch_build(self.s.clone(), build)?))
+            }
+        }
+    }
+
+    async fn get_build(
+        &self,
+        request: Request<v1::BuildRef>,
+    ) -> Result<Response<v1::BuildDetail>, Status> {
+        unary!(
+            self,
+            request,
+            get_build,
+            self.get_build_local(request.into_inner())
+        )
+    }
+
+    async fn list_builds(
+        &self,
+        request: Request<v1::ListBuildsRequest>,
+    ) -> Result<Response<v1::BuildList>, Status> {
+        unary!(self, request, list_builds, self.list_builds_local())
+    }
+
+    async fn cancel(
+        &self,
+        request: Request<v1::BuildRef>,
+    ) -> Result<Response<v1::BuildSummary>, Status> {
+        unary!(
+            self,
+            request,
+            cancel,
+            self.cancel_local(request.into_inner())
+        )
+    }
+
+    async fn list_workers(
+        &self,
+        request: Request<v1::ListWorkersRequest>,
+    ) -> Result<Response<v1::WorkerList>, Status> {
+        unary!(self, request, list_workers, self.list_workers_local())
+    }
+
+    async fn cluster_status(
+        &self,
+        _request: Request<v1::ClusterStatusRequest>,
+    ) -> Result<Response<v1::ClusterStatusResponse>, Status> {
+        Ok(Response::new(cluster_response(self.s.raft.metrics())))
+    }
+
+    async fn add_node(
+        &self,
+        request: Request<v1::AddNodeRequest>,
+    ) -> Result<Response<v1::ClusterStatusResponse>, Status> {
+        unary!(
+            self,
+            request,
+            add_node,
+            self.add_node_local(request.into_inner())
+        )
+    }
+
+    async fn remove_node(
+        &self,
+        request: Request<v1::NodeRef>,
+    ) -> Result<Response<v1::ClusterStatusResponse>, Status> {
+        unary!(
+            self,
+            request,
+            remove_node,
+            self.remove_node_local(request.into_inner())
+        )
+    }
+
+    async fn disk_usage(
+        &self,
+        _request: Request<v1::DiskUsageRequest>,
+    ) -> Result<Response<v1::DiskUsageResponse>, Status> {
+        Err(NodeError::Unimplemented {
+            what: "DiskUsage (per-worker cache usage)",
+        }
+        .into())
+    }
+
+    async fn prune(
+        &self,
+        _request: Request<v1::PruneRequest>,
+    ) -> Result<Response<v1::PruneResponse>, Status> {
+        Err(NodeError::Unimplemented {
+            what: "Prune (per-worker cache pruning)",
+        }
+        .into())
+    }
+
+    type SessionStream = BoxStream<v1::SessionMessage>;
+
+    async fn session(
+        &self,
+        _request: Request<Streaming<v1::SessionMessage>>,
+    ) -> Result<Response<Self::SessionStream>, Status> {
+        Err(NodeError::Unimplemented {
+            what: "Session (client-served contexts, secrets and SSH)",
+        }
+        .into())
+    }
+}

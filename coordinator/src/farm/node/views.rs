@@ -1,0 +1,58 @@
+//! Wire views of the replicated state: task and worker rows as `builds inspect` and
+//! `workers ls` show them.
+
+use super::leases::Leases;
+use crate::farm::state::{FarmState, TaskRecord, WorkerRecord};
+use slipway_farm::{BuildId, TaskState};
+use slipway_proto::v1;
+
+/// One task as `TaskInfo`.
+pub fn task_info(t: &TaskRecord) -> v1::TaskInfo {
+    let (worker, message, result) = match &t.state {
+        TaskState::Assigned { worker, .. } | TaskState::Running { worker, .. } => {
+            (Some(worker.to_string()), String::new(), None)
+        }
+        TaskState::Succeeded { worker, result } => (
+            Some(worker.to_string()),
+            String::new(),
+            Some(v1::TaskResult::from(result.clone())),
+        ),
+        TaskState::Failed { worker, message } => (
+            worker.as_ref().map(|w| w.to_string()),
+            message.clone(),
+            None,
+        ),
+        TaskState::Pending | TaskState::Canceled => (None, String::new(), None),
+    };
+    v1::TaskInfo {
+        id: t.spec.id.to_string(),
+        name: t.spec.name.clone(),
+        platform: t.spec.platform.to_string(),
+        state: Some(v1::TaskState::from(t.state.clone())),
+        worker,
+        message,
+        result,
+        attempt: t.attempt,
+    }
+}
+
+/// A build with its tasks, when known.
+pub fn build_detail(state: &FarmState, build: &BuildId) -> Option<v1::BuildDetail> {
+    let summary = state.build_summary(build)?;
+    Some(v1::BuildDetail {
+        summary: Some(v1::BuildSummary::from(summary)),
+        tasks: state.tasks_of(build).into_iter().map(task_info).collect(),
+    })
+}
+
+/// One worker as `WorkerInfo`: alive when registered and holding an unexpired lease.
+pub fn worker_info(w: &WorkerRecord, leases: &Leases, now_ms: u64) -> v1::WorkerInfo {
+    let alive = w.is_active() && leases.is_live(&w.spec.id, now_ms);
+    v1::WorkerInfo {
+        spec: Some(v1::WorkerSpec::from(w.spec.clone())),
+        alive,
+        lease_age_ms: leases.age_ms(&w.spec.id, now_ms).unwrap_or(0),
+        running_tasks: w.running(),
+        assigned_total: w.assigned_total,
+    }
+}

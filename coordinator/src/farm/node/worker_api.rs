@@ -1,0 +1,372 @@
+//! The `WorkerApi` service (workers): registration and lease renewal, the assignment
+//! stream, task start/progress/finish and blob locations. Served by the leader; a follower
+//! forwards every call (the `Assignments` and `Progress` streams are proxied).
+
+use super::assignments::{assignment_of, AssignmentItem};
+use super::error::NodeError;
+use super::forward::Route;
+use super::shared::{now_ms, Shared};
+use crate::farm::state::{Command, FarmState};
+use slipway_farm::{TaskId, TaskResult, TaskState, WorkerId, WorkerSpec};
+use slipway_graph::Digest;
+use slipway_proto::v1;
+use slipway_proto::v1::task_outcome::Outcome;
+use slipway_proto::v1::worker_api_server::WorkerApi;
+use slipway_proto::ProtoError;
+use std::pin::Pin;
+use std::sync::Arc;
+use tokio_stream::wrappers::UnboundedReceiverStream;
+use tokio_stream::{Stream, StreamExt};
+use tonic::{Request, Response, Status, Streaming};
+use uuid::Uuid;
+
+/// The WorkerApi service of one node.
+pub struct WorkerApiService {
+    pub(super) s: Arc<Shared>,
+}
+
+/// What an `Assignments` call returns.
+pub type AssignmentStream = Pin<Box<dyn Stream<Item = AssignmentItem> + Send>>;
+
+macro_rules! unary {
+    ($self:ident, $req:ident, $method:ident, $local:expr) => {
+        match $self.s.route(&$req)? {
+            Route::Leader { addr, .. } => {
+                let mut client = $self.s.forwarder.worker_api(&addr)?;
+                client
+                    .$method($self.s.forwarder.request($req.into_inner()))
+                    .await
+            }
+            Route::Local => $local.await.map(Response::new).map_err(Status::from),
+        }
+    };
+}
+
+fn worker_id(s: &str) -> Result<WorkerId, NodeError> {
+    Ok(s.parse::<WorkerId>()?)
+}
+
+fn task_id(s: &str) -> Result<TaskId, NodeError> {
+    Ok(s.parse::<TaskId>()?)
+}
+
+fn incarnation(message: &'static str, s: &str) -> Result<Uuid, NodeError> {
+    Uuid::parse_str(s).map_err(|e| {
+        NodeError::Proto(ProtoError::InvalidId {
+            message,
+            field: "incarnation",
+            value: s.to_string(),
+            reason: e.to_string(),
+        })
+    })
+}
+
+fn assignment(st: &FarmState, task: &TaskId) -> Option<v1::Assignment> {
+    assignment_of(st.task(task)?)
+}
+
+/// Whether `worker` is registered, active, with this incarnation.
+fn registered(st: &FarmState, worker: &WorkerId, inc: Uuid) -> bool {
+    st.worker(worker)
+        .is_some_and(|w| w.is_active() && w.spec.incarnation == inc)
+}
+
+impl WorkerApiService {
+    async fn register_local(
+        &self,
+        req: v1::RegisterRequest,
+    ) -> Result<v1::RegisterResponse, NodeError> {
+        let spec = req.spec.ok_or(ProtoError::MissingField {
+            message: "RegisterRequest",
+            field: "spec",
+        })?;
+        let spec = WorkerSpec::try_from(spec)?;
+        spec.validate()?;
+        let (id, inc) = (spec.id.clone(), spec.incarnation);
+        let applied = self
+            .s
+            .commit_lenient(Command::RegisterWorker {
+                spec,
+                at_ms: now_ms(),
+            })
+            .await?;
+        // Not applied: already registered with this very spec (a retried call).
+        if !applied && !self.s.raft.read(|st| registered(st, &id, inc)) {
+            return Err(NodeError::Refused {
+                what: format!("registering worker {id}"),
+                reason: "the coordinators refused the registration".to_string(),
+            });
+        }
+        self.s.leases().grant(&id, inc, now_ms());
+        Ok(v1::RegisterResponse {
+            lease_ttl_ms: self.s.leases().ttl_ms(),
+            renew_interval_ms: self.s.renew_interval_ms,
+        })
+    }
+
+    async fn renew_local(&self, req: v1::RenewRequest) -> Result<v1::RenewResponse, NodeError> {
+        let worker = worker_id(&req.worker_id)?;
+        let inc = incarnation("RenewRequest", &req.incarnation)?;
+        let now = now_ms();
+        let running: Vec<TaskId> = req
+            .running
+            .iter()
+            .map(|t| task_id(t))
+            .collect::<Result<_, _>>()?;
+        let (is_registered, cancel, resend) = self.s.raft.read(|st| {
+            let cancel: Vec<String> = running
+                .iter()
+                .filter(|t| st.task(t).is_none_or(|r| r.state.worker() != Some(&worker)))
+                .map(|t| t.to_string())
+                .collect();
+            // Assigned to it, not running there, assigned a while ago: the assignment may
+            // have been lost with a stream; send it again (workers ignore duplicates).
+            let resend: Vec<v1::Assignment> = st
+                .tasks_assigned_to(&worker)
+                .into_iter()
+                .filter(|t| match &t.state {
+                    TaskState::Assigned { at_ms, .. } => {
+                        !running.contains(&t.spec.id)
+                            && now.saturating_sub(*at_ms) > self.s.renew_interval_ms
+                    }
+                    _ => false,
+                })
+                .filter_map(|t| assignment(st, &t.spec.id))
+                .collect();
+            (registered(st, &worker, inc), cancel, resend)
+        });
+        let known = {
+            let mut leases = self.s.leases();
+            if leases.get(&worker).is_none() && is_registered {
+                // Registered through an earlier leader: a full lease from now.
+                leases.grant(&worker, inc, now);
+            }
+            is_registered && leases.renew(&worker, inc, now)
+        };
+        if known {
+            for a in resend {
+                self.s.assignments.send(&worker, inc, a);
+            }
+        }
+        Ok(v1::RenewResponse { known, cancel })
+    }
+
+    fn assignments_local(
+        &self,
+        req: v1::AssignmentsRequest,
+    ) -> Result<AssignmentStream, NodeError> {
+        let worker = worker_id(&req.worker_id)?;
+        let inc = incarnation("AssignmentsRequest", &req.incarnation)?;
+        if !self.s.raft.read(|st| registered(st, &worker, inc)) {
+            return Err(NodeError::WorkerNotRegistered { worker });
+        }
+        // Open first, then send what it holds: an assignment committed in between is sent
+        // twice at worst (workers ignore a task they already run).
+        let (tx, rx) = self.s.assignments.open(&worker, inc);
+        let held: Vec<v1::Assignment> = self.s.raft.read(|st| {
+            st.tasks_assigned_to(&worker)
+                .into_iter()
+                .filter(|t| !t.state.is_final())
+                .filter_map(|t| assignment(st, &t.spec.id))
+                .collect()
+        });
+        for a in held {
+            let _ = tx.send(Ok(a));
+        }
+        Ok(Box::pin(UnboundedReceiverStream::new(rx)))
+    }
+
+    async fn started_local(&self, req: v1::TaskRef) -> Result<v1::Ack, NodeError> {
+        let task = task_id(&req.task_id)?;
+        let worker = worker_id(&req.worker_id)?;
+        // A stale start (task reassigned or canceled) is ignored; Renew tells the worker.
+        self.s
+            .commit_lenient(Command::TaskStarted {
+                task,
+                worker,
+                at_ms: now_ms(),
+            })
+            .await?;
+        Ok(v1::Ack {})
+    }
+
+    async fn progress_local(
+        &self,
+        mut reports: Streaming<v1::ProgressReport>,
+    ) -> Result<v1::Ack, NodeError> {
+        while let Some(report) = reports.next().await {
+            let Ok(report) = report else { break };
+            let Ok(task) = task_id(&report.task_id) else {
+                continue;
+            };
+            if let Some(build) = self.s.raft.read(|st| st.task(&task).map(|t| t.spec.build)) {
+                self.s.progress.publish(build, report);
+            }
+        }
+        Ok(v1::Ack {})
+    }
+
+    async fn finish_local(&self, req: v1::TaskOutcome) -> Result<v1::Ack, NodeError> {
+        let task = task_id(&req.task_id)?;
+        let worker = worker_id(&req.worker_id)?;
+        let at_ms = now_ms();
+        let cmd = match req.outcome {
+            Some(Outcome::Result(r)) => Command::TaskSucceeded {
+                task,
+                worker,
+                result: TaskResult::try_from(r)?,
+                at_ms,
+            },
+            Some(Outcome::Error(message)) => Command::TaskFailed {
+                task,
+                worker: Some(worker),
+                message,
+                at_ms,
+            },
+            None => {
+                return Err(ProtoError::MissingField {
+                    message: "TaskOutcome",
+                    field: "outcome",
+                }
+                .into())
+            }
+        };
+        // A late or duplicate outcome (the task was re-run elsewhere) is ignored.
+        self.s.commit_lenient(cmd).await?;
+        Ok(v1::Ack {})
+    }
+
+    async fn record_blob_local(&self, req: v1::BlobLocation) -> Result<v1::Ack, NodeError> {
+        let digest = parse_digest("BlobLocation", &req.digest)?;
+        let worker = worker_id(&req.worker_id)?;
+        self.s
+            .commit_lenient(Command::RecordBlob { digest, worker })
+            .await?;
+        Ok(v1::Ack {})
+    }
+
+    async fn find_blob_local(&self, req: v1::BlobRef) -> Result<v1::BlobLocations, NodeError> {
+        let digest = parse_digest("BlobRef", &req.digest)?;
+        let now = now_ms();
+        let leases = self.s.leases().clone();
+        Ok(self.s.raft.read(|st| v1::BlobLocations {
+            data_addrs: st
+                .blob_locations(&digest)
+                .into_iter()
+                .filter(|w| leases.is_live(&w.spec.id, now))
+                .map(|w| w.spec.data_addr.clone())
+                .collect(),
+        }))
+    }
+}
+
+fn parse_digest(message: &'static str, s: &str) -> Result<Digest, NodeError> {
+    s.parse::<Digest>().map_err(|source| {
+        NodeError::Proto(ProtoError::InvalidDigest {
+            message,
+            field: "digest",
+            source,
+        })
+    })
+}
+
+#[tonic::async_trait]
+impl WorkerApi for WorkerApiService {
+    async fn register(
+        &self,
+        request: Request<v1::RegisterRequest>,
+    ) -> Result<Response<v1::RegisterResponse>, Status> {
+        unary!(
+            self,
+            request,
+            register,
+            self.register_local(request.into_inner())
+        )
+    }
+
+    async fn renew(
+        &self,
+        request: Request<v1::RenewRequest>,
+    ) -> Result<Response<v1::RenewResponse>, Status> {
+        unary!(self, request, renew, self.renew_local(request.into_inner()))
+    }
+
+    type AssignmentsStream = AssignmentStream;
+
+    async fn assignments(
+        &self,
+        request: Request<v1::AssignmentsRequest>,
+    ) -> Result<Response<AssignmentStream>, Status> {
+        match self.s.route(&request)? {
+            Route::Leader { addr, .. } => {
+                let mut client = self.s.forwarder.worker_api(&addr)?;
+                let resp = client
+                    .assignments(self.s.forwarder.request(request.into_inner()))
+                    .await?;
+                Ok(resp.map(|s| Box::pin(s) as AssignmentStream))
+            }
+            Route::Local => Ok(Response::new(self.assignments_local(request.into_inner())?)),
+        }
+    }
+
+    async fn started(&self, request: Request<v1::TaskRef>) -> Result<Response<v1::Ack>, Status> {
+        unary!(
+            self,
+            request,
+            started,
+            self.started_local(request.into_inner())
+        )
+    }
+
+    async fn progress(
+        &self,
+        request: Request<Streaming<v1::ProgressReport>>,
+    ) -> Result<Response<v1::Ack>, Status> {
+        match self.s.route(&request)? {
+            Route::Leader { addr, .. } => {
+                let mut client = self.s.forwarder.worker_api(&addr)?;
+                // Proxy the reports until the worker's stream ends or fails.
+                let reports = request.into_inner().map_while(|r| r.ok());
+                client.progress(self.s.forwarder.request(reports)).await
+            }
+            Route::Local => self
+                .progress_local(request.into_inner())
+                .await
+                .map(Response::new)
+                .map_err(Status::from),
+        }
+    }
+
+    async fn finish(&self, request: Request<v1::TaskOutcome>) -> Result<Response<v1::Ack>, Status> {
+        unary!(
+            self,
+            request,
+            finish,
+            self.finish_local(request.into_inner())
+        )
+    }
+
+    async fn record_blob(
+        &self,
+        request: Request<v1::BlobLocation>,
+    ) -> Result<Response<v1::Ack>, Status> {
+        unary!(
+            self,
+            request,
+            record_blob,
+            self.record_blob_local(request.into_inner())
+        )
+    }
+
+    async fn find_blob(
+        &self,
+        request: Request<v1::BlobRef>,
+    ) -> Result<Response<v1::BlobLocations>, Status> {
+        unary!(
+            self,
+            request,
+            find_blob,
+            self.find_blob_local(request.into_inner())
+        )
+    }
+}
