@@ -59,6 +59,9 @@ use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 use worker_api::WorkerApiService;
 
+/// How long open streams may delay a shutdown.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
 /// A running coordinator.
 pub struct FarmNode {
     shared: Arc<Shared>,
@@ -182,13 +185,37 @@ impl FarmNode {
         self.shared.raft.is_leader()
     }
 
-    /// Serves until the server stops (an error, or [`FarmNode::shutdown`] from a clone of
-    /// the cancellation), then stops Raft.
+    /// Serves until the server stops (an error, or the [`FarmNode::shutdown_token`] was
+    /// cancelled), then stops the controller and Raft.
     pub async fn wait(self) -> Result<(), NodeError> {
-        let served = self.server.await;
-        self.shared.shutdown.cancel();
-        let _ = self.controller.await;
-        let _ = self.shared.raft.shutdown().await;
+        let FarmNode {
+            shared,
+            mut server,
+            controller,
+            ..
+        } = self;
+        let served = tokio::select! {
+            r = &mut server => Some(r),
+            _ = shared.shutdown.cancelled() => None,
+        };
+        shared.shutdown.cancel();
+        shared.assignments.close_all(tonic::Status::unavailable(
+            "the coordinator is shutting down",
+        ));
+        // Graceful shutdown waits for open streams (proxied Watch/Assignments); give them a
+        // moment, then cut them.
+        let served = match served {
+            Some(r) => r,
+            None => match tokio::time::timeout(SHUTDOWN_GRACE, &mut server).await {
+                Ok(r) => r,
+                Err(_) => {
+                    server.abort();
+                    Ok(Ok(()))
+                }
+            },
+        };
+        let _ = controller.await;
+        let _ = shared.raft.shutdown().await;
         match served {
             Ok(r) => r,
             Err(e) => Err(NodeError::Join {
