@@ -26,6 +26,9 @@ pub struct AgentConfig {
     /// address, with an unspecified IP (`0.0.0.0`, `::`) replaced by loopback, which only
     /// suits a single-machine farm.
     pub data_advertise: String,
+    /// Emulated platforms to offer: `None` offers every platform the emulation probe found;
+    /// `Some(list)` offers only those (each must be one the probe found).
+    pub emulated: Option<Vec<slipway_graph::Platform>>,
     pub timings: AgentTimings,
 }
 
@@ -41,6 +44,7 @@ impl AgentConfig {
             labels: BTreeMap::new(),
             data_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             data_advertise: String::new(),
+            emulated: None,
             timings: AgentTimings::default(),
         }
     }

@@ -55,12 +55,35 @@ impl Agent {
         let (data_plane, uploads) =
             DataPlane::start(&config, &worker, cancel.child_token()).await?;
         let platforms = worker.platforms();
+        let emulated = match &config.emulated {
+            None => platforms.emulated.clone(),
+            Some(wanted) => {
+                if let Some(p) = wanted.iter().find(|p| !platforms.emulated.contains(p)) {
+                    return Err(AgentError::InvalidConfig {
+                        reason: format!(
+                            "cannot offer emulated platform {p}: this machine emulates {}",
+                            if platforms.emulated.is_empty() {
+                                "nothing (is qemu-user-static registered in binfmt_misc?)".to_string()
+                            } else {
+                                platforms
+                                    .emulated
+                                    .iter()
+                                    .map(|p| p.to_string())
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            }
+                        ),
+                    });
+                }
+                wanted.clone()
+            }
+        };
         let spec = WorkerSpec {
             id: config.worker_id.clone(),
             incarnation: Uuid::now_v7(),
             platforms: PlatformSupport {
                 native: platforms.native.clone(),
-                emulated: platforms.emulated.clone(),
+                emulated,
             },
             slots: config.slots,
             labels: config.labels.clone(),
