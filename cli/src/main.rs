@@ -18,8 +18,27 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Build an image from a Dockerfile (embedded mode: the build runs in this process).
+    /// Build an image from a Dockerfile (embedded in this process, or on a farm with --builder).
     Build(Box<cmd::build::BuildArgs>),
+    /// Run a coordinator of a farm (Raft member serving the Control and Worker APIs).
+    Coordinator(Box<cmd::node::CoordinatorArgs>),
+    /// Run a farm worker.
+    Worker(Box<cmd::node::WorkerArgs>),
+    /// List a farm's workers.
+    #[command(subcommand)]
+    Workers(cmd::farm::status::WorkersCommand),
+    /// List, inspect and cancel a farm's builds.
+    #[command(subcommand)]
+    Builds(cmd::farm::status::BuildsCommand),
+    /// A farm's Raft cluster.
+    #[command(subcommand)]
+    Cluster(cmd::farm::status::ClusterCommand),
+    /// Development certificates for mutual TLS.
+    #[command(subcommand)]
+    Certs(cmd::certs::CertsCommand),
+    /// Start or stop a local farm in the background.
+    #[command(subcommand, name = "dev-cluster")]
+    DevCluster(cmd::devcluster::DevClusterCommand),
     /// Inspect how slipway reads a Dockerfile.
     #[command(subcommand)]
     Dockerfile(cmd::dockerfile::DockerfileCommand),
@@ -35,6 +54,13 @@ fn main() -> ExitCode {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let result = match cli.command {
         Command::Build(a) => cmd::build::run(*a),
+        Command::Coordinator(a) => cmd::node::run_coordinator(*a),
+        Command::Worker(a) => cmd::node::run_worker(*a),
+        Command::Workers(c) => cmd::farm::status::workers(c),
+        Command::Builds(c) => cmd::farm::status::builds(c),
+        Command::Cluster(c) => cmd::farm::status::cluster(c),
+        Command::Certs(c) => cmd::certs::run(c),
+        Command::DevCluster(c) => cmd::devcluster::run(c),
         Command::Dockerfile(c) => cmd::dockerfile::run(c),
         Command::Imagetools(c) => cmd::imagetools::run(c),
     };

@@ -22,8 +22,12 @@ fn bad_flags_name_the_flag() {
             "--load: slipway has no docker daemon integration",
         ),
         (
-            &["--builder", "tcp://farm:1234", "."],
-            "the build farm is not available in this version",
+            &["--builder", "farm:1234", "."],
+            "the farm uses mutual TLS: pass --tls-dir",
+        ),
+        (
+            &["--builder", "127.0.0.1:9", "--insecure", "."],
+            "no coordinator answered",
         ),
         (
             &[

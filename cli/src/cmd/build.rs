@@ -1,5 +1,5 @@
-//! `slipway build [PATH|-]`: buildx's `build` in embedded mode (the coordinator and one
-//! worker in this process).
+//! `slipway build [PATH|-]`: buildx's `build`, in embedded mode (the coordinator and one
+//! worker in this process) or on a farm (`--builder`).
 
 mod flags;
 mod request;
@@ -79,18 +79,18 @@ pub struct BuildArgs {
     /// A registry reached over plain HTTP (repeatable; loopback registries always are).
     #[arg(long = "insecure-registry")]
     pub insecure_registries: Vec<String>,
-    /// Build farm address (not available in this version).
+    /// Run the build on a farm: coordinator addresses, comma separated.
     #[arg(long, env = "SLIPWAY_BUILDER")]
     pub builder: Option<String>,
+    /// With --builder: directory with ca.pem and client.pem (`slipway certs init`).
+    #[arg(long = "tls-dir", env = "SLIPWAY_TLS_DIR")]
+    pub tls_dir: Option<PathBuf>,
+    /// With --builder: plaintext gRPC (local development only).
+    #[arg(long, env = "SLIPWAY_INSECURE")]
+    pub insecure: bool,
 }
 
 pub fn run(args: BuildArgs) -> Result<()> {
-    if let Some(addr) = args.builder.as_deref().filter(|a| !a.is_empty()) {
-        anyhow::bail!(
-            "--builder {addr}: the build farm is not available in this version of slipway; builds run embedded \
-             (omit --builder and unset SLIPWAY_BUILDER)"
-        );
-    }
     if args.load {
         anyhow::bail!(
             "--load: slipway has no docker daemon integration; export a docker archive with \
@@ -102,5 +102,13 @@ pub fn run(args: BuildArgs) -> Result<()> {
         .parse::<slipway_progress::ProgressMode>()
         .map_err(|e| anyhow::anyhow!("--progress: {e}"))?;
     let req = request::build_request(&args)?;
+    if let Some(builder) = args.builder.as_deref().filter(|a| !a.trim().is_empty()) {
+        let opts = super::farm::client::FarmOptions {
+            builder: Some(builder.to_string()),
+            tls_dir: args.tls_dir.clone(),
+            insecure: args.insecure,
+        };
+        return super::farm::build::run(&args, req, progress, opts);
+    }
     session::run(&args, req, progress)
 }

@@ -1,0 +1,329 @@
+//! `slipway build --builder ADDR`: the build runs on the farm. The client tars the context
+//! (honouring `.dockerignore`), uploads it to the data plane of up to two workers, submits
+//! the build to any coordinator, then follows its events, moving to another coordinator when
+//! the one it talks to goes away.
+
+use super::client::{is_transient, status_error, FarmClient, FarmOptions};
+use super::context_tar::write_context_tar;
+use crate::cmd::build::BuildArgs;
+use anyhow::{Context, Result};
+use slipway_coordinator::{plan_exports, BuildRequest};
+use slipway_farm::{BuildSpec, BuildState, BuildSummary, ContextRef, PushTarget};
+use slipway_progress::{ProgressEvent, ProgressMode, Renderer};
+use slipway_proto::v1;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// Copies of the context uploaded before submitting (so losing one worker loses no context).
+const CONTEXT_COPIES: usize = 2;
+
+/// Turns the embedded request into a farm build spec, refusing what the farm cannot do yet.
+fn build_spec(req: &BuildRequest, name: String) -> Result<BuildSpec> {
+    if !req.secrets.is_empty() {
+        anyhow::bail!(
+            "--secret is not supported with --builder yet (secrets will be served through the \
+             client session); run the build embedded (without --builder)"
+        );
+    }
+    if !req.ssh.is_empty() {
+        anyhow::bail!("--ssh is not supported with --builder yet; run the build embedded");
+    }
+    if !req.named_contexts.is_empty() {
+        anyhow::bail!("--build-context is not supported with --builder yet; run the build embedded");
+    }
+    if req.network != Default::default() {
+        anyhow::bail!("--network is not supported with --builder yet; run the build embedded");
+    }
+    let plan = plan_exports(&req.outputs, &req.tags, req.platforms.len().max(1))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    if !plan.files.is_empty() {
+        anyhow::bail!(
+            "--output with a file destination (oci, docker, local, tar) is not supported with \
+             --builder yet: push the image (--push) and pull it, or run the build embedded"
+        );
+    }
+    let push = match plan.pushes.as_slice() {
+        [] => None,
+        [one] => Some(PushTarget {
+            repository: one.repository.clone(),
+            tags: one.tags.clone(),
+        }),
+        _ => anyhow::bail!(
+            "--builder pushes to one repository per build; got {}",
+            plan.pushes
+                .iter()
+                .map(|p| p.repository.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    let spec = BuildSpec {
+        name,
+        dockerfile: req.dockerfile.clone(),
+        dockerfile_name: req.dockerfile_name.clone(),
+        platforms: req.platforms.clone(),
+        build_args: req.build_args.clone(),
+        target: (!req.target.is_empty()).then(|| req.target.clone()),
+        labels: req.labels.clone(),
+        no_cache: req.no_cache,
+        pull: req.pull,
+        source_date_epoch: req.source_date_epoch,
+        context: None,
+        push,
+    };
+    spec.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(spec)
+}
+
+pub fn run(args: &BuildArgs, req: BuildRequest, mode: ProgressMode, opts: FarmOptions) -> Result<()> {
+    let name = match &req.context {
+        Some(d) => std::path::absolute(d)
+            .ok()
+            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| "context".into()),
+        None => "stdin".into(),
+    };
+    let mut spec = build_spec(&req, name)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+
+    let (tx, mut rx) = mpsc::channel::<ProgressEvent>(1024);
+    let render = std::thread::spawn(move || {
+        let mut renderer = Renderer::stderr(mode);
+        while let Some(ev) = rx.blocking_recv() {
+            if renderer.event(&ev).is_err() {
+                break;
+            }
+        }
+        let _ = renderer.finish();
+    });
+    let result = runtime.block_on(async {
+        let mut client = FarmClient::connect(&opts).await?;
+        if let Some(dir) = &req.context {
+            spec.context = Some(upload_context(&mut client, dir, &req.context_excludes).await?);
+        }
+        let id = submit(&mut client, &spec).await?;
+        follow(&mut client, &id, tx).await
+    });
+    let _ = render.join();
+    runtime.shutdown_timeout(Duration::from_secs(5));
+    let summary = result?;
+    match &summary.state {
+        BuildState::Succeeded { index } => {
+            if let Some(path) = &args.iidfile {
+                let digest = index.as_ref().map(|d| d.digest.to_string()).unwrap_or_default();
+                std::fs::write(path, digest)
+                    .with_context(|| format!("--iidfile {}", path.display()))?;
+            }
+            if let Some(path) = &args.metadata_file {
+                let mut m = serde_json::Map::new();
+                m.insert("buildx.build.ref".into(), format!("slipway/farm/{}", summary.id).into());
+                if let Some(d) = index {
+                    m.insert("containerimage.digest".into(), d.digest.to_string().into());
+                    m.insert(
+                        "containerimage.descriptor".into(),
+                        serde_json::json!({"mediaType": d.media_type, "digest": d.digest.to_string(), "size": d.size}),
+                    );
+                }
+                if !args.tags.is_empty() {
+                    m.insert("image.name".into(), args.tags.join(",").into());
+                }
+                std::fs::write(path, serde_json::to_vec_pretty(&m)?)
+                    .with_context(|| format!("--metadata-file {}", path.display()))?;
+            }
+            if spec.push.is_none() {
+                eprintln!(
+                    "WARNING: No output specified: the result stays in the farm's worker caches only. \
+                     Use --push to export it."
+                );
+            }
+            Ok(())
+        }
+        BuildState::Failed { message } => anyhow::bail!("build {} failed: {message}", summary.id),
+        BuildState::Canceled => anyhow::bail!("build {} was canceled", summary.id),
+        other => anyhow::bail!("build {} ended in state {}", summary.id, other.name()),
+    }
+}
+
+async fn upload_context(
+    client: &mut FarmClient,
+    dir: &std::path::Path,
+    excludes: &[String],
+) -> Result<ContextRef> {
+    let tmp = tempfile::tempdir().context("creating a temporary directory")?;
+    let (dir2, ex2, out) = (dir.to_path_buf(), excludes.to_vec(), tmp.path().to_path_buf());
+    let tar = tokio::task::spawn_blocking(move || write_context_tar(&dir2, &ex2, &out))
+        .await
+        .context("context tar task")??;
+    let workers = client.list_workers().await?;
+    let mut alive: Vec<&v1::WorkerInfo> = workers.iter().filter(|w| w.alive).collect();
+    alive.sort_by_key(|w| (w.running_tasks, w.assigned_total));
+    if alive.is_empty() {
+        anyhow::bail!("the farm has no live worker to receive the build context");
+    }
+    let mut uploaded = 0;
+    let mut errors = Vec::new();
+    for w in alive {
+        if uploaded >= CONTEXT_COPIES {
+            break;
+        }
+        let Some(spec) = &w.spec else { continue };
+        match put_blob(client, &spec.data_addr, &tar.digest, &tar.path).await {
+            Ok(()) => {
+                let mut wc = slipway_proto::limits::worker_api_client(
+                    super::client::channel(client.current_addr(), &client.security).await?,
+                );
+                wc.record_blob(v1::BlobLocation {
+                    digest: tar.digest.to_string(),
+                    worker_id: spec.id.clone(),
+                })
+                .await
+                .map_err(status_error)?;
+                uploaded += 1;
+            }
+            Err(e) => errors.push(format!("{}: {e:#}", spec.id)),
+        }
+    }
+    if uploaded == 0 {
+        anyhow::bail!("uploading the build context failed: {}", errors.join("; "));
+    }
+    tracing::info!(digest = %tar.digest, size = tar.size, files = tar.files, copies = uploaded, "context uploaded");
+    Ok(ContextRef {
+        digest: tar.digest,
+        size: tar.size,
+    })
+}
+
+async fn put_blob(
+    client: &FarmClient,
+    addr: &str,
+    digest: &slipway_graph::Digest,
+    path: &std::path::Path,
+) -> Result<()> {
+    let addr: std::net::SocketAddr = addr
+        .parse()
+        .with_context(|| format!("worker data-plane address {addr:?}"))?;
+    let blobs = slipway_dataplane::BlobClient::connect(addr, &client.security)
+        .await
+        .with_context(|| format!("connecting to the data plane at {addr}"))?;
+    if !blobs.has(digest).await? {
+        blobs.put(digest, path).await?;
+    }
+    Ok(())
+}
+
+async fn submit(client: &mut FarmClient, spec: &BuildSpec) -> Result<String> {
+    let req = v1::SubmitRequest {
+        spec: Some(spec.clone().into()),
+    };
+    let mut tries = 0;
+    loop {
+        match client.control().submit(req.clone()).await {
+            Ok(r) => return Ok(r.into_inner().build_id),
+            Err(s) if is_transient(&s) && tries < client.addrs.len() * 3 => {
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                client.failover().await?;
+            }
+            Err(s) => return Err(status_error(s).context("submitting the build")),
+        }
+    }
+}
+
+/// Follows the build's events to its final state, resuming on another coordinator when the
+/// stream breaks. Ctrl-C cancels the build.
+async fn follow(
+    client: &mut FarmClient,
+    id: &str,
+    progress: mpsc::Sender<ProgressEvent>,
+) -> Result<BuildSummary> {
+    let mut interrupted = Box::pin(tokio::signal::ctrl_c());
+    let mut failures = 0;
+    loop {
+        let stream = client
+            .control()
+            .watch(v1::WatchRequest {
+                build_id: id.to_string(),
+            })
+            .await;
+        let mut stream = match stream {
+            Ok(s) => s.into_inner(),
+            Err(s) if is_transient(&s) && failures < 40 => {
+                failures += 1;
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                let _ = client.failover().await;
+                continue;
+            }
+            Err(s) => return Err(status_error(s).context("watching the build")),
+        };
+        loop {
+            let next = tokio::select! {
+                m = stream.message() => m,
+                _ = &mut interrupted => {
+                    let _ = client.cancel(id).await;
+                    anyhow::bail!("interrupted: build {id} canceled");
+                }
+            };
+            match next {
+                Ok(Some(ev)) => {
+                    if let Some(summary) = handle_event(ev, &progress).await? {
+                        if summary.state.is_final() {
+                            return Ok(summary);
+                        }
+                    }
+                }
+                Ok(None) => break,
+                Err(s) => {
+                    tracing::info!(error = %s, "watch stream broke; moving on");
+                    break;
+                }
+            }
+        }
+        // The stream ended without a final state (coordinator gone): ask again elsewhere.
+        failures += 1;
+        if failures > 60 {
+            anyhow::bail!("lost track of build {id}: no coordinator answered");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        if let Ok(d) = client.get_build(id).await {
+            if let Some(s) = d.summary {
+                let s: BuildSummary = s.try_into().map_err(|e| anyhow::anyhow!("{e}"))?;
+                if s.state.is_final() {
+                    return Ok(s);
+                }
+            }
+        } else {
+            let _ = client.failover().await;
+        }
+    }
+}
+
+async fn handle_event(
+    ev: v1::BuildEvent,
+    progress: &mpsc::Sender<ProgressEvent>,
+) -> Result<Option<BuildSummary>> {
+    match ev.event {
+        Some(v1::build_event::Event::Progress(p)) => {
+            if let Ok(mut e) = serde_json::from_slice::<ProgressEvent>(&p.event_json) {
+                if let ProgressEvent::Vertex(v) = &mut e {
+                    // Which worker ran the step, as part of its name.
+                    let worker = v.worker.clone().unwrap_or_else(|| p.worker_id.clone());
+                    if !worker.is_empty() && !v.name.starts_with(&format!("[{worker}]")) {
+                        v.name = format!("[{worker}] {}", v.name);
+                    }
+                }
+                let _ = progress.send(e).await;
+            }
+            Ok(None)
+        }
+        Some(v1::build_event::Event::Build(s)) => {
+            let s: BuildSummary = s.try_into().map_err(|e| anyhow::anyhow!("{e}"))?;
+            Ok(Some(s))
+        }
+        Some(v1::build_event::Event::Task(_)) | None => Ok(None),
+    }
+}
+
