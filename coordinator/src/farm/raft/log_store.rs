@@ -1,34 +1,39 @@
 //! The durable Raft log in a redb database: entries by index, the vote, the committed log
-//! id and the last purged log id. Every write is one redb transaction committed with
-//! `Durability::Immediate` (fsync) before openraft hears that it is done.
+//! id and the last purged log id. Writes go through the group-commit writer
+//! ([`super::log_writer`]): appended entries are readable at once from an in-memory pending
+//! set and reported flushed to openraft only after their redb transaction is durably
+//! committed; votes, truncations and purges wait for their commit.
 
 // openraft's storage traits fix `StorageError` (224 bytes) as the error type; the private
 // helpers here return it too rather than boxing and unboxing at every trait method.
 #![allow(clippy::result_large_err)]
 
+use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::ops::{Bound, RangeBounds};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use openraft::storage::{LogFlushed, RaftLogStorage};
 use openraft::{LogState, RaftLogReader, StorageIOError};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::de::DeserializeOwned;
-use serde::Serialize;
+use tokio::sync::oneshot;
 
 use super::error::RaftNodeError;
+use super::log_writer::{self, Op};
 use super::types::{Entry, LogId, StorageError, TypeConfig, Vote};
 
 /// Log entries by index, serde_json encoded.
-const LOGS: TableDefinition<u64, &[u8]> = TableDefinition::new("logs");
+pub(crate) const LOGS: TableDefinition<u64, &[u8]> = TableDefinition::new("logs");
 /// Single values (vote, committed, last purged), serde_json encoded.
-const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 
 const KEY_VOTE: &str = "vote";
 const KEY_COMMITTED: &str = "committed";
-const KEY_PURGED: &str = "last_purged";
+pub(crate) const KEY_PURGED: &str = "last_purged";
 
 /// File name of the log database inside the data directory.
 pub const LOG_FILE: &str = "raft-log.redb";
@@ -37,6 +42,9 @@ pub const LOG_FILE: &str = "raft-log.redb";
 #[derive(Clone)]
 pub struct LogStore {
     db: Arc<Database>,
+    writer: mpsc::Sender<Op>,
+    /// Appended entries whose batch is not yet committed, by index.
+    pending: Arc<Mutex<BTreeMap<u64, Entry>>>,
     /// Index of the last committed entry openraft told us about (0 when none); shared with
     /// the node for its metrics.
     committed: Arc<AtomicU64>,
@@ -61,8 +69,15 @@ impl LogStore {
             path: path.clone(),
             source: Box::new(source),
         })?;
+        let db = Arc::new(db);
+        let writer = log_writer::spawn(db.clone()).map_err(|e| RaftNodeError::OpenLog {
+            path: path.clone(),
+            source: Box::new(redb::Error::Io(e)),
+        })?;
         let store = LogStore {
-            db: Arc::new(db),
+            db,
+            writer,
+            pending: Arc::new(Mutex::new(BTreeMap::new())),
             committed: Arc::new(AtomicU64::new(0)),
         };
         let committed = store
@@ -97,28 +112,29 @@ impl LogStore {
         }
     }
 
-    /// Writes one meta value in its own durable transaction, off the async threads.
-    async fn put_meta<T: Serialize>(
+    /// Queues `op` for the writer and waits for its commit.
+    async fn submit(
         &self,
-        key: &'static str,
-        value: &T,
+        op: impl FnOnce(oneshot::Sender<Result<(), String>>) -> Op,
     ) -> Result<(), StorageError> {
-        let bytes = serde_json::to_vec(value).map_err(|e| StorageIOError::write(&e))?;
-        let db = self.db.clone();
-        run_blocking(move || {
-            let txn = db.begin_write()?;
-            {
-                let mut table = txn.open_table(META)?;
-                table.insert(key, bytes.as_slice())?;
-            }
-            txn.commit()?;
-            Ok(())
-        })
-        .await
-        .map_err(|e| StorageIOError::write(&e).into())
+        let (done, wait) = oneshot::channel();
+        let gone = || StorageIOError::write(&WriterGone).into();
+        self.writer.send(op(done)).map_err(|_| gone())?;
+        match wait.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(message)) => Err(StorageIOError::write(&WriteFailed { message }).into()),
+            Err(_) => Err(gone()),
+        }
+    }
+
+    fn pending(&self) -> MutexGuard<'_, BTreeMap<u64, Entry>> {
+        self.pending.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn last_entry_log_id(&self) -> Result<Option<LogId>, StorageError> {
+        if let Some((_, entry)) = self.pending().last_key_value() {
+            return Ok(Some(entry.log_id));
+        }
         let read = || -> Result<Option<Vec<u8>>, redb::Error> {
             let txn = self.db.begin_read()?;
             let table = txn.open_table(LOGS)?;
@@ -137,18 +153,6 @@ impl LogStore {
     }
 }
 
-/// Runs a redb operation on the blocking pool.
-async fn run_blocking<T, F>(f: F) -> Result<T, redb::Error>
-where
-    F: FnOnce() -> Result<T, redb::Error> + Send + 'static,
-    T: Send + 'static,
-{
-    match tokio::task::spawn_blocking(f).await {
-        Ok(r) => r,
-        Err(join) => Err(redb::Error::Io(std::io::Error::other(join))),
-    }
-}
-
 impl RaftLogReader<TypeConfig> for LogStore {
     async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + Send>(
         &mut self,
@@ -164,6 +168,13 @@ impl RaftLogReader<TypeConfig> for LogStore {
             Bound::Excluded(s) => Bound::Excluded(*s),
             Bound::Unbounded => Bound::Unbounded,
         };
+        // Pending first: an entry leaves the pending set only after its commit, so whatever
+        // is missing here is visible to the read transaction below.
+        let pending: Vec<Entry> = self
+            .pending()
+            .range::<u64, _>((start, end))
+            .map(|(_, e)| e.clone())
+            .collect();
         let read = || -> Result<Vec<Vec<u8>>, redb::Error> {
             let txn = self.db.begin_read()?;
             let table = txn.open_table(LOGS)?;
@@ -175,9 +186,16 @@ impl RaftLogReader<TypeConfig> for LogStore {
             Ok(out)
         };
         let raw = read().map_err(|e| StorageIOError::read_logs(&e))?;
-        raw.iter()
-            .map(|b| serde_json::from_slice(b).map_err(|e| StorageIOError::read_logs(&e).into()))
-            .collect()
+        let mut entries = BTreeMap::new();
+        for bytes in &raw {
+            let entry: Entry =
+                serde_json::from_slice(bytes).map_err(|e| StorageIOError::read_logs(&e))?;
+            entries.insert(entry.log_id.index, entry);
+        }
+        for entry in pending {
+            entries.insert(entry.log_id.index, entry);
+        }
+        Ok(entries.into_values().collect())
     }
 }
 
@@ -198,9 +216,13 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn save_vote(&mut self, vote: &Vote) -> Result<(), StorageError> {
-        self.put_meta(KEY_VOTE, vote)
-            .await
-            .map_err(|e| StorageIOError::write_vote(&e).into())
+        let value = serde_json::to_vec(vote).map_err(|e| StorageIOError::write_vote(&e))?;
+        self.submit(|done| Op::Meta {
+            key: KEY_VOTE,
+            value,
+            done: Some(done),
+        })
+        .await
     }
 
     async fn read_vote(&mut self) -> Result<Option<Vote>, StorageError> {
@@ -208,7 +230,17 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), StorageError> {
-        self.put_meta(KEY_COMMITTED, &committed).await?;
+        // Not awaited: the committed id is an optimisation for restarts (replay up to it);
+        // it becomes durable with the next batch.
+        let value = serde_json::to_vec(&committed).map_err(|e| StorageIOError::write(&e))?;
+        let op = Op::Meta {
+            key: KEY_COMMITTED,
+            value,
+            done: None,
+        };
+        self.writer
+            .send(op)
+            .map_err(|_| StorageIOError::write(&WriterGone))?;
         self.committed
             .store(committed.map(|l| l.index).unwrap_or(0), Ordering::Relaxed);
         Ok(())
@@ -228,67 +260,66 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I::IntoIter: Send,
     {
         let mut encoded = Vec::new();
-        for entry in entries {
-            let bytes = serde_json::to_vec(&entry)
-                .map_err(|e| StorageIOError::write_log_entry(entry.log_id, &e))?;
-            encoded.push((entry.log_id.index, bytes));
+        let mut flushed_ids = Vec::new();
+        {
+            let mut pending = self.pending();
+            for entry in entries {
+                let bytes = serde_json::to_vec(&entry)
+                    .map_err(|e| StorageIOError::write_log_entry(entry.log_id, &e))?;
+                encoded.push((entry.log_id.index, bytes));
+                flushed_ids.push(entry.log_id);
+                pending.insert(entry.log_id.index, entry);
+            }
         }
-        let db = self.db.clone();
-        let result = run_blocking(move || {
-            let txn = db.begin_write()?;
-            {
-                let mut table = txn.open_table(LOGS)?;
-                for (index, bytes) in &encoded {
-                    table.insert(*index, bytes.as_slice())?;
+        let shared = self.pending.clone();
+        let after = Box::new(move || {
+            let mut pending = shared.lock().unwrap_or_else(|p| p.into_inner());
+            for id in flushed_ids {
+                // A later append may have replaced this index (after a truncate): keep it.
+                if pending.get(&id.index).map(|e| e.log_id) == Some(id) {
+                    pending.remove(&id.index);
                 }
             }
-            txn.commit()?;
-            Ok(())
-        })
-        .await;
-        match result {
-            Ok(()) => {
-                // The transaction is durable: only now may openraft count these entries.
-                callback.log_io_completed(Ok(()));
-                Ok(())
-            }
-            Err(e) => {
-                callback.log_io_completed(Err(std::io::Error::other(e.to_string())));
-                Err(StorageIOError::write_logs(&e).into())
-            }
-        }
+        });
+        // The writer calls `callback` once the batch holding these entries is durable.
+        self.writer
+            .send(Op::Append {
+                entries: encoded,
+                flushed: callback,
+                after,
+            })
+            .map_err(|_| StorageIOError::write_logs(&WriterGone).into())
     }
 
     async fn truncate(&mut self, log_id: LogId) -> Result<(), StorageError> {
-        let db = self.db.clone();
-        run_blocking(move || {
-            let txn = db.begin_write()?;
-            {
-                let mut table = txn.open_table(LOGS)?;
-                table.retain_in::<u64, _>(log_id.index.., |_, _| false)?;
-            }
-            txn.commit()?;
-            Ok(())
+        self.pending().retain(|index, _| *index < log_id.index);
+        self.submit(|done| Op::Truncate {
+            from: log_id.index,
+            done,
         })
         .await
-        .map_err(|e| StorageIOError::write_logs(&e).into())
     }
 
     async fn purge(&mut self, log_id: LogId) -> Result<(), StorageError> {
-        let db = self.db.clone();
         let purged = serde_json::to_vec(&log_id).map_err(|e| StorageIOError::write(&e))?;
-        run_blocking(move || {
-            let txn = db.begin_write()?;
-            {
-                let mut meta = txn.open_table(META)?;
-                meta.insert(KEY_PURGED, purged.as_slice())?;
-                let mut table = txn.open_table(LOGS)?;
-                table.retain_in::<u64, _>(..=log_id.index, |_, _| false)?;
-            }
-            txn.commit()?;
-            Ok(())
+        self.pending().retain(|index, _| *index > log_id.index);
+        self.submit(|done| Op::Purge {
+            upto: log_id.index,
+            purged,
+            done,
         })
         .await
-        .map_err(|e| StorageIOError::write_logs(&e).into())
     }
+}
+
+/// The writer thread has stopped (the store is being dropped).
+#[derive(Debug, thiserror::Error)]
+#[error("the raft log writer has stopped")]
+struct WriterGone;
+
+/// The writer's transaction failed.
+#[derive(Debug, thiserror::Error)]
+#[error("raft log write failed: {message}")]
+struct WriteFailed {
+    message: String,
 }

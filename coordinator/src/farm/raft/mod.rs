@@ -11,6 +11,7 @@ mod config;
 mod error;
 mod info;
 mod log_store;
+mod log_writer;
 mod network;
 mod node;
 mod service;

@@ -12,8 +12,17 @@ use crate::farm::state::{Command, Response};
 
 use super::harness::{Cluster, TestResult};
 
-const WRITERS: usize = 64;
-const PER_WRITER: usize = 80;
+/// Concurrent writers and submissions per writer; `SLIPWAY_RAFT_BENCH=<writers>x<each>`
+/// overrides the default 64x80.
+fn shape() -> (usize, usize) {
+    std::env::var("SLIPWAY_RAFT_BENCH")
+        .ok()
+        .and_then(|v| {
+            let (w, n) = v.split_once('x')?;
+            Some((w.parse().ok()?, n.parse().ok()?))
+        })
+        .unwrap_or((64, 80))
+}
 
 fn submit(at_ms: u64) -> Command {
     let id = BuildId::new();
@@ -42,14 +51,15 @@ async fn submissions_committed_per_second() -> TestResult {
     .await?;
     let leader = cluster.wait_leader(None).await?;
     let node = Arc::new(cluster.node(leader)?.clone());
+    let (writers_n, per_writer) = shape();
     let started = Instant::now();
     let mut writers = Vec::new();
-    for w in 0..WRITERS {
+    for w in 0..writers_n {
         let node = node.clone();
         writers.push(tokio::spawn(async move {
             let mut ok = 0usize;
-            for i in 0..PER_WRITER {
-                if node.write(submit((w * PER_WRITER + i) as u64)).await? == Response::Ok {
+            for i in 0..per_writer {
+                if node.write(submit((w * per_writer + i) as u64)).await? == Response::Ok {
                     ok += 1;
                 }
             }
@@ -63,13 +73,13 @@ async fn submissions_committed_per_second() -> TestResult {
     let elapsed = started.elapsed();
     assert_eq!(
         committed,
-        WRITERS * PER_WRITER,
+        writers_n * per_writer,
         "every submission was accepted"
     );
     let applied = node.metrics().applied_index;
     cluster.wait_applied(applied).await?;
     println!(
-        "raft_submit: {committed} build submissions (3 tasks each) committed on 3 nodes in {:.2?} with {WRITERS} concurrent writers: {:.0}/s",
+        "raft_submit: {committed} build submissions (3 tasks each) committed on 3 nodes in {:.2?} with {writers_n} concurrent writers: {:.0}/s",
         elapsed,
         committed as f64 / elapsed.as_secs_f64()
     );

@@ -11,7 +11,7 @@ use anyhow::{bail, Context};
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::server::TcpIncoming;
 
 use crate::farm::raft::{RaftConfig, RaftNode, RaftNodeError};
 use crate::farm::state::test_support::worker_spec;
@@ -185,9 +185,12 @@ async fn serve(
     let server = tokio::spawn(async move {
         tonic::transport::Server::builder()
             .add_service(service)
-            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
-                let _ = stopped.await;
-            })
+            .serve_with_incoming_shutdown(
+                TcpIncoming::from(listener).with_nodelay(Some(true)),
+                async {
+                    let _ = stopped.await;
+                },
+            )
             .await
     });
     Ok(Running { node, stop, server })
