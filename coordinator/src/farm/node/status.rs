@@ -2,8 +2,8 @@
 //!
 //! Codes: bad input → `INVALID_ARGUMENT`; a build that cannot run on the current cluster
 //! (no worker for a platform) or a command the state refuses → `FAILED_PRECONDITION`;
-//! unknown ids → `NOT_FOUND`; no leader / leadership moving / leader unreachable →
-//! `UNAVAILABLE` (clients retry); not implemented → `UNIMPLEMENTED`; anything else →
+//! unknown ids → `NOT_FOUND`; no leader / leadership moving / leader unreachable / no
+//! quorum within the write timeout → `UNAVAILABLE` (clients retry); not implemented → `UNIMPLEMENTED`; anything else →
 //! `INTERNAL`.
 
 use super::error::NodeError;
@@ -27,8 +27,18 @@ pub fn code(err: &NodeError) -> Code {
             Code::Unavailable
         }
         NodeError::Raft { source } => match source {
-            RaftNodeError::ForwardToLeader { .. } => Code::Unavailable,
-            _ => Code::Unavailable,
+            RaftNodeError::ForwardToLeader { .. }
+            | RaftNodeError::Timeout { .. }
+            | RaftNodeError::NoQuorum { .. }
+            | RaftNodeError::Fatal { .. } => Code::Unavailable,
+            RaftNodeError::UnknownNode { .. } => Code::NotFound,
+            RaftNodeError::PeerAddress { .. } | RaftNodeError::SelfNotInMembers { .. } => {
+                Code::InvalidArgument
+            }
+            RaftNodeError::Initialize { .. } | RaftNodeError::ChangeMembership { .. } => {
+                Code::FailedPrecondition
+            }
+            _ => Code::Internal,
         },
         NodeError::Unimplemented { .. } => Code::Unimplemented,
         NodeError::Join { .. }
@@ -75,5 +85,11 @@ mod tests {
             reason: "the build already finished".into(),
         });
         assert_eq!(s.code(), Code::FailedPrecondition);
+        let s = Status::from(NodeError::from(RaftNodeError::ForwardToLeader {
+            leader: None,
+        }));
+        assert_eq!(s.code(), Code::Unavailable);
+        let s = Status::from(NodeError::from(RaftNodeError::UnknownNode { node_id: 9 }));
+        assert_eq!(s.code(), Code::NotFound);
     }
 }
