@@ -148,7 +148,7 @@ impl Cluster {
         let certs_s = certs.display().to_string();
         for id in 1..=opts.coordinators {
             let name = format!("coordinator-{id}");
-            let mut args = vec![
+            let args = vec![
                 "coordinator".to_string(),
                 "--id".into(),
                 id.to_string(),
