@@ -38,6 +38,7 @@ cluster-down:
 
 bench: setup
 	bash scripts/bench.sh
+	bash scripts/bench-farm.sh
 
 fuzz:
 	bash scripts/fuzz.sh parse 600

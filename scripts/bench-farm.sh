@@ -2,8 +2,8 @@
 # Farm benchmarks (part of `make bench`): the same 3-platform build of examples/parallel-stages on a
 # local farm (3 coordinators, 3 workers, `slipway dev-cluster`) vs embedded (one worker in the CLI's
 # process), cold each time (--no-cache), with hyperfine; and build submissions committed per second on
-# 3 local coordinators (the `raft_submit` benchmark: concurrent SubmitBuild commands through Raft over
-# real gRPC on loopback). Results: target/bench/farm-<timestamp>/.
+# 3 local coordinators (coordinator/src/farm/raft/tests/bench.rs: concurrent SubmitBuild commands
+# through Raft over real gRPC on loopback; SLIPWAY_RAFT_BENCH=<writers>x<each> sets the shape). Results: target/bench/farm-<timestamp>/.
 #
 # Environment: SLIPWAY_BENCH_PROFILE=release|debug (default release), SLIPWAY_BENCH_RUNS (default 3),
 # SLIPWAY_REGISTRY_ADDR (default 127.0.0.1:5000).
@@ -50,7 +50,7 @@ hyperfine --runs "$runs" --warmup 1 --export-json "$out/farm-vs-embedded.json" -
     -n embedded "$slipway build --data-dir $work/embedded --no-cache --progress quiet --platform $platforms --build-arg BASE=$base $ctx"
 
 step "submissions committed per second on 3 local coordinators"
-cargo bench -q -p slipway-coordinator --bench raft_submit 2>&1 | tee "$out/raft_submit.txt"
+cargo test -q --release -p slipway-coordinator --lib farm::raft::tests::bench -- --ignored --nocapture 2>&1 | tee "$out/raft_submit.txt"
 
 farm=$(jq '.results[] | select(.command=="farm") | .mean' "$out/farm-vs-embedded.json")
 emb=$(jq '.results[] | select(.command=="embedded") | .mean' "$out/farm-vs-embedded.json")
