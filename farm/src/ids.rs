@@ -12,7 +12,9 @@ pub type NodeId = u64;
 
 macro_rules! uuid_id {
     ($name:ident, $kind:literal) => {
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+        )]
         #[serde(transparent)]
         pub struct $name(pub Uuid);
 
@@ -38,11 +40,13 @@ macro_rules! uuid_id {
         impl FromStr for $name {
             type Err = FarmError;
             fn from_str(s: &str) -> Result<$name, FarmError> {
-                Uuid::parse_str(s).map($name).map_err(|e| FarmError::InvalidId {
-                    kind: $kind,
-                    value: s.to_string(),
-                    reason: e.to_string(),
-                })
+                Uuid::parse_str(s)
+                    .map($name)
+                    .map_err(|e| FarmError::InvalidId {
+                        kind: $kind,
+                        value: s.to_string(),
+                        reason: e.to_string(),
+                    })
             }
         }
     };

@@ -17,4 +17,4 @@ pub use build::{BuildSpec, BuildState, BuildSummary, ContextRef, PushTarget};
 pub use error::FarmError;
 pub use ids::{BuildId, NodeId, TaskId, WorkerId};
 pub use task::{BlobDescriptor, TaskResult, TaskSpec, TaskState};
-pub use worker::{Lease, PlatformSupport, Placement, WorkerSpec};
+pub use worker::{Lease, Placement, PlatformSupport, WorkerSpec};

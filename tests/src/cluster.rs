@@ -108,9 +108,12 @@ impl Cluster {
         names.extend((1..=opts.workers.len()).map(|n| format!("worker-{n}")));
         let certs = dir.path().join("certs");
         let mut init = Command::new(bin);
-        init.args(["certs", "init", "--dir"])
-            .arg(&certs)
-            .args(["--host", "127.0.0.1", "--host", "localhost"]);
+        init.args(["certs", "init", "--dir"]).arg(&certs).args([
+            "--host",
+            "127.0.0.1",
+            "--host",
+            "localhost",
+        ]);
         for ip in [&host_ip, &ns_ip] {
             if !ip.is_empty() && ip != "127.0.0.1" {
                 init.args(["--host", ip]);
@@ -213,7 +216,11 @@ impl Cluster {
             );
             cluster.start_worker(n)?;
         }
-        cluster.wait_ready(opts.coordinators as usize, opts.workers.len(), Duration::from_secs(90))?;
+        cluster.wait_ready(
+            opts.coordinators as usize,
+            opts.workers.len(),
+            Duration::from_secs(90),
+        )?;
         Ok(cluster)
     }
 
@@ -281,7 +288,11 @@ impl Cluster {
 
     /// SIGKILLs coordinator `id`.
     pub fn kill_coordinator(&mut self, id: u64) -> Result<()> {
-        kill(self.coordinators.get_mut(&id).context("no such coordinator")?)
+        kill(
+            self.coordinators
+                .get_mut(&id)
+                .context("no such coordinator")?,
+        )
     }
 
     /// SIGKILLs worker `n`.
@@ -373,14 +384,18 @@ impl Cluster {
     /// goes down (the host keeps its own address, so the others still reach each other).
     pub fn cut_off(&self) -> Result<()> {
         let ns = self.netns.as_ref().context("no isolated coordinator")?;
-        run(Command::new("ip").args(["netns", "exec", &ns.name, "ip", "link", "set", &ns.ns_if, "down"]))?;
+        run(Command::new("ip").args([
+            "netns", "exec", &ns.name, "ip", "link", "set", &ns.ns_if, "down",
+        ]))?;
         Ok(())
     }
 
     /// Reconnects the isolated coordinator.
     pub fn heal(&self) -> Result<()> {
         let ns = self.netns.as_ref().context("no isolated coordinator")?;
-        run(Command::new("ip").args(["netns", "exec", &ns.name, "ip", "link", "set", &ns.ns_if, "up"]))?;
+        run(Command::new("ip").args([
+            "netns", "exec", &ns.name, "ip", "link", "set", &ns.ns_if, "up",
+        ]))?;
         Ok(())
     }
 
@@ -415,11 +430,23 @@ fn make_netns() -> Result<(Netns, String, String)> {
         host_if: host_if.clone(),
         ns_if: ns_if.clone(),
     };
-    ip(&["link", "add", &host_if, "type", "veth", "peer", "name", &ns_if])?;
+    ip(&[
+        "link", "add", &host_if, "type", "veth", "peer", "name", &ns_if,
+    ])?;
     ip(&["link", "set", &ns_if, "netns", &name])?;
     ip(&["addr", "add", &format!("{host_ip}/24"), "dev", &host_if])?;
     ip(&["link", "set", &host_if, "up"])?;
-    ip(&["netns", "exec", &name, "ip", "addr", "add", &format!("{ns_ip}/24"), "dev", &ns_if])?;
+    ip(&[
+        "netns",
+        "exec",
+        &name,
+        "ip",
+        "addr",
+        "add",
+        &format!("{ns_ip}/24"),
+        "dev",
+        &ns_if,
+    ])?;
     ip(&["netns", "exec", &name, "ip", "link", "set", &ns_if, "up"])?;
     ip(&["netns", "exec", &name, "ip", "link", "set", "lo", "up"])?;
     Ok((ns, host_ip, ns_ip))
@@ -427,11 +454,17 @@ fn make_netns() -> Result<(Netns, String, String)> {
 
 impl Drop for Cluster {
     fn drop(&mut self) {
-        for p in self.workers.values_mut().chain(self.coordinators.values_mut()) {
+        for p in self
+            .workers
+            .values_mut()
+            .chain(self.coordinators.values_mut())
+        {
             let _ = kill(p);
         }
         if let Some(ns) = &self.netns {
-            let _ = Command::new("ip").args(["link", "del", &ns.host_if]).status();
+            let _ = Command::new("ip")
+                .args(["link", "del", &ns.host_if])
+                .status();
             let _ = Command::new("ip").args(["netns", "del", &ns.name]).status();
         }
     }

@@ -75,7 +75,11 @@ fn builds(cluster: &Cluster) -> Result<Vec<Value>> {
 }
 
 fn inspect(cluster: &Cluster, id: &str) -> Result<Value> {
-    let out = run_stdout(cluster.cli().args(["builds", "inspect", id, "--format", "json"]))?;
+    let out = run_stdout(
+        cluster
+            .cli()
+            .args(["builds", "inspect", id, "--format", "json"]),
+    )?;
     Ok(serde_json::from_str(&out)?)
 }
 
@@ -92,20 +96,29 @@ fn farm_builds_a_three_platform_image_that_skopeo_reads() -> Result<()> {
     let cluster = Cluster::start(env.slipway.bin(), &ClusterOptions::default())?;
     let reg = env.registry.addr();
     let ctx = tempfile::tempdir()?;
-    context(ctx.path(), &three_platform_dockerfile(&format!("{reg}/library/busybox:latest")))?;
+    context(
+        ctx.path(),
+        &three_platform_dockerfile(&format!("{reg}/library/busybox:latest")),
+    )?;
     let tag = format!("{reg}/farm/app:1");
-    let out = run(cluster.cli().args([
-        "build",
-        "--progress",
-        "plain",
-        "--platform",
-        "linux/amd64,linux/arm64,linux/arm/v7",
-        "-t",
-        &tag,
-        "--push",
-    ]).arg(ctx.path()))?;
+    let out = run(cluster
+        .cli()
+        .args([
+            "build",
+            "--progress",
+            "plain",
+            "--platform",
+            "linux/amd64,linux/arm64,linux/arm/v7",
+            "-t",
+            &tag,
+            "--push",
+        ])
+        .arg(ctx.path()))?;
     let progress = String::from_utf8_lossy(&out.stderr).to_string();
-    assert!(progress.contains("[worker-"), "progress names no worker:\n{progress}");
+    assert!(
+        progress.contains("[worker-"),
+        "progress names no worker:\n{progress}"
+    );
 
     let index = skopeo_raw(&tag)?;
     let mut platforms: Vec<String> = index["manifests"]
@@ -114,7 +127,11 @@ fn farm_builds_a_three_platform_image_that_skopeo_reads() -> Result<()> {
         .iter()
         .map(|m| {
             let p = &m["platform"];
-            let mut s = format!("{}/{}", p["os"].as_str().unwrap_or(""), p["architecture"].as_str().unwrap_or(""));
+            let mut s = format!(
+                "{}/{}",
+                p["os"].as_str().unwrap_or(""),
+                p["architecture"].as_str().unwrap_or("")
+            );
             if let Some(v) = p["variant"].as_str() {
                 s.push('/');
                 s.push_str(v);
@@ -127,7 +144,14 @@ fn farm_builds_a_three_platform_image_that_skopeo_reads() -> Result<()> {
     // skopeo reads each platform's image too.
     for (arch, variant) in [("amd64", None), ("arm64", None), ("arm", Some("v7"))] {
         let mut c = Command::new("skopeo");
-        c.args(["inspect", "--tls-verify=false", "--override-os", "linux", "--override-arch", arch]);
+        c.args([
+            "inspect",
+            "--tls-verify=false",
+            "--override-os",
+            "linux",
+            "--override-arch",
+            arch,
+        ]);
         if let Some(v) = variant {
             c.args(["--override-variant", v]);
         }
@@ -156,7 +180,13 @@ fn unknown_platform_fails_at_once_naming_it() -> Result<()> {
     let start = Instant::now();
     let out = cluster
         .cli()
-        .args(["build", "--progress", "plain", "--platform", "linux/riscv64"])
+        .args([
+            "build",
+            "--progress",
+            "plain",
+            "--platform",
+            "linux/riscv64",
+        ])
         .arg(ctx.path())
         .output()?;
     let took = start.elapsed();
@@ -182,13 +212,16 @@ fn leader_killed_while_twenty_builds_run_loses_and_duplicates_nothing() -> Resul
         let ctx = work.path().join(format!("ctx-{i}"));
         context(
             &ctx,
-            &format!(
-                "FROM {reg}/library/busybox:latest\nRUN echo build-{i} > /id && sleep 2\n"
-            ),
+            &format!("FROM {reg}/library/busybox:latest\nRUN echo build-{i} > /id && sleep 2\n"),
         )?;
         let tag = format!("{reg}/farm/many:{i}");
         let log = work.path().join(format!("build-{i}.log"));
-        let child = spawn_build(&cluster, &ctx, &["--platform", "linux/amd64", "-t", &tag, "--push"], &log)?;
+        let child = spawn_build(
+            &cluster,
+            &ctx,
+            &["--platform", "linux/amd64", "-t", &tag, "--push"],
+            &log,
+        )?;
         children.push((i, tag, log, child));
     }
     // Let the builds be submitted and start, then kill the leader.
@@ -205,10 +238,16 @@ fn leader_killed_while_twenty_builds_run_loses_and_duplicates_nothing() -> Resul
         let status = child.wait()?;
         let text = std::fs::read_to_string(&log).unwrap_or_default();
         if !status.success() {
-            bail!("build {i} failed after the leader was killed:\n{}", tail(text.as_bytes(), 30));
+            bail!(
+                "build {i} failed after the leader was killed:\n{}",
+                tail(text.as_bytes(), 30)
+            );
         }
         let manifest = skopeo_raw(&tag)?;
-        assert!(manifest["layers"].is_array() || manifest["manifests"].is_array(), "{manifest}");
+        assert!(
+            manifest["layers"].is_array() || manifest["manifests"].is_array(),
+            "{manifest}"
+        );
     }
     let list = builds(&cluster)?;
     assert_eq!(list.len(), 20, "builds: {list:?}");
@@ -240,8 +279,14 @@ fn worker_killed_during_a_run_step_its_task_reruns_elsewhere() -> Result<()> {
     let env = env()?;
     let opts = ClusterOptions {
         workers: vec![
-            WorkerOptions { emulate: "linux/arm64".into(), slots: 2 },
-            WorkerOptions { emulate: "linux/arm64".into(), slots: 2 },
+            WorkerOptions {
+                emulate: "linux/arm64".into(),
+                slots: 2,
+            },
+            WorkerOptions {
+                emulate: "linux/arm64".into(),
+                slots: 2,
+            },
         ],
         ..ClusterOptions::default()
     };
@@ -250,15 +295,25 @@ fn worker_killed_during_a_run_step_its_task_reruns_elsewhere() -> Result<()> {
     let ctx = tempfile::tempdir()?;
     context(
         ctx.path(),
-        &format!("FROM {reg}/library/busybox:latest\nRUN echo start && sleep 6 && uname -m > /arch\n"),
+        &format!(
+            "FROM {reg}/library/busybox:latest\nRUN echo start && sleep 6 && uname -m > /arch\n"
+        ),
     )?;
     let log = ctx.path().join("build.log");
     let tag = format!("{reg}/farm/rerun:1");
-    let mut child = spawn_build(&cluster, ctx.path(), &["--platform", "linux/arm64", "-t", &tag, "--push"], &log)?;
+    let mut child = spawn_build(
+        &cluster,
+        ctx.path(),
+        &["--platform", "linux/arm64", "-t", &tag, "--push"],
+        &log,
+    )?;
     let deadline = Instant::now() + Duration::from_secs(60);
     let (id, worker) = loop {
         if Instant::now() > deadline {
-            bail!("the task never ran:\n{}", std::fs::read_to_string(&log).unwrap_or_default());
+            bail!(
+                "the task never ran:\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
         }
         if let Some(b) = builds(&cluster)?.first() {
             let id = b["id"].as_str().context("id")?.to_string();
@@ -277,7 +332,10 @@ fn worker_killed_during_a_run_step_its_task_reruns_elsewhere() -> Result<()> {
     cluster.kill_worker(n)?;
     let status = child.wait()?;
     let text = std::fs::read_to_string(&log).unwrap_or_default();
-    assert!(status.success(), "build failed after {worker} was killed:\n{text}");
+    assert!(
+        status.success(),
+        "build failed after {worker} was killed:\n{text}"
+    );
     let d = inspect(&cluster, &id)?;
     let task = &d["tasks"][0];
     assert_eq!(task["state"], "succeeded", "{d}");
@@ -293,8 +351,14 @@ fn two_amd64_workers_both_take_work_from_a_queue() -> Result<()> {
     let env = env()?;
     let opts = ClusterOptions {
         workers: vec![
-            WorkerOptions { emulate: "none".into(), slots: 1 },
-            WorkerOptions { emulate: "none".into(), slots: 1 },
+            WorkerOptions {
+                emulate: "none".into(),
+                slots: 1,
+            },
+            WorkerOptions {
+                emulate: "none".into(),
+                slots: 1,
+            },
         ],
         ..ClusterOptions::default()
     };
@@ -304,13 +368,23 @@ fn two_amd64_workers_both_take_work_from_a_queue() -> Result<()> {
     let mut children = Vec::new();
     for i in 0..6 {
         let ctx = work.path().join(format!("ctx-{i}"));
-        context(&ctx, &format!("FROM {reg}/library/busybox:latest\nRUN echo {i} > /n && sleep 1\n"))?;
+        context(
+            &ctx,
+            &format!("FROM {reg}/library/busybox:latest\nRUN echo {i} > /n && sleep 1\n"),
+        )?;
         let log = work.path().join(format!("b{i}.log"));
-        children.push((log.clone(), spawn_build(&cluster, &ctx, &["--platform", "linux/amd64"], &log)?));
+        children.push((
+            log.clone(),
+            spawn_build(&cluster, &ctx, &["--platform", "linux/amd64"], &log)?,
+        ));
     }
     for (log, mut c) in children {
         let st = c.wait()?;
-        assert!(st.success(), "{}", std::fs::read_to_string(&log).unwrap_or_default());
+        assert!(
+            st.success(),
+            "{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
     }
     let workers = cluster.workers()?;
     let assigned: Vec<u64> = workers
@@ -321,7 +395,10 @@ fn two_amd64_workers_both_take_work_from_a_queue() -> Result<()> {
         .collect();
     eprintln!("assignments per worker: {assigned:?}");
     assert_eq!(assigned.len(), 2);
-    assert!(assigned.iter().all(|&a| a >= 2), "a worker sat idle: {assigned:?}");
+    assert!(
+        assigned.iter().all(|&a| a >= 2),
+        "a worker sat idle: {assigned:?}"
+    );
     assert_eq!(assigned.iter().sum::<u64>(), 6);
     Ok(())
 }
@@ -355,16 +432,27 @@ fn a_cut_off_coordinator_cannot_commit_and_catches_up_when_healed() -> Result<()
         .arg(ctx.path())
         .stdout(Stdio::null())
         .output()?;
-    assert!(!out.status.success(), "a build was accepted through a cut-off coordinator");
+    assert!(
+        !out.status.success(),
+        "a build was accepted through a cut-off coordinator"
+    );
     // The others go on: a build through them succeeds.
-    let others = format!("{},{}", cluster.addr(1).unwrap_or(""), cluster.addr(2).unwrap_or(""));
+    let others = format!(
+        "{},{}",
+        cluster.addr(1).unwrap_or(""),
+        cluster.addr(2).unwrap_or("")
+    );
     let out = cluster
         .cli()
         .env("SLIPWAY_BUILDER", &others)
         .args(["build", "--progress", "plain", "--platform", "linux/amd64"])
         .arg(ctx.path())
         .output()?;
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mut leader_status = Value::Null;
     for id in [1, 2] {
         if let Ok(s) = cluster.status(Some(id)) {
@@ -372,7 +460,9 @@ fn a_cut_off_coordinator_cannot_commit_and_catches_up_when_healed() -> Result<()
             break;
         }
     }
-    let leader_commit = leader_status["commit_index"].as_u64().context("commit index")?;
+    let leader_commit = leader_status["commit_index"]
+        .as_u64()
+        .context("commit index")?;
     if let Some(b) = &before {
         assert!(b["commit_index"].as_u64().unwrap_or(0) < leader_commit);
     }
@@ -399,13 +489,13 @@ fn dev_cluster_up_and_down() -> Result<()> {
     let slipway = Slipway::locate(registry.addr())?;
     let dir = tempfile::tempdir()?;
     let d = dir.path().join("farm");
-    let out = run(Command::new(slipway.bin()).args(["dev-cluster", "up", "--dir"]).arg(&d).args([
-        "--coordinators",
-        "3",
-        "--workers",
-        "3",
-    ]))?;
-    let builder = std::fs::read_to_string(d.join("builder"))?.trim().to_string();
+    let out = run(Command::new(slipway.bin())
+        .args(["dev-cluster", "up", "--dir"])
+        .arg(&d)
+        .args(["--coordinators", "3", "--workers", "3"]))?;
+    let builder = std::fs::read_to_string(d.join("builder"))?
+        .trim()
+        .to_string();
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), builder);
     for n in 1..=3 {
         assert!(d.join(format!("coordinator-{n}.pid")).is_file());
@@ -413,26 +503,55 @@ fn dev_cluster_up_and_down() -> Result<()> {
     }
     let status = run_stdout(
         Command::new(slipway.bin())
-            .args(["cluster", "status", "--format", "json", "--builder", &builder, "--tls-dir"])
+            .args([
+                "cluster",
+                "status",
+                "--format",
+                "json",
+                "--builder",
+                &builder,
+                "--tls-dir",
+            ])
             .arg(d.join("certs")),
     )?;
     let v: Value = serde_json::from_str(&status)?;
-    assert!(v["leader"].as_u64().is_some_and(|l| (1..=3).contains(&l)), "{v}");
+    assert!(
+        v["leader"].as_u64().is_some_and(|l| (1..=3).contains(&l)),
+        "{v}"
+    );
     let workers = run_stdout(
         Command::new(slipway.bin())
-            .args(["workers", "ls", "--format", "json", "--builder", &builder, "--tls-dir"])
+            .args([
+                "workers",
+                "ls",
+                "--format",
+                "json",
+                "--builder",
+                &builder,
+                "--tls-dir",
+            ])
             .arg(d.join("certs")),
     )?;
     let w: Value = serde_json::from_str(&workers)?;
-    let ids: Vec<&str> = w.as_array().context("workers")?.iter().filter_map(|x| x["id"].as_str()).collect();
+    let ids: Vec<&str> = w
+        .as_array()
+        .context("workers")?
+        .iter()
+        .filter_map(|x| x["id"].as_str())
+        .collect();
     assert_eq!(ids.len(), 3, "{w}");
     let pids: Vec<i32> = (1..=3)
         .flat_map(|n| [format!("coordinator-{n}.pid"), format!("worker-{n}.pid")])
         .filter_map(|f| std::fs::read_to_string(d.join(f)).ok()?.trim().parse().ok())
         .collect();
-    run(Command::new(slipway.bin()).args(["dev-cluster", "down", "--dir"]).arg(&d))?;
+    run(Command::new(slipway.bin())
+        .args(["dev-cluster", "down", "--dir"])
+        .arg(&d))?;
     for p in pids {
-        assert!(!Path::new(&format!("/proc/{p}")).exists(), "pid {p} still runs");
+        assert!(
+            !Path::new(&format!("/proc/{p}")).exists(),
+            "pid {p} still runs"
+        );
     }
     Ok(())
 }

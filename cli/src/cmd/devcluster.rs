@@ -187,7 +187,13 @@ fn up(a: UpArgs) -> Result<()> {
         tls_dir: (!a.insecure).then(|| certs.clone()),
         insecure: a.insecure,
     };
-    wait_ready(&opts, a.coordinators, a.workers, Duration::from_secs(a.timeout), &dir)?;
+    wait_ready(
+        &opts,
+        a.coordinators,
+        a.workers,
+        Duration::from_secs(a.timeout),
+        &dir,
+    )?;
     println!("{coordinators}");
     eprintln!(
         "dev-cluster up: {} coordinators, {} workers; use `--builder $(cat {}/builder){}`",
@@ -228,7 +234,10 @@ fn spawn(exe: &Path, args: &[String], dir: &Path, name: &str) -> Result<()> {
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log)
-        .env("SLIPWAY_LOG", std::env::var("SLIPWAY_LOG").unwrap_or_else(|_| "info".into()))
+        .env(
+            "SLIPWAY_LOG",
+            std::env::var("SLIPWAY_LOG").unwrap_or_else(|_| "info".into()),
+        )
         // Its own process group: a Ctrl-C in the terminal that ran `up` does not reach it.
         .process_group(0)
         .spawn()
@@ -263,7 +272,9 @@ fn wait_ready(
         });
         match r {
             Ok((true, alive)) if alive as u32 >= workers => return Ok(()),
-            Ok((leader, alive)) => last = format!("leader elected: {leader}, workers alive: {alive}/{workers}"),
+            Ok((leader, alive)) => {
+                last = format!("leader elected: {leader}, workers alive: {alive}/{workers}")
+            }
             Err(e) => last = format!("{e:#}"),
         }
         std::thread::sleep(Duration::from_millis(300));

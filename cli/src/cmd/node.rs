@@ -2,10 +2,10 @@
 
 use super::farm::client::security_from;
 use anyhow::{Context, Result};
-use slipway_oci::auth::CredentialStore;
-use slipway_oci::registry::RegistryConfig;
 use clap::Args;
 use slipway_graph::Platform;
+use slipway_oci::auth::CredentialStore;
+use slipway_oci::registry::RegistryConfig;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -206,10 +206,8 @@ pub fn run_coordinator(a: CoordinatorArgs) -> Result<()> {
 
 pub fn run_worker(a: WorkerArgs) -> Result<()> {
     let security = a.tls.security(&a.id)?;
-    let worker_id: slipway_farm::WorkerId = a
-        .id
-        .parse()
-        .map_err(|e| anyhow::anyhow!("--id: {e}"))?;
+    let worker_id: slipway_farm::WorkerId =
+        a.id.parse().map_err(|e| anyhow::anyhow!("--id: {e}"))?;
     if a.coordinators.is_empty() {
         anyhow::bail!("--coordinators: no coordinator address given");
     }
@@ -236,8 +234,12 @@ pub fn run_worker(a: WorkerArgs) -> Result<()> {
     config.data_advertise = a.data_advertise.clone().unwrap_or_default();
     config.emulated = emulated;
     runtime()?.block_on(async move {
-        let worker = slipway_worker::Worker::open(worker_config)
-            .with_context(|| format!("opening the worker's data directory {}", a.data_dir.display()))?;
+        let worker = slipway_worker::Worker::open(worker_config).with_context(|| {
+            format!(
+                "opening the worker's data directory {}",
+                a.data_dir.display()
+            )
+        })?;
         let cancel = tokio_util::sync::CancellationToken::new();
         let stop = cancel.clone();
         tokio::spawn(async move {

@@ -3,8 +3,8 @@
 //!
 //! **Invariant:** openraft is only used inside [`raft`]; decisions (planning, placement,
 //! state transitions) are pure code that takes `now` and returns commands.
-pub mod state;
-pub mod raft;
-pub mod planner;
-pub mod scheduler;
 pub mod node;
+pub mod planner;
+pub mod raft;
+pub mod scheduler;
+pub mod state;

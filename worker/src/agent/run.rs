@@ -63,7 +63,8 @@ impl Agent {
                         reason: format!(
                             "cannot offer emulated platform {p}: this machine emulates {}",
                             if platforms.emulated.is_empty() {
-                                "nothing (is qemu-user-static registered in binfmt_misc?)".to_string()
+                                "nothing (is qemu-user-static registered in binfmt_misc?)"
+                                    .to_string()
                             } else {
                                 platforms
                                     .emulated

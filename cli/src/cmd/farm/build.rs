@@ -29,7 +29,9 @@ fn build_spec(req: &BuildRequest, name: String) -> Result<BuildSpec> {
         anyhow::bail!("--ssh is not supported with --builder yet; run the build embedded");
     }
     if !req.named_contexts.is_empty() {
-        anyhow::bail!("--build-context is not supported with --builder yet; run the build embedded");
+        anyhow::bail!(
+            "--build-context is not supported with --builder yet; run the build embedded"
+        );
     }
     if req.network != Default::default() {
         anyhow::bail!("--network is not supported with --builder yet; run the build embedded");
@@ -75,7 +77,12 @@ fn build_spec(req: &BuildRequest, name: String) -> Result<BuildSpec> {
     Ok(spec)
 }
 
-pub fn run(args: &BuildArgs, req: BuildRequest, mode: ProgressMode, opts: FarmOptions) -> Result<()> {
+pub fn run(
+    args: &BuildArgs,
+    req: BuildRequest,
+    mode: ProgressMode,
+    opts: FarmOptions,
+) -> Result<()> {
     let name = match &req.context {
         Some(d) => std::path::absolute(d)
             .ok()
@@ -114,13 +121,19 @@ pub fn run(args: &BuildArgs, req: BuildRequest, mode: ProgressMode, opts: FarmOp
     match &summary.state {
         BuildState::Succeeded { index } => {
             if let Some(path) = &args.iidfile {
-                let digest = index.as_ref().map(|d| d.digest.to_string()).unwrap_or_default();
+                let digest = index
+                    .as_ref()
+                    .map(|d| d.digest.to_string())
+                    .unwrap_or_default();
                 std::fs::write(path, digest)
                     .with_context(|| format!("--iidfile {}", path.display()))?;
             }
             if let Some(path) = &args.metadata_file {
                 let mut m = serde_json::Map::new();
-                m.insert("buildx.build.ref".into(), format!("slipway/farm/{}", summary.id).into());
+                m.insert(
+                    "buildx.build.ref".into(),
+                    format!("slipway/farm/{}", summary.id).into(),
+                );
                 if let Some(d) = index {
                     m.insert("containerimage.digest".into(), d.digest.to_string().into());
                     m.insert(
@@ -154,7 +167,11 @@ async fn upload_context(
     excludes: &[String],
 ) -> Result<ContextRef> {
     let tmp = tempfile::tempdir().context("creating a temporary directory")?;
-    let (dir2, ex2, out) = (dir.to_path_buf(), excludes.to_vec(), tmp.path().to_path_buf());
+    let (dir2, ex2, out) = (
+        dir.to_path_buf(),
+        excludes.to_vec(),
+        tmp.path().to_path_buf(),
+    );
     let tar = tokio::task::spawn_blocking(move || write_context_tar(&dir2, &ex2, &out))
         .await
         .context("context tar task")??;
@@ -326,4 +343,3 @@ async fn handle_event(
         Some(v1::build_event::Event::Task(_)) | None => Ok(None),
     }
 }
-

@@ -32,7 +32,11 @@ impl FarmOptions {
 
     /// The client identity (`client.pem` in `--tls-dir`), or plaintext with `--insecure`.
     pub fn security(&self) -> Result<Security> {
-        security_from(self.insecure, self.tls_dir.as_deref(), slipway_tls::CLIENT_NAME)
+        security_from(
+            self.insecure,
+            self.tls_dir.as_deref(),
+            slipway_tls::CLIENT_NAME,
+        )
     }
 }
 
@@ -110,12 +114,9 @@ impl FarmClient {
 
     /// Moves to the next coordinator that answers (after the current one failed).
     pub async fn failover(&mut self) -> Result<()> {
-        let next = FarmClient::connect_from(
-            self.addrs.clone(),
-            self.security.clone(),
-            self.current + 1,
-        )
-        .await?;
+        let next =
+            FarmClient::connect_from(self.addrs.clone(), self.security.clone(), self.current + 1)
+                .await?;
         *self = next;
         Ok(())
     }

@@ -20,8 +20,8 @@ pub struct ContextTar {
 
 /// Writes the context at `dir` (minus `excludes`) as a tar in `out_dir`.
 pub fn write_context_tar(dir: &Path, excludes: &[String], out_dir: &Path) -> Result<ContextTar> {
-    let matcher = PatternMatcher::new(excludes)
-        .map_err(|e| anyhow::anyhow!(".dockerignore: {e}"))?;
+    let matcher =
+        PatternMatcher::new(excludes).map_err(|e| anyhow::anyhow!(".dockerignore: {e}"))?;
     let walk = walk_context(
         dir,
         &WalkOptions {
@@ -32,8 +32,8 @@ pub fn write_context_tar(dir: &Path, excludes: &[String], out_dir: &Path) -> Res
     .with_context(|| format!("reading the context {}", dir.display()))?;
 
     let path = out_dir.join(format!("context-{}.tar", std::process::id()));
-    let file = std::fs::File::create(&path)
-        .with_context(|| format!("creating {}", path.display()))?;
+    let file =
+        std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
     let mut hashing = HashingWriter {
         inner: std::io::BufWriter::with_capacity(1 << 20, file),
         hash: Sha256::new(),

@@ -87,7 +87,12 @@ fn platforms(p: &Option<v1::PlatformSupport>) -> (String, String) {
 
 pub fn workers(cmd: WorkersCommand) -> Result<()> {
     let WorkersCommand::Ls(c) = cmd;
-    let list = block_on(async { FarmClient::connect(&c.options()).await?.list_workers().await })?;
+    let list = block_on(async {
+        FarmClient::connect(&c.options())
+            .await?
+            .list_workers()
+            .await
+    })?;
     let rows: Vec<Value> = list
         .iter()
         .map(|w| {
@@ -133,7 +138,8 @@ pub fn workers(cmd: WorkersCommand) -> Result<()> {
 }
 
 fn summary_json(s: &v1::BuildSummary) -> Result<Value> {
-    let farm: slipway_farm::BuildSummary = s.clone().try_into().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let farm: slipway_farm::BuildSummary =
+        s.clone().try_into().map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut v = serde_json::to_value(&farm)?;
     v["state_name"] = json!(farm.state.name());
     Ok(v)
@@ -150,7 +156,10 @@ pub fn builds(cmd: BuildsCommand) -> Result<()> {
                     println!("{}", serde_json::to_string_pretty(&rows)?);
                 }
                 Format::Table => {
-                    println!("{:<38} {:<11} {:>5} {:<30} NAME", "ID", "STATE", "TASKS", "PLATFORMS");
+                    println!(
+                        "{:<38} {:<11} {:>5} {:<30} NAME",
+                        "ID", "STATE", "TASKS", "PLATFORMS"
+                    );
                     for s in &list {
                         let farm: slipway_farm::BuildSummary =
                             s.clone().try_into().map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -171,8 +180,16 @@ pub fn builds(cmd: BuildsCommand) -> Result<()> {
             }
         }
         BuildsCommand::Inspect { id, connect } => {
-            let d = block_on(async { FarmClient::connect(&connect.options()).await?.get_build(&id).await })?;
-            let summary = d.summary.as_ref().context("the coordinator sent no summary")?;
+            let d = block_on(async {
+                FarmClient::connect(&connect.options())
+                    .await?
+                    .get_build(&id)
+                    .await
+            })?;
+            let summary = d
+                .summary
+                .as_ref()
+                .context("the coordinator sent no summary")?;
             let tasks: Vec<Value> = d
                 .tasks
                 .iter()
@@ -202,7 +219,10 @@ pub fn builds(cmd: BuildsCommand) -> Result<()> {
                     let s = &v["summary"];
                     println!("ID:        {}", s["id"].as_str().unwrap_or_default());
                     println!("Name:      {}", s["name"].as_str().unwrap_or_default());
-                    println!("State:     {}", s["state_name"].as_str().unwrap_or_default());
+                    println!(
+                        "State:     {}",
+                        s["state_name"].as_str().unwrap_or_default()
+                    );
                     println!("Tasks:");
                     for t in &d.tasks {
                         println!(
@@ -222,7 +242,12 @@ pub fn builds(cmd: BuildsCommand) -> Result<()> {
             }
         }
         BuildsCommand::Cancel { id, connect } => {
-            let s = block_on(async { FarmClient::connect(&connect.options()).await?.cancel(&id).await })?;
+            let s = block_on(async {
+                FarmClient::connect(&connect.options())
+                    .await?
+                    .cancel(&id)
+                    .await
+            })?;
             let v = summary_json(&s)?;
             match connect.format {
                 Format::Json => println!("{}", serde_json::to_string_pretty(&v)?),
@@ -235,7 +260,12 @@ pub fn builds(cmd: BuildsCommand) -> Result<()> {
 
 pub fn cluster(cmd: ClusterCommand) -> Result<()> {
     let ClusterCommand::Status(c) = cmd;
-    let st = block_on(async { FarmClient::connect(&c.options()).await?.cluster_status().await })?;
+    let st = block_on(async {
+        FarmClient::connect(&c.options())
+            .await?
+            .cluster_status()
+            .await
+    })?;
     let members: Vec<Value> = st
         .members
         .iter()
