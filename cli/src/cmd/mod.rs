@@ -5,3 +5,4 @@ pub mod dockerfile;
 pub mod farm;
 pub mod imagetools;
 pub mod node;
+pub mod render;

@@ -6,9 +6,8 @@ use anyhow::{Context, Result};
 use slipway_coordinator::{BuildError, BuildRequest, BuildResult, Coordinator};
 use slipway_oci::auth::CredentialStore;
 use slipway_oci::registry::RegistryConfig;
-use slipway_progress::{ProgressEvent, ProgressMode, Renderer};
+use slipway_progress::ProgressMode;
 use slipway_worker::{Worker, WorkerConfig};
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 pub fn run(args: &BuildArgs, req: BuildRequest, mode: ProgressMode) -> Result<()> {
@@ -34,16 +33,7 @@ pub fn run(args: &BuildArgs, req: BuildRequest, mode: ProgressMode) -> Result<()
         .build()
         .context("starting the async runtime")?;
 
-    let (tx, mut rx) = mpsc::channel::<ProgressEvent>(1024);
-    let render = std::thread::spawn(move || {
-        let mut renderer = Renderer::stderr(mode);
-        while let Some(ev) = rx.blocking_recv() {
-            if renderer.event(&ev).is_err() {
-                break;
-            }
-        }
-        let _ = renderer.finish();
-    });
+    let (tx, render) = crate::cmd::render::spawn_renderer(mode);
 
     let result = runtime.block_on(async move {
         let worker = Worker::open(worker_config).with_context(|| {

@@ -9,7 +9,7 @@ use crate::cmd::build::BuildArgs;
 use anyhow::{Context, Result};
 use slipway_coordinator::{plan_exports, BuildRequest};
 use slipway_farm::{BuildSpec, BuildState, BuildSummary, ContextRef, PushTarget};
-use slipway_progress::{ProgressEvent, ProgressMode, Renderer};
+use slipway_progress::{ProgressEvent, ProgressMode};
 use slipway_proto::v1;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -97,16 +97,7 @@ pub fn run(
         .build()
         .context("starting the async runtime")?;
 
-    let (tx, mut rx) = mpsc::channel::<ProgressEvent>(1024);
-    let render = std::thread::spawn(move || {
-        let mut renderer = Renderer::stderr(mode);
-        while let Some(ev) = rx.blocking_recv() {
-            if renderer.event(&ev).is_err() {
-                break;
-            }
-        }
-        let _ = renderer.finish();
-    });
+    let (tx, render) = crate::cmd::render::spawn_renderer(mode);
     let result = runtime.block_on(async {
         let mut client = FarmClient::connect(&opts).await?;
         if let Some(dir) = &req.context {
