@@ -67,6 +67,11 @@ impl Shared {
                     reason,
                 })
             }
+            // RaftNode::write answers each command on its own, never with a batch.
+            Response::Batch(_) => Err(NodeError::Refused {
+                what: what.to_string(),
+                reason: "a batch response to a single command".to_string(),
+            }),
         }
     }
 

@@ -76,6 +76,11 @@ pub enum RaftNodeError {
     #[error("node {node_id} is not a member of the cluster")]
     UnknownNode { node_id: NodeId },
 
+    /// The state machine's answer to a group-committed entry did not hold one response per
+    /// command, so no writer of the entry can tell what happened to its command.
+    #[error("raft entry of {commands} commands was answered with {answer}")]
+    BatchMismatch { commands: usize, answer: String },
+
     #[error("invalid peer address {addr}: {message}")]
     PeerAddress { addr: String, message: String },
 }

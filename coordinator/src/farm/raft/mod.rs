@@ -7,6 +7,7 @@
 //! and `raft-snapshot` (the last snapshot). A restarted node loads its snapshot, re-applies
 //! the committed log after it and rejoins its cluster without `initialize`.
 
+mod batcher;
 mod config;
 mod error;
 mod info;

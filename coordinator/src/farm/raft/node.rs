@@ -13,6 +13,7 @@ use openraft::{BasicNode, ChangeMembers};
 use slipway_proto::v1::raft_server::RaftServer;
 use tokio::sync::watch;
 
+use super::batcher::{BatchFailure, BatchOptions, Batcher, ClientWriteFailure};
 use super::config::RaftConfig;
 use super::error::RaftNodeError;
 use super::info::ClusterInfo;
@@ -22,12 +23,11 @@ use super::service::RaftService;
 use super::state_machine::{Shared, StateMachine};
 use super::types::{Command, FarmState, NodeId, Raft, Response, TypeConfig};
 
-type ClientWriteFailure = RaftError<NodeId, ClientWriteError<NodeId, BasicNode>>;
-
 /// A running member of the coordinators' Raft group. Cheap to clone (all clones share it).
 #[derive(Clone)]
 pub struct RaftNode {
     pub(super) raft: Raft,
+    batcher: Batcher,
     shared: Arc<Shared>,
     committed: Arc<AtomicU64>,
     isolated: Arc<AtomicBool>,
@@ -72,8 +72,16 @@ impl RaftNode {
         )
         .await?;
         let cluster = spawn_cluster_watch(&raft, committed.clone(), shared.applied_watch());
+        let batcher = Batcher::spawn(
+            raft.clone(),
+            BatchOptions {
+                commit_timeout: config.write_timeout,
+                ..BatchOptions::default()
+            },
+        );
         Ok(RaftNode {
             raft,
+            batcher,
             cluster,
             shared,
             committed,
@@ -184,12 +192,22 @@ impl RaftNode {
     /// Commits `cmd` through Raft and returns the state machine's response. Fails with
     /// `ForwardToLeader` on a follower and `Timeout` when no quorum commits it in time; after
     /// a timeout the command may still commit later (commands must tolerate duplicates).
+    ///
+    /// Concurrent writes are grouped into one Raft entry (group commit, see
+    /// `batcher.rs`); each caller still gets the response to its own command.
     pub async fn write(&self, cmd: Command) -> Result<Response, RaftNodeError> {
-        let write = self.raft.client_write(cmd);
-        let resp = with_timeout("write", self.write_timeout, write)
-            .await?
-            .map_err(|e| self.client_write_error(e))?;
-        Ok(resp.data)
+        let write = self.batcher.write(cmd);
+        match with_timeout("write", self.write_timeout, write).await? {
+            Ok(response) => Ok(response),
+            Err(BatchFailure::Raft(e)) => Err(self.client_write_error(*e)),
+            Err(BatchFailure::Timeout(after)) => Err(RaftNodeError::Timeout {
+                operation: "write",
+                after,
+            }),
+            Err(BatchFailure::Mismatch { commands, answer }) => {
+                Err(RaftNodeError::BatchMismatch { commands, answer })
+            }
+        }
     }
 
     /// Confirms with a quorum that this node is still the leader and waits until its state

@@ -19,6 +19,14 @@ type Applied = Result<(), Refusal>;
 impl FarmState {
     /// Applies one committed command. Deterministic; never panics.
     pub fn apply(&mut self, cmd: Command) -> Response {
+        if let Command::Batch(cmds) = cmd {
+            return Response::Batch(cmds.into_iter().map(|c| self.apply_one(c)).collect());
+        }
+        self.apply_one(cmd)
+    }
+
+    /// Applies one command that is not itself a batch (a nested batch is rejected).
+    fn apply_one(&mut self, cmd: Command) -> Response {
         let out = match cmd {
             Command::RegisterWorker { spec, at_ms } => self.register_worker(spec, at_ms),
             Command::WorkerLost {
@@ -70,6 +78,10 @@ impl FarmState {
                 self.end_build(build, at_ms, |b| b.cancel(at_ms))
             }
             Command::RecordBlob { digest, worker } => self.record_blob(digest, worker),
+            Command::Batch(inner) => Err(Refusal::Rejected(format!(
+                "a batch of {} commands inside a batch (batches do not nest)",
+                inner.len()
+            ))),
         };
         match out {
             Ok(()) => Response::Ok,

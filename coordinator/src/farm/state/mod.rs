@@ -11,6 +11,8 @@
 //! The whole state is serde data: it is the Raft snapshot.
 
 mod apply;
+#[cfg(test)]
+mod batch_tests;
 mod blobs;
 mod builds;
 mod tasks;
@@ -103,6 +105,10 @@ pub enum Command {
         digest: Digest,
         worker: WorkerId,
     },
+    /// Several commands in one Raft entry (group commit), applied in order as if each were
+    /// its own entry; answered by [`Response::Batch`] with one response per command. A
+    /// batch inside a batch is rejected (its slot answers `Rejected`).
+    Batch(Vec<Command>),
 }
 
 /// What applying a command did.
@@ -115,6 +121,8 @@ pub enum Response {
     /// The command is wrong (unknown ids, impossible placement, invalid spec); nothing
     /// changed.
     Rejected { reason: String },
+    /// The responses to a [`Command::Batch`], in the order of its commands.
+    Batch(Vec<Response>),
 }
 
 impl Response {

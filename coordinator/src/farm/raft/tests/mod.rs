@@ -3,5 +3,6 @@
 
 mod bench;
 mod cluster;
+mod group_commit;
 mod harness;
 mod storage;
