@@ -7,8 +7,9 @@ use crate::auth::CredentialStore;
 use oci_client::client::{ClientConfig, ClientProtocol};
 use oci_client::secrets::RegistryAuth;
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::sync::OnceCell;
 
 /// How blob bodies are sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -61,14 +62,17 @@ impl RegistryConfig {
     }
 }
 
-/// One registry's `oci-client` handles, sharing its credentials.
+/// One registry's `oci-client` handles, sharing its credentials. Building a client loads the TLS
+/// roots, so the monolithic-upload client is built only when an upload first needs it.
 #[derive(Clone)]
 pub(crate) struct Session {
     /// Client used for everything but monolithic uploads (`use_monolithic_push = false`).
     pub chunked: oci_client::Client,
     /// Client whose stream pushes are a single PUT (`use_monolithic_push = true`).
-    pub monolithic: oci_client::Client,
+    monolithic: Arc<OnceCell<oci_client::Client>>,
     pub auth: RegistryAuth,
+    /// `Reference::resolve_registry` of the references this session serves.
+    registry: String,
 }
 
 /// A registry client for any number of registries.
@@ -113,18 +117,39 @@ impl RegistryClient {
             })?;
         let auth = credentials.to_registry_auth();
         let chunked = self.oci_client(&registry, false, reference)?;
-        let monolithic = self.oci_client(&registry, true, reference)?;
         chunked.store_auth_if_needed(&registry, &auth).await;
-        monolithic.store_auth_if_needed(&registry, &auth).await;
         let session = Session {
             chunked,
-            monolithic,
+            monolithic: Arc::new(OnceCell::new()),
             auth,
+            registry: registry.clone(),
         };
         if let Ok(mut m) = self.sessions.lock() {
             m.insert(registry, session.clone());
         }
         Ok(session)
+    }
+
+    /// The client blob uploads go through for the configured [`UploadMode`].
+    pub(crate) async fn upload_client(
+        &self,
+        session: &Session,
+        reference: &Reference,
+    ) -> Result<oci_client::Client, RegistryError> {
+        match self.config.upload {
+            UploadMode::Chunked => Ok(session.chunked.clone()),
+            UploadMode::Monolithic => session
+                .monolithic
+                .get_or_try_init(|| async {
+                    let client = self.oci_client(&session.registry, true, reference)?;
+                    client
+                        .store_auth_if_needed(&session.registry, &session.auth)
+                        .await;
+                    Ok(client)
+                })
+                .await
+                .cloned(),
+        }
     }
 
     fn oci_client(

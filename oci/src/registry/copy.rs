@@ -1,7 +1,7 @@
 //! Copying blobs and manifests between repositories (mount when the registry allows it,
 //! otherwise a stream from the source straight into the upload, never buffered whole).
 
-use super::client::{RegistryClient, UploadMode};
+use super::client::RegistryClient;
 use super::error::RegistryError;
 use super::manifest::Descriptor;
 use super::pull::blob_name;
@@ -33,10 +33,7 @@ impl RegistryClient {
         let dst = self.session(to).await?;
         let name = blob_name(to, &blob.digest);
         let src_name = blob_name(from, &blob.digest);
-        let client = match self.config.upload {
-            UploadMode::Monolithic => &dst.monolithic,
-            UploadMode::Chunked => &dst.chunked,
-        };
+        let client = &self.upload_client(&dst, to).await?;
         retry(&self.config.retry, &name, || async {
             let sized = src
                 .chunked

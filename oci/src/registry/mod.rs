@@ -9,6 +9,7 @@ mod error;
 pub mod manifest;
 mod pull;
 mod push;
+mod reference;
 mod retry;
 mod stream;
 
@@ -21,9 +22,14 @@ pub use push::{BlobOutcome, LocalBlob, PushOptions, PushPlan, PushReport, RawMan
 pub use retry::RetryConfig;
 
 /// Parses `host[:port]/repo[:tag][@digest]` (docker.io rules for short names).
+/// Plain ASCII references are parsed by hand; anything else by oci-spec's regex parser (whose
+/// compilation costs tens of ms of CPU), which gives the same `Reference` or the error.
 pub fn parse_reference(input: &str) -> Result<Reference, RegistryError> {
-    input
-        .trim()
+    let input_trimmed = input.trim();
+    if let Some(r) = reference::parse_plain(input_trimmed) {
+        return Ok(r);
+    }
+    input_trimmed
         .parse::<Reference>()
         .map_err(|source| RegistryError::InvalidReference {
             input: input.to_string(),

@@ -204,10 +204,11 @@ impl RegistryClient {
                 actual: size,
             });
         }
-        let (client, read) = match self.config.upload {
-            UploadMode::Monolithic => (&s.monolithic, MONOLITHIC_READ_BYTES),
-            UploadMode::Chunked => (&s.chunked, CHUNK_BYTES),
+        let read = match self.config.upload {
+            UploadMode::Monolithic => MONOLITHIC_READ_BYTES,
+            UploadMode::Chunked => CHUNK_BYTES,
         };
+        let client = &self.upload_client(&s, repo).await?;
         retry(&self.config.retry, &name, || async {
             let file = tokio::fs::File::open(&blob.path).await.map_err(io_err)?;
             client
