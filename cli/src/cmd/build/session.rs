@@ -11,13 +11,6 @@ use slipway_worker::{Worker, WorkerConfig};
 use tokio_util::sync::CancellationToken;
 
 pub fn run(args: &BuildArgs, req: BuildRequest, mode: ProgressMode) -> Result<()> {
-    // The first image reference parsed in a process compiles oci-spec's reference regex
-    // (tens of ms of CPU). Lowering parses the base images' references right after the
-    // worker is opened, which mostly waits on the filesystem: compile it meanwhile on
-    // another thread. Its result is not needed (it only warms a process-wide cache).
-    let warm_reference_regex = std::thread::Builder::new()
-        .name("warm-ref-regex".into())
-        .spawn(|| slipway_oci::registry::parse_reference("slipway.invalid/warm:up").is_ok());
     let registry = RegistryConfig {
         insecure: args.insecure_registries.clone(),
         ..RegistryConfig::default()
@@ -56,9 +49,6 @@ pub fn run(args: &BuildArgs, req: BuildRequest, mode: ProgressMode) -> Result<()
         Ok::<Result<BuildResult, BuildError>, anyhow::Error>(r)
     });
     let _ = render.join();
-    if let Ok(t) = warm_reference_regex {
-        let _ = t.join();
-    }
     // Nothing the build started may outlive it: the runtime's blocking tasks are waited for.
     runtime.shutdown_timeout(std::time::Duration::from_secs(10));
     let result = result??;
