@@ -249,7 +249,10 @@ async fn follow(
     progress: mpsc::Sender<ProgressEvent>,
 ) -> Result<BuildSummary> {
     let mut interrupted = Box::pin(tokio::signal::ctrl_c());
-    let mut failures = 0;
+    // Give up only after this long without any answer about the build (elections and
+    // coordinator restarts take seconds; a loaded machine can stretch them).
+    const LOST_AFTER: Duration = Duration::from_secs(120);
+    let mut last_contact = std::time::Instant::now();
     loop {
         let stream = client
             .control()
@@ -259,8 +262,7 @@ async fn follow(
             .await;
         let mut stream = match stream {
             Ok(s) => s.into_inner(),
-            Err(s) if is_transient(&s) && failures < 40 => {
-                failures += 1;
+            Err(s) if is_transient(&s) && last_contact.elapsed() < LOST_AFTER => {
                 tokio::time::sleep(Duration::from_millis(300)).await;
                 let _ = client.failover().await;
                 continue;
@@ -277,6 +279,7 @@ async fn follow(
             };
             match next {
                 Ok(Some(ev)) => {
+                    last_contact = std::time::Instant::now();
                     if let Some(summary) = handle_event(ev, &progress).await? {
                         if summary.state.is_final() {
                             return Ok(summary);
@@ -291,12 +294,15 @@ async fn follow(
             }
         }
         // The stream ended without a final state (coordinator gone): ask again elsewhere.
-        failures += 1;
-        if failures > 60 {
-            anyhow::bail!("lost track of build {id}: no coordinator answered");
+        if last_contact.elapsed() > LOST_AFTER {
+            anyhow::bail!(
+                "lost track of build {id}: no coordinator answered for {}s",
+                LOST_AFTER.as_secs()
+            );
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
         if let Ok(d) = client.get_build(id).await {
+            last_contact = std::time::Instant::now();
             if let Some(s) = d.summary {
                 let s: BuildSummary = s.try_into().map_err(|e| anyhow::anyhow!("{e}"))?;
                 if s.state.is_final() {
