@@ -222,6 +222,12 @@ pub fn run_worker(a: WorkerArgs) -> Result<()> {
     };
     let worker_config = slipway_worker::WorkerConfig {
         data_dir: a.data_dir.clone(),
+        // Each farm worker keeps its runtime state and bundles in its own data dir, so workers
+        // sharing a machine (and what a killed one leaves behind) never meet.
+        runtime: slipway_worker::executor::RuncConfig {
+            state_dir: a.data_dir.join("runtime"),
+            ..Default::default()
+        },
         registry,
         credentials: CredentialStore::from_env().context("reading registry credentials")?,
         ..slipway_worker::WorkerConfig::default()

@@ -17,6 +17,9 @@ use super::push::{push_detached, PushDetachedError};
 use super::unpack::unpack_context;
 use crate::{ExportOptions, LocalSource, SolveRequest, Worker};
 
+/// Pushes of a task's image tried before the task fails.
+const PUSH_ATTEMPTS: u32 = 3;
+
 /// The local name of the main build context (as the embedded build service names it).
 pub const MAIN_CONTEXT: &str = "context";
 
@@ -105,13 +108,28 @@ pub async fn execute(
         return Err(TaskError::ImageCount { task, count });
     };
     if let Some(push) = &spec.push {
-        let pushed = push_detached(
-            env.worker.clone(),
-            push.repository.clone(),
-            image.manifest.clone(),
-            cancel.clone(),
-        )
-        .await;
+        // Tasks of one build push into the same repository at once (a COPY layer is often the
+        // same blob on every platform); a registry can answer such a race with "blob unknown"
+        // on the manifest. Each attempt checks every blob again and uploads what is missing.
+        let mut attempt = 1;
+        let pushed = loop {
+            let r = push_detached(
+                env.worker.clone(),
+                push.repository.clone(),
+                image.manifest.clone(),
+                cancel.clone(),
+            )
+            .await;
+            match r {
+                Err(PushDetachedError::Push(e)) if attempt < PUSH_ATTEMPTS => {
+                    tracing::warn!(task = %task, attempt, error = %e, "push failed; retrying");
+                    attempt += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(300 * attempt as u64))
+                        .await;
+                }
+                other => break other,
+            }
+        };
         match pushed {
             Ok(_) => {}
             Err(PushDetachedError::Push(source)) => {
