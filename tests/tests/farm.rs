@@ -501,38 +501,21 @@ fn dev_cluster_up_and_down() -> Result<()> {
         assert!(d.join(format!("coordinator-{n}.pid")).is_file());
         assert!(d.join(format!("worker-{n}.pid")).is_file());
     }
-    let status = run_stdout(
-        Command::new(slipway.bin())
-            .args([
-                "cluster",
-                "status",
-                "--format",
-                "json",
-                "--builder",
-                &builder,
-                "--tls-dir",
-            ])
-            .arg(d.join("certs")),
-    )?;
-    let v: Value = serde_json::from_str(&status)?;
+    let farm_json = |args: &[&str]| -> Result<Value> {
+        let out = run_stdout(
+            Command::new(slipway.bin())
+                .args(args)
+                .args(["--format", "json", "--builder", &builder, "--tls-dir"])
+                .arg(d.join("certs")),
+        )?;
+        Ok(serde_json::from_str(&out)?)
+    };
+    let v = farm_json(&["cluster", "status"])?;
     assert!(
         v["leader"].as_u64().is_some_and(|l| (1..=3).contains(&l)),
         "{v}"
     );
-    let workers = run_stdout(
-        Command::new(slipway.bin())
-            .args([
-                "workers",
-                "ls",
-                "--format",
-                "json",
-                "--builder",
-                &builder,
-                "--tls-dir",
-            ])
-            .arg(d.join("certs")),
-    )?;
-    let w: Value = serde_json::from_str(&workers)?;
+    let w = farm_json(&["workers", "ls"])?;
     let ids: Vec<&str> = w
         .as_array()
         .context("workers")?
