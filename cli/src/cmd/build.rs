@@ -1,7 +1,7 @@
 //! `slipway build [PATH|-]`: buildx's `build`, in embedded mode (the coordinator and one
 //! worker in this process) or on a farm (`--builder`).
 
-mod flags;
+pub(crate) mod flags;
 mod request;
 mod session;
 

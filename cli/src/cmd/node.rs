@@ -121,17 +121,6 @@ pub fn parse_emulate(values: &[String]) -> Result<Option<Vec<Platform>>> {
         .map(Some)
 }
 
-pub fn labels(values: &[String]) -> Result<BTreeMap<String, String>> {
-    values
-        .iter()
-        .map(|l| {
-            l.split_once('=')
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .with_context(|| format!("--label {l:?}: expected KEY=VALUE"))
-        })
-        .collect()
-}
-
 impl TlsArgs {
     fn security(&self, default_name: &str) -> Result<slipway_tls::Security> {
         security_from(
@@ -235,7 +224,7 @@ pub fn run_worker(a: WorkerArgs) -> Result<()> {
     let mut config = slipway_worker::agent::AgentConfig::new(worker_id, a.coordinators.clone());
     config.security = security;
     config.slots = a.slots;
-    config.labels = labels(&a.labels)?;
+    config.labels = super::build::flags::labels(&a.labels)?;
     config.data_listen = data_listen;
     config.data_advertise = a.data_advertise.clone().unwrap_or_default();
     config.emulated = emulated;
