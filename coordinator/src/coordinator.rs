@@ -124,6 +124,8 @@ impl Coordinator {
                 media_types: plan.media_types,
                 ..ExportOptions::default()
             },
+            cache_imports: Vec::new(),
+            cache_export: None,
         };
         let solved = match self
             .worker

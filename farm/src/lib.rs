@@ -8,6 +8,7 @@
 //! **Invariant:** this crate knows nothing of openraft, tonic, QUIC or Dockerfiles.
 
 mod build;
+pub mod cache;
 mod error;
 mod ids;
 mod task;

@@ -16,11 +16,12 @@ pub mod cache;
 pub mod emulation;
 pub mod executor;
 pub mod mounts;
+pub mod remote;
 pub mod snapshot;
 pub mod solver;
 pub mod source;
 
 pub use solver::{
-    ExportOptions, LocalSource, SecretSource, SolveError, SolveRequest, SolveResult, SolvedImage,
-    SshSource, VertexError, Worker, WorkerConfig, WorkerError,
+    CacheExportOptions, ExportOptions, LocalSource, SecretSource, SolveError, SolveRequest,
+    SolveResult, SolvedImage, SshSource, VertexError, Worker, WorkerConfig, WorkerError,
 };

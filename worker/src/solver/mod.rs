@@ -24,7 +24,8 @@ mod worker;
 pub use config::WorkerConfig;
 pub use error::{SolveError, VertexError, WorkerError};
 pub use request::{
-    ExportOptions, LocalSource, SecretSource, SolveRequest, SolveResult, SolvedImage, SshSource,
+    CacheExportOptions, ExportOptions, LocalSource, SecretSource, SolveRequest, SolveResult,
+    SolvedImage, SshSource,
 };
 pub use worker::Worker;
 

@@ -26,6 +26,20 @@ pub struct SolveRequest {
     pub source_date_epoch: Option<i64>,
     /// How the final images are written.
     pub export: ExportOptions,
+    /// Where to look for results this worker lacks, in order (after its own index).
+    pub cache_imports: Vec<std::sync::Arc<dyn crate::remote::RemoteCache>>,
+    /// Which results to hand back as portable records ([`SolveResult::cache`]); `None`:
+    /// none.
+    pub cache_export: Option<CacheExportOptions>,
+}
+
+/// Which results a solve returns as cache records, and how layers made for them are
+/// compressed (existing blobs are reused as they are).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CacheExportOptions {
+    pub mode: slipway_farm::cache::CacheMode,
+    /// `None`: the image export's compression.
+    pub compression: Option<CompressionOptions>,
 }
 
 /// A directory on this machine serving a local context.
@@ -64,6 +78,9 @@ pub struct ExportOptions {
 #[derive(Debug, Clone, PartialEq)]
 pub struct SolveResult {
     pub images: Vec<SolvedImage>,
+    /// Cache records selected by [`SolveRequest::cache_export`]; every blob they name is
+    /// in the worker's content store.
+    pub cache: Vec<slipway_farm::cache::CacheRecord>,
 }
 
 /// One output's image; its manifest, config and layers are in the worker's content store.

@@ -146,7 +146,10 @@ pub(crate) async fn solve(
         });
     }
     let images = futures_util::future::try_join_all(exports).await?;
-    Ok(SolveResult { images })
+    Ok(SolveResult {
+        images,
+        cache: Vec::new(),
+    })
 }
 
 /// The roots of the outputs and everything they depend on.

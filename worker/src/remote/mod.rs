@@ -1,0 +1,68 @@
+//! Results found outside this worker's own cache index: the farm's shared index, a
+//! registry cache (`--cache-from type=registry`), a local cache directory
+//! (`type=local,src=`). The solver asks each [`RemoteCache`] of a request, in order, for a
+//! key it misses locally, and fetches a hit's layers only when a dependent step or an
+//! export needs its filesystem.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use futures_util::future::BoxFuture;
+pub use slipway_farm::cache::{CacheLayer, CacheRecord};
+use slipway_oci::ContentStore;
+
+/// A source of cache records and the blobs they name.
+pub trait RemoteCache: Send + Sync + fmt::Debug {
+    /// What it is, for progress and errors (e.g. `registry cache reg/app:cache`).
+    fn describe(&self) -> String;
+
+    /// The layers recorded for `key` (64 hex digits), if any.
+    fn lookup<'a>(
+        &'a self,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Vec<CacheLayer>>, RemoteCacheError>>;
+
+    /// Writes blob `layer.digest` into `store` (verified by the store); `tmp` is a
+    /// directory for partial downloads on the store's filesystem.
+    fn fetch<'a>(
+        &'a self,
+        layer: &'a CacheLayer,
+        store: &'a ContentStore,
+        tmp: &'a Path,
+    ) -> BoxFuture<'a, Result<(), RemoteCacheError>>;
+}
+
+/// Why a remote cache could not answer or deliver.
+#[derive(Debug, thiserror::Error)]
+pub enum RemoteCacheError {
+    #[error("{origin}: {source}")]
+    Registry {
+        origin: String,
+        #[source]
+        source: slipway_oci::registry::RegistryError,
+    },
+    #[error("{origin}: {op} {path}: {source}")]
+    Io {
+        origin: String,
+        op: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{origin}: {source}")]
+    Store {
+        origin: String,
+        #[source]
+        source: slipway_oci::StoreError,
+    },
+    #[error("{origin}: malformed cache: {reason}")]
+    Format { origin: String, reason: String },
+    #[error("{origin}: blob {digest} is not available: {reason}")]
+    BlobUnavailable {
+        origin: String,
+        digest: String,
+        reason: String,
+    },
+    #[error("{origin}: {reason}")]
+    Transport { origin: String, reason: String },
+}
