@@ -5,13 +5,38 @@ use serde::{Deserialize, Serialize};
 use slipway_graph::{Digest, Platform};
 use std::collections::BTreeMap;
 
-/// The build context, uploaded by the client to the data plane as one content-addressed
-/// tar before the build is submitted.
+/// The build context, uploaded by the client to the data plane before the build is
+/// submitted: one content-addressed tar, or a manifest listing the context's entries whose
+/// file contents are blobs of their own (so a second build uploads only what changed).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ContextRef {
-    /// sha256 of the tar.
+    /// sha256 of the tar or of the manifest.
     pub digest: Digest,
     pub size: u64,
+    #[serde(default)]
+    pub kind: ContextKind,
+}
+
+/// What the blob a [`ContextRef`] names is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ContextKind {
+    /// One tar of the whole context.
+    #[default]
+    Tar,
+    /// A context manifest (`slipway_fsutil::ContextManifest`, JSON); every file's content
+    /// is a blob named by its sha256.
+    Manifest,
+}
+
+impl ContextKind {
+    /// The wire name (`tar`, `manifest`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ContextKind::Tar => "tar",
+            ContextKind::Manifest => "manifest",
+        }
+    }
 }
 
 /// Where platform images and the index are pushed.

@@ -206,6 +206,7 @@ mod tests {
             context: Some(ContextRef {
                 digest: Digest::of_bytes(b"context tar"),
                 size: 10,
+                kind: Default::default(),
             }),
             push: Some(PushTarget {
                 repository: "127.0.0.1:5000/app".into(),

@@ -10,6 +10,10 @@ impl From<farm::ContextRef> for v1::ContextRef {
         v1::ContextRef {
             digest: c.digest.to_string(),
             size: c.size,
+            kind: match c.kind {
+                farm::ContextKind::Tar => v1::ContextKind::Tar,
+                farm::ContextKind::Manifest => v1::ContextKind::Manifest,
+            } as i32,
         }
     }
 }
@@ -20,6 +24,17 @@ impl TryFrom<v1::ContextRef> for farm::ContextRef {
         Ok(farm::ContextRef {
             digest: parse::digest(&c.digest, ("ContextRef", "digest"))?,
             size: c.size,
+            kind: match v1::ContextKind::try_from(c.kind) {
+                Ok(v1::ContextKind::Tar) => farm::ContextKind::Tar,
+                Ok(v1::ContextKind::Manifest) => farm::ContextKind::Manifest,
+                Err(_) => {
+                    return Err(ProtoError::UnknownEnum {
+                        message: "ContextRef",
+                        field: "kind",
+                        value: c.kind,
+                    })
+                }
+            },
         })
     }
 }
@@ -178,6 +193,7 @@ mod tests {
             context: Some(farm::ContextRef {
                 digest: Digest::of_bytes(b"context"),
                 size: 10_240,
+                kind: farm::ContextKind::Manifest,
             }),
             push: Some(farm::PushTarget {
                 repository: "127.0.0.1:5000/app".into(),

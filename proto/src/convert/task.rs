@@ -255,6 +255,7 @@ pub(crate) mod tests {
             context: Some(farm::ContextRef {
                 digest: Digest::of_bytes(b"ctx"),
                 size: 3,
+                kind: farm::ContextKind::Tar,
             }),
             push: Some(farm::PushTarget {
                 repository: "127.0.0.1:5000/app".into(),

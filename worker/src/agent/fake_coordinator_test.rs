@@ -271,6 +271,7 @@ async fn runs_an_assigned_task_once_and_re_registers() {
         context: Some(ContextRef {
             digest: digest.clone(),
             size: size as u64,
+            kind: Default::default(),
         }),
         push: None,
         no_cache: false,
