@@ -3,10 +3,16 @@
 
 mod checksum;
 mod hash;
+mod manifest;
 mod walk;
 
 pub use checksum::{checksum, ChecksumOptions};
 pub use hash::{HashCache, HashStats};
+pub use manifest::{
+    parse_index, parse_page, ContextManifest, EncodedBlob, EncodedManifest, ManifestEntry,
+    ManifestError, PageRef, CONTEXT_MANIFEST_MEDIA_TYPE, CONTEXT_PAGE_MEDIA_TYPE, MAX_INDEX_BYTES,
+    MAX_PAGE_BYTES,
+};
 pub use walk::{walk_context, WalkOptions, WalkResult};
 
 use serde::{Deserialize, Serialize};
