@@ -51,6 +51,11 @@ pub enum SolveError {
         #[source]
         source: Box<VertexError>,
     },
+    #[error("collecting cache records: {source}")]
+    CacheExport {
+        #[source]
+        source: Box<VertexError>,
+    },
     #[error("the build was cancelled")]
     Cancelled,
 }
@@ -111,6 +116,10 @@ pub enum VertexError {
     BadImage { reference: String, reason: String },
     #[error("{what} is not implemented by this worker yet")]
     Unsupported { what: &'static str },
+    #[error("a {kind} vertex has no result after its key phase")]
+    NoResult { kind: &'static str },
+    #[error(transparent)]
+    RemoteCache(#[from] crate::remote::RemoteCacheError),
     #[error("background task failed: {reason}")]
     Task { reason: String },
     #[error("cancelled")]

@@ -5,13 +5,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use slipway_fsutil::{resolve_in_root, FollowFinal};
-use slipway_graph::{
-    Digest, ExecOp, ExecOutput, Mount, MountKind, NetworkMode as GraphNetwork, SecurityMode, Vertex,
-};
+use slipway_graph::{Digest, ExecOp, ExecOutput, Mount, MountKind, NetworkMode as GraphNetwork};
 use slipway_progress::LogStream;
 use tokio::sync::mpsc;
 
-use super::key::{cached_or_run, input, vertex_key};
+use super::key::input;
 use super::{Ctx, Done, SecretSource, SshSource, VertexError};
 use crate::executor::{
     Access, MountSpec, NetworkMode, OutputChunk, OutputStream, ProcessIo, RunSpec,
@@ -31,26 +29,6 @@ const EXECUTOR_MOUNTS: [&str; 9] = [
     "/etc/hostname",
     "/dev",
 ];
-
-pub(crate) async fn solve(
-    ctx: &Ctx,
-    digest: &Digest,
-    vertex: &Vertex,
-    op: &ExecOp,
-    inputs: &[Arc<Done>],
-) -> Result<Done, VertexError> {
-    if op.security == SecurityMode::Insecure {
-        return Err(VertexError::Unsupported {
-            what: "RUN --security=insecure",
-        });
-    }
-    ctx.inner.platforms.support(&vertex.platform)?;
-    let key = vertex_key(digest, vertex, inputs);
-    cached_or_run(ctx, digest, vertex, key, |key| {
-        run(ctx, digest, op, inputs, key)
-    })
-    .await
-}
 
 /// Everything a step holds while its process runs; released after it exits.
 #[derive(Default)]
@@ -76,7 +54,7 @@ impl Held {
     }
 }
 
-async fn run(
+pub(crate) async fn run(
     ctx: &Ctx,
     digest: &Digest,
     op: &ExecOp,

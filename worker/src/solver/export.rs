@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use oci_spec::image::{Config, Descriptor};
 use slipway_graph::{GraphOutput, ImageConfig};
 use slipway_oci::image::{write_image, HistoryEntry, ImageInput, ImageLayer, ImageOptions};
-use slipway_oci::layer::{write_overlay_layer, LayerOptions};
+use slipway_oci::layer::{write_overlay_layer, CompressionOptions, LayerOptions};
 
 use super::{blocking, Ctx, SolvedImage, VertexError};
 use crate::cache::LayerBlob;
@@ -104,9 +104,8 @@ pub(crate) async fn export(
     })
 }
 
-/// The cache variant name of a produced layer blob.
-fn variant(ctx: &Ctx) -> String {
-    let c = &ctx.req.export.compression;
+/// The cache variant name of a layer blob produced with `c`.
+fn variant(ctx: &Ctx, c: &CompressionOptions) -> String {
     let epoch = ctx
         .req
         .source_date_epoch
@@ -124,23 +123,46 @@ fn variant(ctx: &Ctx) -> String {
     .to_ascii_lowercase()
 }
 
-/// The blob of one snapshot: the pulled one, one produced earlier, or a new one.
-async fn layer_blob(ctx: &Ctx, layer: CommittedLayer) -> Result<LayerBlob, VertexError> {
-    let variant = variant(ctx);
+/// The blob of snapshot layer `chain` already in the content store: the pulled or
+/// imported one, else one produced earlier with `compression`.
+pub(crate) fn existing_blob(
+    ctx: &Ctx,
+    chain: &ChainId,
+    compression: &CompressionOptions,
+) -> Result<Option<LayerBlob>, VertexError> {
+    let variant = variant(ctx, compression);
     for v in ["source", variant.as_str()] {
-        if let Some(b) = ctx.inner.cache.layer(&layer.chain_id, v)? {
+        if let Some(b) = ctx.inner.cache.layer(chain, v)? {
             let present = b
                 .digest
                 .parse::<slipway_oci::Digest>()
                 .is_ok_and(|d| ctx.inner.store.exists(&d));
             if present {
-                return Ok(b);
+                return Ok(Some(b));
             }
         }
     }
+    Ok(None)
+}
+
+/// The blob of one snapshot for the image export.
+async fn layer_blob(ctx: &Ctx, layer: CommittedLayer) -> Result<LayerBlob, VertexError> {
+    layer_blob_as(ctx, layer, ctx.req.export.compression).await
+}
+
+/// The blob of one snapshot: the pulled one, one produced earlier, or a new one made with
+/// `compression`.
+pub(crate) async fn layer_blob_as(
+    ctx: &Ctx,
+    layer: CommittedLayer,
+    compression: CompressionOptions,
+) -> Result<LayerBlob, VertexError> {
+    if let Some(b) = existing_blob(ctx, &layer.chain_id, &compression)? {
+        return Ok(b);
+    }
     let store = ctx.inner.store.clone();
     let opts = LayerOptions {
-        compression: ctx.req.export.compression,
+        compression,
         source_date_epoch: ctx.req.source_date_epoch,
         media_types: ctx.req.export.media_types,
     };
@@ -159,7 +181,7 @@ async fn layer_blob(ctx: &Ctx, layer: CommittedLayer) -> Result<LayerBlob, Verte
     .await?;
     ctx.inner
         .cache
-        .put_layer(&layer.chain_id, &variant, &blob)?;
+        .put_layer(&layer.chain_id, &variant(ctx, &compression), &blob)?;
     Ok(blob)
 }
 

@@ -5,23 +5,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use slipway_fsutil::{apply_file_op, ApplyOptions};
-use slipway_graph::{Digest, FileAction, FileOp, Vertex};
+use slipway_graph::{FileAction, FileOp};
 
-use super::key::{cached_or_run, input, vertex_key};
+use super::key::input;
 use super::{blocking, Ctx, Done, VertexError};
 use crate::mounts::RemoveOnDrop;
 use crate::snapshot::{ActiveSnapshot, ChainId};
-
-pub(crate) async fn solve(
-    ctx: &Ctx,
-    digest: &Digest,
-    vertex: &Vertex,
-    op: &FileOp,
-    inputs: &[Arc<Done>],
-) -> Result<Done, VertexError> {
-    let key = vertex_key(digest, vertex, inputs);
-    cached_or_run(ctx, digest, vertex, key, |key| run(ctx, op, inputs, key)).await
-}
 
 /// The source roots of the copy actions, by input index.
 struct Sources {
@@ -91,7 +80,7 @@ async fn sources(ctx: &Ctx, op: &FileOp, inputs: &[Arc<Done>]) -> Result<Sources
     Ok(out)
 }
 
-async fn run(
+pub(crate) async fn run(
     ctx: &Ctx,
     op: &FileOp,
     inputs: &[Arc<Done>],

@@ -5,14 +5,15 @@ use std::sync::Arc;
 use slipway_fsutil::{checksum, ChecksumOptions};
 use slipway_graph::{Digest, FileAction, Op, Vertex};
 
+use super::lazy::Keyed;
 use super::{Ctx, Done, VertexError};
-use crate::cache::{CacheKey, KeyBuilder, ResultRecord};
+use crate::cache::{CacheKey, KeyBuilder};
 use crate::snapshot::ChainId;
 
 /// sha256 over the vertex's digest (its op, platform and input vertices), its platform and
 /// each input's cache key. A file op reading only some paths of a local context uses the
 /// checksum of those paths instead of the whole context's key.
-pub(crate) fn vertex_key(digest: &Digest, vertex: &Vertex, inputs: &[Arc<Done>]) -> CacheKey {
+pub(crate) fn vertex_key(digest: &Digest, vertex: &Vertex, inputs: &[Arc<Keyed>]) -> CacheKey {
     let mut k = KeyBuilder::new(vertex.op.kind());
     k.part("vertex", digest.as_str())
         .part("platform", &vertex.platform.to_string());
@@ -25,7 +26,7 @@ pub(crate) fn vertex_key(digest: &Digest, vertex: &Vertex, inputs: &[Arc<Done>])
     k.finish()
 }
 
-fn selected_paths_key(vertex: &Vertex, index: usize, done: &Done) -> Option<CacheKey> {
+fn selected_paths_key(vertex: &Vertex, index: usize, done: &Keyed) -> Option<CacheKey> {
     let Op::File(op) = &vertex.op else {
         return None;
     };
@@ -53,72 +54,12 @@ fn selected_paths_key(vertex: &Vertex, index: usize, done: &Done) -> Option<Cach
     Some(k.finish())
 }
 
-/// The cached result of `key`, unless the request ignores the cache or its snapshot is
-/// gone.
-pub(crate) fn lookup(ctx: &Ctx, key: &CacheKey) -> Result<Option<Option<ChainId>>, VertexError> {
-    if ctx.req.no_cache {
-        return Ok(None);
-    }
-    Ok(match ctx.inner.cache.result(key)? {
-        Some(ResultRecord { chain: None }) => Some(None),
-        Some(ResultRecord { chain: Some(c) }) if ctx.inner.snapshotter.contains(&c) => {
-            Some(Some(c))
-        }
-        _ => None,
-    })
-}
-
 /// The finished input `index` of a vertex.
 pub(crate) fn input(inputs: &[Arc<Done>], index: u32) -> Result<&Arc<Done>, VertexError> {
     usize::try_from(index)
         .ok()
         .and_then(|i| inputs.get(i))
         .ok_or(VertexError::BadInput { index })
-}
-
-/// Reports `key` as cached if it is, else runs `work` (which returns the output snapshot),
-/// records the result under `key` and reports the duration.
-pub(crate) async fn cached_or_run<Fut>(
-    ctx: &Ctx,
-    digest: &Digest,
-    vertex: &Vertex,
-    key: CacheKey,
-    work: impl FnOnce(CacheKey) -> Fut,
-) -> Result<Done, VertexError>
-where
-    Fut: std::future::Future<Output = Result<Option<ChainId>, VertexError>>,
-{
-    use slipway_progress::VertexStatus;
-    if let Some(chain) = lookup(ctx, &key)? {
-        ctx.progress
-            .vertex(digest, vertex, VertexStatus::Cached)
-            .await;
-        return Ok(Done {
-            chain,
-            key,
-            listing: None,
-        });
-    }
-    ctx.progress
-        .vertex(digest, vertex, VertexStatus::Started)
-        .await;
-    let started = std::time::Instant::now();
-    let chain = work(key.clone()).await?;
-    ctx.inner.cache.put_result(
-        &key,
-        &ResultRecord {
-            chain: chain.clone(),
-        },
-    )?;
-    let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    ctx.progress
-        .vertex(digest, vertex, VertexStatus::Done { duration_ms })
-        .await;
-    Ok(Done {
-        chain,
-        key,
-        listing: None,
-    })
 }
 
 /// The snapshot ID for a new result of `key`: derived from the key, unless a snapshot of

@@ -4,24 +4,11 @@
 
 use std::sync::Arc;
 
-use slipway_graph::{Digest, Vertex};
-
-use super::key::{cached_or_run, vertex_key};
 use super::{blocking, Ctx, Done, VertexError};
 use crate::cache::{CacheKey, KeyBuilder};
 use crate::snapshot::ChainId;
 
-pub(crate) async fn solve(
-    ctx: &Ctx,
-    digest: &Digest,
-    vertex: &Vertex,
-    inputs: &[Arc<Done>],
-) -> Result<Done, VertexError> {
-    let key = vertex_key(digest, vertex, inputs);
-    cached_or_run(ctx, digest, vertex, key, |key| run(ctx, inputs, key)).await
-}
-
-async fn run(
+pub(crate) async fn run(
     ctx: &Ctx,
     inputs: &[Arc<Done>],
     key: CacheKey,

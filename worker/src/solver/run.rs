@@ -1,18 +1,20 @@
-//! Scheduling a solve: one task per needed vertex, waiting for its inputs, bounded by a
-//! semaphore; the first failure cancels the rest; outputs are exported at the end.
+//! Scheduling a solve: per needed vertex a key phase (waiting for its inputs' keys) and a
+//! result phase that runs only when an output or a dependent that missed the cache needs
+//! it (see [`super::lazy`]); execution is bounded by a semaphore; the first failure cancels
+//! the rest; outputs are exported at the end, then cache records are collected.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
 use futures_util::future::{BoxFuture, FutureExt, Shared};
 use slipway_fsutil::Listing;
-use slipway_graph::{Digest, Graph, Op, SourceOp, Vertex};
+use slipway_graph::{Digest, Graph, Op, Vertex};
 use slipway_progress::{ProgressEvent, VertexStatus};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use super::lazy::{KeyState, Keyed};
 use super::progress::Progress;
 use super::worker::Inner;
 use super::{SolveError, SolveRequest, SolveResult, VertexError};
@@ -30,13 +32,13 @@ pub(crate) struct Done {
 
 /// Why a vertex has no result; the error itself is kept in [`Ctx::failure`].
 #[derive(Debug, Clone, Copy)]
-enum Failed {
+pub(crate) enum Failed {
     Failed,
     Cancelled,
 }
 
-type Outcome = Result<Arc<Done>, Failed>;
-type VertexFuture = Shared<BoxFuture<'static, Outcome>>;
+pub(crate) type Outcome = Result<Arc<Done>, Failed>;
+pub(crate) type VertexFuture = Shared<BoxFuture<'static, Outcome>>;
 
 /// What every vertex task shares.
 pub(crate) struct Ctx {
@@ -45,6 +47,8 @@ pub(crate) struct Ctx {
     pub progress: Progress,
     pub cancel: CancellationToken,
     failure: Mutex<Option<SolveError>>,
+    /// Remote caches that failed to answer (each is warned about once).
+    remote_warned: Mutex<BTreeSet<usize>>,
 }
 
 impl Ctx {
@@ -56,7 +60,56 @@ impl Ctx {
         }
         self.cancel.cancel();
     }
+
+    /// Warns once that remote cache `source` failed; the solve goes on without its answer.
+    pub(crate) async fn remote_failed(&self, source: usize, err: &crate::remote::RemoteCacheError) {
+        let first = self
+            .remote_warned
+            .lock()
+            .map(|mut w| w.insert(source))
+            .unwrap_or(false);
+        if first {
+            tracing::warn!(error = %err, "cache import failed");
+            self.progress
+                .warning(None, format!("importing cache: {err}; going on without it"))
+                .await;
+        }
+    }
+
+    /// Reports `err` on the vertex and fails the solve.
+    async fn vertex_failed(&self, digest: &Digest, vertex: &Vertex, err: VertexError) -> Failed {
+        let cancelled = matches!(err, VertexError::Cancelled)
+            || matches!(
+                err,
+                VertexError::Exec(crate::executor::ExecError::Cancelled { .. })
+            ) && self.cancel.is_cancelled();
+        if cancelled {
+            self.progress
+                .vertex(digest, vertex, VertexStatus::Cancelled)
+                .await;
+            return Failed::Cancelled;
+        }
+        tracing::debug!(vertex = %digest, error = %err, "vertex failed");
+        self.progress
+            .vertex(
+                digest,
+                vertex,
+                VertexStatus::Error {
+                    message: err.to_string(),
+                },
+            )
+            .await;
+        self.fail(SolveError::Vertex {
+            vertex: digest.clone(),
+            name: super::progress::display_name(digest, vertex),
+            source: Box::new(err),
+        });
+        Failed::Failed
+    }
 }
+
+pub(crate) type KeyOutcome = Result<Arc<Keyed>, Failed>;
+pub(crate) type KeyFuture = Shared<BoxFuture<'static, KeyOutcome>>;
 
 pub(crate) async fn solve(
     inner: Arc<Inner>,
@@ -78,38 +131,57 @@ pub(crate) async fn solve(
         progress: Progress::new(progress),
         cancel: outer.child_token(),
         failure: Mutex::new(None),
+        remote_warned: Mutex::new(BTreeSet::new()),
     });
-    let mut futures: HashMap<Digest, VertexFuture> = HashMap::new();
+    // Every key phase runs; a result phase runs when an output or a missing dependent
+    // needs it.
+    let mut keys: HashMap<Digest, KeyFuture> = HashMap::new();
+    let mut results: HashMap<Digest, VertexFuture> = HashMap::new();
     let mut tasks = JoinSet::new();
     for digest in &order {
         let Some(vertex) = ctx.req.graph.get(digest) else {
             continue;
         };
-        let inputs: Vec<(Digest, VertexFuture)> = vertex
+        let input_keys: Vec<(Digest, KeyFuture)> = vertex
+            .inputs
+            .iter()
+            .filter_map(|i| keys.get(&i.vertex).map(|f| (i.vertex.clone(), f.clone())))
+            .collect();
+        let input_results: Vec<(Digest, VertexFuture)> = vertex
             .inputs
             .iter()
             .filter_map(|i| {
-                futures
+                results
                     .get(&i.vertex)
                     .map(|f| (i.vertex.clone(), f.clone()))
             })
             .collect();
-        let fut = vertex_task(ctx.clone(), digest.clone(), inputs)
+        let key = key_task(ctx.clone(), digest.clone(), input_keys)
             .boxed()
             .shared();
-        tasks.spawn(fut.clone());
-        futures.insert(digest.clone(), fut);
+        tasks.spawn(key.clone().map(|_| ()));
+        let result = result_task(ctx.clone(), digest.clone(), key.clone(), input_results)
+            .boxed()
+            .shared();
+        keys.insert(digest.clone(), key);
+        results.insert(digest.clone(), result);
+    }
+    let root_futures: Vec<Option<VertexFuture>> = ctx
+        .req
+        .graph
+        .outputs
+        .iter()
+        .map(|o| o.root.as_ref().and_then(|r| results.get(r).cloned()))
+        .collect();
+    for f in root_futures.iter().flatten() {
+        tasks.spawn(f.clone().map(|_| ()));
     }
     let mut roots = Vec::new();
-    for output in &ctx.req.graph.outputs {
-        let done = match &output.root {
-            Some(root) => match futures.get(root) {
-                Some(f) => f.clone().await.ok(),
-                None => None,
-            },
+    for f in root_futures {
+        roots.push(match f {
+            Some(f) => f.await.ok(),
             None => None,
-        };
-        roots.push(done);
+        });
     }
     // Every task finishes (and cleans up) before the solve returns.
     while tasks.join_next().await.is_some() {}
@@ -119,6 +191,7 @@ pub(crate) async fn solve(
     if ctx.cancel.is_cancelled() {
         return Err(SolveError::Cancelled);
     }
+    report_skipped(&ctx, &order, &keys, &results).await;
     let mut exports = Vec::new();
     for (output, done) in ctx.req.graph.outputs.iter().zip(roots) {
         let chain = match (&output.root, done) {
@@ -146,10 +219,38 @@ pub(crate) async fn solve(
         });
     }
     let images = futures_util::future::try_join_all(exports).await?;
-    Ok(SolveResult {
-        images,
-        cache: Vec::new(),
-    })
+    let cache = match ctx.req.cache_export {
+        Some(opts) => super::records::collect(&ctx, &order, &keys, &results, &images, opts)
+            .await
+            .map_err(|e| SolveError::CacheExport {
+                source: Box::new(e),
+            })?,
+        None => Vec::new(),
+    };
+    Ok(SolveResult { images, cache })
+}
+
+/// Vertices whose key missed but whose result nothing needed (a later step was cached):
+/// reported as cached, as BuildKit does.
+async fn report_skipped(
+    ctx: &Ctx,
+    order: &[Digest],
+    keys: &HashMap<Digest, KeyFuture>,
+    results: &HashMap<Digest, VertexFuture>,
+) {
+    for digest in order {
+        let (Some(key), Some(result)) = (keys.get(digest), results.get(digest)) else {
+            continue;
+        };
+        let missed = matches!(key.peek(), Some(Ok(k)) if !k.state.reported());
+        if missed && result.peek().is_none() {
+            if let Some(vertex) = ctx.req.graph.get(digest) {
+                ctx.progress
+                    .vertex(digest, vertex, VertexStatus::Cached)
+                    .await;
+            }
+        }
+    }
 }
 
 /// The roots of the outputs and everything they depend on.
@@ -162,29 +263,66 @@ fn needed_vertices(graph: &Graph) -> Result<BTreeSet<Digest>, SolveError> {
     Ok(out)
 }
 
-async fn vertex_task(
+async fn key_task(ctx: Arc<Ctx>, digest: Digest, inputs: Vec<(Digest, KeyFuture)>) -> KeyOutcome {
+    let Some(vertex) = ctx.req.graph.get(&digest).cloned() else {
+        return Err(Failed::Failed);
+    };
+    let mut got = HashMap::new();
+    for (input, fut) in inputs {
+        got.insert(input, fut.await?);
+    }
+    let mut ordered = Vec::with_capacity(vertex.inputs.len());
+    for input in &vertex.inputs {
+        match got.get(&input.vertex).cloned() {
+            Some(k) => ordered.push(k),
+            None => return Err(Failed::Failed),
+        }
+    }
+    // Sources do their work (pulls, context copies) here: bounded like any step.
+    let _permit = if matches!(vertex.op, Op::Source(_)) {
+        let permit = tokio::select! {
+            p = ctx.inner.permits.acquire() => p,
+            _ = ctx.cancel.cancelled() => return Err(Failed::Cancelled),
+        };
+        Some(permit.map_err(|_| Failed::Cancelled)?)
+    } else {
+        None
+    };
+    if ctx.cancel.is_cancelled() {
+        return Err(Failed::Cancelled);
+    }
+    match super::lazy::key_phase(&ctx, &digest, &vertex, &ordered).await {
+        Ok(k) => Ok(Arc::new(k)),
+        Err(e) => Err(ctx.vertex_failed(&digest, &vertex, e).await),
+    }
+}
+
+async fn result_task(
     ctx: Arc<Ctx>,
     digest: Digest,
+    key: KeyFuture,
     inputs: Vec<(Digest, VertexFuture)>,
 ) -> Outcome {
     let Some(vertex) = ctx.req.graph.get(&digest).cloned() else {
         return Err(Failed::Failed);
     };
-    let mut done_inputs = HashMap::new();
-    for (input, fut) in inputs {
-        match fut.await {
-            Ok(d) => {
-                done_inputs.insert(input, d);
-            }
-            Err(f) => return Err(f),
+    let keyed = key.await?;
+    let mut ordered = Vec::new();
+    if matches!(keyed.state, KeyState::Miss) {
+        // Inputs are needed only to run: their result phases start now, in parallel.
+        let (names, futs): (Vec<Digest>, Vec<VertexFuture>) = inputs.into_iter().unzip();
+        let mut got = HashMap::new();
+        for (name, outcome) in names
+            .into_iter()
+            .zip(futures_util::future::join_all(futs).await)
+        {
+            got.insert(name, outcome?);
         }
-    }
-    // Inputs again in the vertex's order (a vertex may use one input twice).
-    let mut ordered = Vec::with_capacity(vertex.inputs.len());
-    for input in &vertex.inputs {
-        match done_inputs.get(&input.vertex).cloned() {
-            Some(d) => ordered.push(d),
-            None => return Err(Failed::Failed),
+        for input in &vertex.inputs {
+            match got.get(&input.vertex).cloned() {
+                Some(d) => ordered.push(d),
+                None => return Err(Failed::Failed),
+            }
         }
     }
     let permit = tokio::select! {
@@ -197,62 +335,8 @@ async fn vertex_task(
     if ctx.cancel.is_cancelled() {
         return Err(Failed::Cancelled);
     }
-    let started = Instant::now();
-    match run_vertex(&ctx, &digest, &vertex, &ordered).await {
+    match super::lazy::result_phase(&ctx, &digest, &vertex, &keyed, &ordered).await {
         Ok(done) => Ok(Arc::new(done)),
-        Err(VertexError::Cancelled) => {
-            ctx.progress
-                .vertex(&digest, &vertex, VertexStatus::Cancelled)
-                .await;
-            Err(Failed::Cancelled)
-        }
-        Err(VertexError::Exec(crate::executor::ExecError::Cancelled { .. }))
-            if ctx.cancel.is_cancelled() =>
-        {
-            ctx.progress
-                .vertex(&digest, &vertex, VertexStatus::Cancelled)
-                .await;
-            Err(Failed::Cancelled)
-        }
-        Err(e) => {
-            tracing::debug!(vertex = %digest, elapsed = ?started.elapsed(), error = %e, "vertex failed");
-            ctx.progress
-                .vertex(
-                    &digest,
-                    &vertex,
-                    VertexStatus::Error {
-                        message: e.to_string(),
-                    },
-                )
-                .await;
-            ctx.fail(SolveError::Vertex {
-                vertex: digest.clone(),
-                name: super::progress::display_name(&digest, &vertex),
-                source: Box::new(e),
-            });
-            Err(Failed::Failed)
-        }
-    }
-}
-
-async fn run_vertex(
-    ctx: &Ctx,
-    digest: &Digest,
-    vertex: &Vertex,
-    inputs: &[Arc<Done>],
-) -> Result<Done, VertexError> {
-    match &vertex.op {
-        Op::Source(SourceOp::Image(src)) => {
-            crate::source::image::solve(ctx, digest, vertex, src).await
-        }
-        Op::Source(SourceOp::Local(src)) => {
-            crate::source::local::solve(ctx, digest, vertex, src).await
-        }
-        Op::Source(SourceOp::Http(src)) => {
-            crate::source::http::solve(ctx, digest, vertex, src).await
-        }
-        Op::Exec(op) => super::exec::solve(ctx, digest, vertex, op, inputs).await,
-        Op::File(op) => super::file::solve(ctx, digest, vertex, op, inputs).await,
-        Op::Merge(_) => super::merge::solve(ctx, digest, vertex, inputs).await,
+        Err(e) => Err(ctx.vertex_failed(&digest, &vertex, e).await),
     }
 }

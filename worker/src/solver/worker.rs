@@ -39,6 +39,8 @@ pub(crate) struct Inner {
     /// matches, so an unchanged context is not read again).
     pub hash_caches:
         std::sync::Mutex<std::collections::HashMap<PathBuf, Arc<slipway_fsutil::HashCache>>>,
+    /// Held while a remote cache hit is unpacked (hits share base layers).
+    pub imports: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for Worker {
@@ -126,6 +128,7 @@ impl Worker {
                 parallelism,
                 permits: Arc::new(tokio::sync::Semaphore::new(parallelism.max(1))),
                 hash_caches: Default::default(),
+                imports: tokio::sync::Mutex::new(()),
             }),
         })
     }

@@ -14,7 +14,7 @@ use slipway_oci::layer::{apply_layer, ApplyOptions};
 use slipway_oci::registry::{self, Reference};
 use slipway_progress::VertexStatus;
 
-use crate::cache::{ImageRecord, KeyBuilder, LayerBlob};
+use crate::cache::{CacheKey, ImageRecord, KeyBuilder, LayerBlob};
 use crate::snapshot::ChainId;
 use crate::solver::{blocking, Ctx, Done, VertexError};
 
@@ -138,11 +138,50 @@ pub(crate) async fn solve(
     Ok(done(digest, record))
 }
 
-fn done(digest: &Digest, rec: ImageRecord) -> Done {
-    let key = KeyBuilder::new("image")
+/// The cache key of a base image: its vertex and the manifest it resolved to.
+fn image_key(digest: &Digest, manifest_digest: &str) -> CacheKey {
+    KeyBuilder::new("image")
         .part("vertex", digest.as_str())
-        .part("manifest", &rec.manifest_digest)
-        .finish();
+        .part("manifest", manifest_digest)
+        .finish()
+}
+
+/// The key of a base image pinned to a manifest digest that is not unpacked here yet:
+/// known without the network, so the image is pulled only if a step that uses it runs.
+/// `None`: solve it now ([`solve`]), because it is here already or not pinned.
+pub(crate) fn lazy_key(
+    ctx: &Ctx,
+    digest: &Digest,
+    src: &ImageSource,
+) -> Result<Option<CacheKey>, VertexError> {
+    let Some(resolved) = &src.resolved else {
+        return Ok(None);
+    };
+    if src.reference == "scratch" {
+        return Ok(None);
+    }
+    let reference =
+        registry::parse_reference(&src.reference)?.clone_with_digest(resolved.to_string());
+    let platform = ctx
+        .req
+        .graph
+        .get(digest)
+        .map(|v| v.platform.to_string())
+        .unwrap_or_default();
+    if let Some(rec) = ctx.inner.cache.image(&reference.whole(), &platform)? {
+        if rec
+            .chain
+            .as_ref()
+            .is_none_or(|c| ctx.inner.snapshotter.contains(c))
+        {
+            return Ok(None);
+        }
+    }
+    Ok(Some(image_key(digest, resolved.as_str())))
+}
+
+fn done(digest: &Digest, rec: ImageRecord) -> Done {
+    let key = image_key(digest, &rec.manifest_digest);
     Done {
         chain: rec.chain,
         key,
@@ -225,7 +264,7 @@ async fn pull_layer(
 }
 
 /// Applies the stored blob into a new snapshot layer `chain` (whiteouts in overlay form).
-async fn unpack(
+pub(crate) async fn unpack(
     ctx: &Ctx,
     blob: &slipway_oci::Digest,
     chain: &ChainId,
