@@ -7,6 +7,22 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+pub mod format;
+pub mod inline;
+pub mod local;
+pub mod registry;
+mod registry_cache;
+mod store_copy;
+
+pub use format::{CACHE_CONFIG_MEDIA_TYPE, CACHE_VERSION};
+pub use inline::{inline_cache_value, parse_inline, INLINE_KEY};
+pub use local::{export_to_dir, LocalCache};
+pub use registry::{
+    export_to_registry, push_cache_blobs, write_cache_manifest, PushSummary,
+    RegistryExportOptions, RegistryExportReport,
+};
+pub use registry_cache::RegistryCache;
+
 use futures_util::future::BoxFuture;
 pub use slipway_farm::cache::{CacheLayer, CacheRecord};
 use slipway_oci::ContentStore;
@@ -65,4 +81,6 @@ pub enum RemoteCacheError {
     },
     #[error("{origin}: {reason}")]
     Transport { origin: String, reason: String },
+    #[error("cache reference {reference:?}: {reason}")]
+    InvalidReference { reference: String, reason: String },
 }
