@@ -3,12 +3,13 @@
 
 use crate::digest::BlobDigest;
 use crate::error::{DataPlaneError, RemoteErrorKind};
-use crate::protocol::{read_line, write_line, Request, Response};
+use crate::protocol::{read_line, write_line, Request, Response, MAX_BATCH};
 use crate::stats::{StatsCounter, TransferStats};
 use crate::transport::client_endpoint;
 use slipway_oci::digest::Digester;
 use slipway_oci::Digest;
 use slipway_tls::Security;
+use std::collections::HashSet;
 use std::fmt::Display;
 use std::io;
 use std::net::SocketAddr;
@@ -28,6 +29,21 @@ pub enum PutOutcome {
     Stored { bytes: u64 },
     /// The server had the blob already; nothing was sent.
     AlreadyPresent { size: u64 },
+}
+
+/// How [`BlobClient::put_with`] uploads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PutOptions {
+    /// Feed the digest to the server's [`received`](crate::BlobServer::received) subscribers
+    /// once stored (a worker records such blobs with the coordinators). Context file blobs
+    /// are not announced: they are found through their manifest.
+    pub announce: bool,
+}
+
+impl Default for PutOptions {
+    fn default() -> Self {
+        PutOptions { announce: true }
+    }
 }
 
 /// What [`BlobClient::get`] did.
@@ -116,6 +132,33 @@ impl BlobClient {
         }
     }
 
+    /// Which of `digests` the server lacks, in the given order: one round trip per
+    /// [`MAX_BATCH`] digests.
+    pub async fn missing(&self, digests: &[Digest]) -> Result<Vec<Digest>, DataPlaneError> {
+        let mut lacking = Vec::new();
+        for batch in digests.chunks(MAX_BATCH) {
+            let Some(first) = batch.first() else { continue };
+            let request = Request::Missing {
+                digests: batch.to_vec(),
+            };
+            let mut call = self.call("missing", *first, &request).await?;
+            let _ = call.send.finish();
+            match call.answer().await? {
+                Response::Missing { digests } => {
+                    let asked: HashSet<&Digest> = batch.iter().collect();
+                    if let Some(odd) = digests.iter().find(|d| !asked.contains(d)) {
+                        return Err(call.protocol(format!(
+                            "the server named {odd} missing, which was not asked about"
+                        )));
+                    }
+                    lacking.extend(digests);
+                }
+                other => return Err(call.unexpected(other)),
+            }
+        }
+        Ok(lacking)
+    }
+
     /// Uploads the file at `path` as `digest`. The server verifies size and digest before the
     /// blob becomes visible; a mismatch is a [`DataPlaneError::Remote`] with
     /// [`RemoteErrorKind::DigestMismatch`] and leaves nothing behind.
@@ -123,6 +166,16 @@ impl BlobClient {
         &self,
         digest: &D,
         path: &Path,
+    ) -> Result<PutOutcome, DataPlaneError> {
+        self.put_with(digest, path, &PutOptions::default()).await
+    }
+
+    /// [`put`](Self::put) with options. The file is streamed from disk.
+    pub async fn put_with<D: BlobDigest + ?Sized>(
+        &self,
+        digest: &D,
+        path: &Path,
+        opts: &PutOptions,
     ) -> Result<PutOutcome, DataPlaneError> {
         let digest = digest.to_blob_digest()?;
         let io_err = |what| {
@@ -132,13 +185,40 @@ impl BlobClient {
                 source,
             }
         };
-        let mut file = tokio::fs::File::open(path)
+        let file = tokio::fs::File::open(path)
             .await
             .map_err(io_err("opening"))?;
         let size = file.metadata().await.map_err(io_err("reading"))?.len();
-        let mut call = self
-            .call("put", digest, &Request::Put { digest, size })
-            .await?;
+        self.put_reader(digest, size, file, path, opts).await
+    }
+
+    /// Uploads `bytes` as `digest` (for small blobs built in memory).
+    pub async fn put_bytes<D: BlobDigest + ?Sized>(
+        &self,
+        digest: &D,
+        bytes: &[u8],
+        opts: &PutOptions,
+    ) -> Result<PutOutcome, DataPlaneError> {
+        let digest = digest.to_blob_digest()?;
+        let size = bytes.len() as u64;
+        self.put_reader(digest, size, bytes, Path::new("<memory>"), opts)
+            .await
+    }
+
+    async fn put_reader<R: tokio::io::AsyncRead + Unpin>(
+        &self,
+        digest: Digest,
+        size: u64,
+        mut reader: R,
+        path: &Path,
+        opts: &PutOptions,
+    ) -> Result<PutOutcome, DataPlaneError> {
+        let request = Request::Put {
+            digest,
+            size,
+            announce: opts.announce,
+        };
+        let mut call = self.call("put", digest, &request).await?;
         match call.answer().await? {
             Response::Ready => {}
             Response::Present { size } => {
@@ -151,10 +231,14 @@ impl BlobClient {
         let mut left = size;
         while left > 0 {
             let want = usize::try_from(left).unwrap_or(CHUNK).min(CHUNK);
-            let n = file
+            let n = reader
                 .read(&mut buf[..want])
                 .await
-                .map_err(io_err("reading"))?;
+                .map_err(|source| DataPlaneError::Io {
+                    path: path.to_path_buf(),
+                    what: "reading",
+                    source,
+                })?;
             if n == 0 {
                 let _ = call.send.reset(quinn::VarInt::from_u32(1));
                 return Err(DataPlaneError::SizeMismatch {

@@ -20,6 +20,11 @@
 //! | `{"op":"has","digest":D}`                              | `{"status":"present","size":N}` or `{"status":"absent"}` |
 //! | `{"op":"get","digest":D,"offset":O}`                   | `{"status":"sending","size":N,"offset":O}` then the `N-O` bytes from `O`, then end of stream |
 //! | `{"op":"put","digest":D,"size":N}`                     | `{"status":"present","size":N}` (nothing to send) or `{"status":"ready"}`; after `ready` the client sends exactly `N` bytes and ends its stream; the server answers `{"status":"stored","size":N}` once the blob is verified and visible |
+//! | `{"op":"missing","digests":[D,...]}` (at most 512)      | `{"status":"missing","digests":[D,...]}`: the ones the server lacks, in request order |
+//!
+//! A put may carry `"announce":false`: the stored digest is then not fed to the server's
+//! [`BlobServer::received`] subscribers (a worker records announced blobs with the
+//! coordinators; build-context file blobs are found through their context manifest instead).
 //!
 //! Any request can instead be answered `{"status":"error","kind":K,"message":M}` with `K` one of
 //! `not_found`, `digest_mismatch`, `size_mismatch`, `offset_beyond_end`, `bad_request`,
@@ -37,9 +42,10 @@ mod stats;
 mod store;
 mod transport;
 
-pub use client::{BlobClient, GetOutcome, PutOutcome};
+pub use client::{BlobClient, GetOutcome, PutOptions, PutOutcome};
 pub use digest::BlobDigest;
 pub use error::{DataPlaneError, RemoteErrorKind};
+pub use protocol::MAX_BATCH;
 pub use server::BlobServer;
 pub use stats::TransferStats;
 pub use store::BlobStoreDir;

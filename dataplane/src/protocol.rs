@@ -8,14 +8,41 @@ use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWrite, AsyncWr
 
 /// Longest control line accepted.
 pub(crate) const MAX_LINE: u64 = 64 * 1024;
+/// Most digests in one `missing` request (a digest is 71 bytes plus quotes and comma, so a
+/// full batch stays well under [`MAX_LINE`]).
+pub const MAX_BATCH: usize = 512;
 
 /// A request, the first line of a stream.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub(crate) enum Request {
-    Has { digest: Digest },
-    Get { digest: Digest, offset: u64 },
-    Put { digest: Digest, size: u64 },
+    Has {
+        digest: Digest,
+    },
+    Get {
+        digest: Digest,
+        offset: u64,
+    },
+    Put {
+        digest: Digest,
+        size: u64,
+        /// Whether the server feeds the stored digest to its
+        /// [`received`](crate::BlobServer::received) subscribers (default true).
+        #[serde(default = "yes", skip_serializing_if = "is_true")]
+        announce: bool,
+    },
+    /// Which of `digests` the server lacks (at most [`MAX_BATCH`]).
+    Missing {
+        digests: Vec<Digest>,
+    },
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 /// An answer line from the server.
@@ -33,6 +60,10 @@ pub(crate) enum Response {
     Ready,
     Stored {
         size: u64,
+    },
+    /// The digests of a `missing` request the server lacks, in request order.
+    Missing {
+        digests: Vec<Digest>,
     },
     Error {
         kind: RemoteErrorKind,
@@ -126,6 +157,49 @@ mod tests {
             }
         );
         assert_eq!(read_line::<_, Response>(&mut r).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn put_announces_by_default_and_batches_fit_a_line() {
+        let d = Digest::of(b"x");
+        let mut buf = Vec::new();
+        write_line(
+            &mut buf,
+            &Request::Put {
+                digest: d,
+                size: 1,
+                announce: true,
+            },
+        )
+        .await
+        .unwrap();
+        let line = String::from_utf8(buf).unwrap();
+        assert_eq!(
+            line,
+            format!("{{\"op\":\"put\",\"digest\":\"{d}\",\"size\":1}}\n")
+        );
+        let quiet =
+            format!("{{\"op\":\"put\",\"digest\":\"{d}\",\"size\":1,\"announce\":false}}\n");
+        let mut r = tokio::io::BufReader::new(quiet.as_bytes());
+        let req: Request = read_line(&mut r).await.unwrap().unwrap();
+        assert!(matches!(
+            req,
+            Request::Put {
+                announce: false,
+                ..
+            }
+        ));
+
+        let full = Request::Missing {
+            digests: (0..MAX_BATCH as u32)
+                .map(|i| Digest::of(&i.to_le_bytes()))
+                .collect(),
+        };
+        let mut buf = Vec::new();
+        write_line(&mut buf, &full).await.unwrap();
+        assert!((buf.len() as u64) < MAX_LINE, "{} bytes", buf.len());
+        let mut r = tokio::io::BufReader::new(buf.as_slice());
+        assert_eq!(read_line::<_, Request>(&mut r).await.unwrap(), Some(full));
     }
 
     #[tokio::test]

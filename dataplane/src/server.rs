@@ -1,7 +1,7 @@
 //! The blob server: a quinn endpoint answering has/get/put streams over a [`BlobStoreDir`].
 
 use crate::error::{DataPlaneError, RemoteErrorKind};
-use crate::protocol::{read_line, write_line, Request, Response};
+use crate::protocol::{read_line, write_line, Request, Response, MAX_BATCH};
 use crate::stats::{StatsCounter, TransferStats};
 use crate::store::BlobStoreDir;
 use crate::transport::server_endpoint;
@@ -172,8 +172,28 @@ async fn serve_stream(
             write_line(&mut send, &answer).await?;
         }
         Request::Get { digest, offset } => send_blob(&mut send, shared, digest, offset).await?,
-        Request::Put { digest, size } => {
-            receive_blob(&mut send, recv, shared, digest, size).await?
+        Request::Put {
+            digest,
+            size,
+            announce,
+        } => receive_blob(&mut send, recv, shared, digest, size, announce).await?,
+        Request::Missing { digests } => {
+            let answer = if digests.len() > MAX_BATCH {
+                Response::error(
+                    RemoteErrorKind::BadRequest,
+                    format!("more than {MAX_BATCH} digests in one request"),
+                )
+            } else {
+                let mut missing = Vec::new();
+                for digest in digests {
+                    match tokio::fs::metadata(shared.store.blob_path(&digest)).await {
+                        Ok(meta) if meta.is_file() => {}
+                        _ => missing.push(digest),
+                    }
+                }
+                Response::Missing { digests: missing }
+            };
+            write_line(&mut send, &answer).await?;
         }
     }
     finish(send).await
@@ -249,6 +269,7 @@ async fn receive_blob(
     shared: &Shared,
     digest: Digest,
     size: u64,
+    announce: bool,
 ) -> io::Result<()> {
     let path = shared.store.blob_path(&digest);
     if let Ok(meta) = tokio::fs::metadata(&path).await {
@@ -264,7 +285,9 @@ async fn receive_blob(
         Ingest::Done => match tokio::fs::rename(&tmp, &path).await {
             Ok(()) => {
                 shared.stats.blob_received();
-                lock(&shared.subscribers).retain(|tx| tx.send(digest).is_ok());
+                if announce {
+                    lock(&shared.subscribers).retain(|tx| tx.send(digest).is_ok());
+                }
                 Response::Stored { size }
             }
             Err(e) => Response::error(RemoteErrorKind::Internal, format!("storing {digest}: {e}")),
