@@ -124,10 +124,11 @@ impl Coordinator {
                 media_types: plan.media_types,
                 ..ExportOptions::default()
             },
-            cache_imports: Vec::new(),
-            cache_export: None,
+            cache_imports: crate::cache_io::imports(&self.registry, &req.cache_from, &progress)
+                .await,
+            cache_export: crate::cache_io::export_options(&req.cache_to),
         };
-        let solved = match self
+        let mut solved = match self
             .worker
             .solve(solve, progress.clone(), cancel.clone())
             .await
@@ -150,6 +151,13 @@ impl Coordinator {
         };
         if cancel.is_cancelled() {
             return Err(BuildError::Canceled);
+        }
+        if req
+            .cache_to
+            .iter()
+            .any(|e| e.target == slipway_farm::cache::CacheExportTarget::Inline)
+        {
+            crate::cache_io::embed_inline(self.worker.store(), &mut solved.images, &solved.cache)?;
         }
         let images: Vec<PlatformImage> = solved
             .images
@@ -177,6 +185,20 @@ impl Coordinator {
             r = self.export(&plan, &root, &platforms, &req, &progress, &build_id) => r?,
             _ = cancel.cancelled() => return Err(BuildError::Canceled),
         };
+        if !req.cache_to.is_empty() {
+            let step = Step::start(&progress, &build_id, "exporting cache").await;
+            let r = crate::cache_io::run_exports(
+                &req.cache_to,
+                &solved.cache,
+                &solved.images,
+                self.worker.store(),
+                &self.registry,
+                &progress,
+            )
+            .await;
+            step.end(&progress, r.as_ref().err()).await;
+            r?;
+        }
         Ok(BuildResult {
             build_ref: format!("slipway/embedded/{build_id}"),
             root,

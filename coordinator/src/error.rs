@@ -45,6 +45,8 @@ pub enum BuildError {
         #[source]
         source: std::io::Error,
     },
+    #[error("exporting cache to {target}: {message}")]
+    CacheExport { target: String, message: String },
     #[error("{what} is not supported yet")]
     NotSupported { what: String },
     #[error("internal error: {what} task failed: {message}")]

@@ -10,6 +10,7 @@
 //! Invariant: decisions (output parsing, export plans, stitching) are pure functions; IO
 //! lives in [`coordinator`], [`export`] and [`resolver`].
 
+mod cache_io;
 pub mod coordinator;
 pub mod error;
 mod excerpt;

@@ -45,4 +45,8 @@ pub struct BuildRequest {
     /// `--network`: the default network of RUN steps.
     pub network: NetworkMode,
     pub source_date_epoch: Option<i64>,
+    /// `--cache-from`, in order.
+    pub cache_from: Vec<slipway_farm::cache::CacheImport>,
+    /// `--cache-to`.
+    pub cache_to: Vec<slipway_farm::cache::CacheExport>,
 }

@@ -1,6 +1,7 @@
 //! `slipway build [PATH|-]`: buildx's `build`, in embedded mode (the coordinator and one
 //! worker in this process) or on a farm (`--builder`).
 
+mod cache_flags;
 pub(crate) mod flags;
 mod request;
 mod session;
@@ -54,6 +55,13 @@ pub struct BuildArgs {
     /// Do not use the cache.
     #[arg(long = "no-cache")]
     pub no_cache: bool,
+    /// External cache sources (`type=registry,ref=R`, `type=local,src=D`, or a reference).
+    #[arg(long = "cache-from")]
+    pub cache_from: Vec<String>,
+    /// Cache export destinations (`type=registry,ref=R,mode=min|max`, `type=inline`,
+    /// `type=local,dest=D`).
+    #[arg(long = "cache-to")]
+    pub cache_to: Vec<String>,
     /// Re-resolve base images.
     #[arg(long)]
     pub pull: bool,

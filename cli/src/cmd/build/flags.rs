@@ -14,7 +14,7 @@ pub struct FlagError {
     pub message: String,
 }
 
-fn err(flag: &'static str, message: impl Into<String>) -> FlagError {
+pub(crate) fn err(flag: &'static str, message: impl Into<String>) -> FlagError {
     FlagError {
         flag,
         message: message.into(),
@@ -91,7 +91,10 @@ pub fn network(value: &str) -> Result<NetworkMode, FlagError> {
     }
 }
 
-fn csv_fields(flag: &'static str, value: &str) -> Result<BTreeMap<String, String>, FlagError> {
+pub(crate) fn csv_fields(
+    flag: &'static str,
+    value: &str,
+) -> Result<BTreeMap<String, String>, FlagError> {
     let mut out = BTreeMap::new();
     for f in value.split(',').map(str::trim).filter(|f| !f.is_empty()) {
         let (k, v) = f

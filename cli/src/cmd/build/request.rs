@@ -108,6 +108,8 @@ pub fn build_request(args: &BuildArgs) -> Result<BuildRequest> {
         labels: flags::labels(&args.labels)?,
         network: flags::network(&args.network)?,
         source_date_epoch,
+        cache_from: super::cache_flags::cache_from(&args.cache_from)?,
+        cache_to: super::cache_flags::cache_to(&args.cache_to)?,
     })
 }
 
