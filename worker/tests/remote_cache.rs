@@ -116,7 +116,10 @@ async fn registry_export_import_round_trip() {
         panic!("cache manifest is an image manifest")
     };
     assert_eq!(pulled.media_type, media::OCI_MANIFEST);
-    assert_eq!(m.config.media_type, slipway_worker::remote::CACHE_CONFIG_MEDIA_TYPE);
+    assert_eq!(
+        m.config.media_type,
+        slipway_worker::remote::CACHE_CONFIG_MEDIA_TYPE
+    );
     assert_eq!(m.layers.len(), 3, "every distinct blob is a layer");
 
     let cache = RegistryCache::open(client, &options.reference)
@@ -124,7 +127,10 @@ async fn registry_export_import_round_trip() {
         .unwrap();
     assert_eq!(cache.warning(), None);
     assert_eq!(cache.len(), 4);
-    assert_eq!(cache.lookup(&key(2)).await.unwrap(), Some(records[1].layers.clone()));
+    assert_eq!(
+        cache.lookup(&key(2)).await.unwrap(),
+        Some(records[1].layers.clone())
+    );
     assert_eq!(cache.lookup(&key(4)).await.unwrap(), Some(vec![]));
     assert_eq!(cache.lookup(&key(9)).await.unwrap(), None);
     assert!(cache.describe().contains(&options.reference));
@@ -151,7 +157,10 @@ async fn registry_export_import_round_trip() {
     let cache = RegistryCache::open(client, &options.reference)
         .await
         .unwrap();
-    assert_eq!(cache.lookup(&key(5)).await.unwrap(), Some(more[4].layers.clone()));
+    assert_eq!(
+        cache.lookup(&key(5)).await.unwrap(),
+        Some(more[4].layers.clone())
+    );
 }
 
 #[tokio::test]
@@ -225,7 +234,9 @@ async fn push_inline_image(
         "rootfs": {"type": "layers", "diff_ids": layers.iter().map(|l| &l.diff_id).collect::<Vec<_>>()},
     });
     config[INLINE_KEY] = inline_cache_value(records);
-    let config_digest = store.put_bytes(&serde_json::to_vec(&config).unwrap()).unwrap();
+    let config_digest = store
+        .put_bytes(&serde_json::to_vec(&config).unwrap())
+        .unwrap();
     let config_desc = Descriptor::new(
         media::OCI_CONFIG,
         &config_digest.to_string(),
@@ -306,7 +317,10 @@ async fn inline_cache_of_an_image_and_of_an_index() {
         .unwrap();
     let cache = RegistryCache::open(client, &index_ref).await.unwrap();
     assert_eq!(cache.len(), 2);
-    assert_eq!(cache.lookup(&key(1)).await.unwrap(), Some(vec![layers[0].clone()]));
+    assert_eq!(
+        cache.lookup(&key(1)).await.unwrap(),
+        Some(vec![layers[0].clone()])
+    );
 
     // An image without inline cache: empty, with a warning.
     let client = self::client();
@@ -314,7 +328,9 @@ async fn inline_cache_of_an_image_and_of_an_index() {
     push_inline_image(&client, &plain_ref, &store, &layers[..1], &[]).await;
     let cache = RegistryCache::open(client, &plain_ref).await.unwrap();
     assert!(cache.is_empty());
-    assert!(cache.warning().is_some_and(|w| w.contains("no slipway cache")));
+    assert!(cache
+        .warning()
+        .is_some_and(|w| w.contains("no slipway cache")));
 }
 
 #[tokio::test]
@@ -463,7 +479,10 @@ async fn corrupted_local_blob_fails_naming_the_digest() {
     assert!(err.to_string().contains(&victim.digest), "{err}");
     assert!(!target.exists(&d), "a corrupt blob is not stored");
     // The intact ones still fetch.
-    cache.fetch(&layers[2], &target, fresh.path()).await.unwrap();
+    cache
+        .fetch(&layers[2], &target, fresh.path())
+        .await
+        .unwrap();
 
     std::fs::remove_file(dest.join("blobs/sha256").join(d.hex())).unwrap();
     let err = cache
@@ -481,5 +500,8 @@ fn missing_local_cache_directory_is_named() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("no-cache-here");
     let err = LocalCache::open(&missing).unwrap_err();
-    assert!(err.to_string().contains(&missing.display().to_string()), "{err}");
+    assert!(
+        err.to_string().contains(&missing.display().to_string()),
+        "{err}"
+    );
 }

@@ -311,7 +311,11 @@ mod tests {
         });
         let doc = CacheConfig::from_records(&rs);
         assert_eq!(doc.records.len(), 3);
-        assert_eq!(doc.layers.len(), 2, "layer 9 belonged to the dropped record");
+        assert_eq!(
+            doc.layers.len(),
+            2,
+            "layer 9 belonged to the dropped record"
+        );
         assert_eq!(dedupe_records(&rs), records());
     }
 

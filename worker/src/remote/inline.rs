@@ -72,9 +72,8 @@ pub fn parse_inline_at(
         return Err(too_large(origin, "image config", config_json.len() as u64));
     }
     let mut config: serde_json::Map<String, serde_json::Value> =
-        serde_json::from_slice(config_json).map_err(|e| {
-            format_err(origin, format!("image config is not a JSON object: {e}"))
-        })?;
+        serde_json::from_slice(config_json)
+            .map_err(|e| format_err(origin, format!("image config is not a JSON object: {e}")))?;
     let Some(value) = config.remove(INLINE_KEY) else {
         return Ok(Vec::new());
     };

@@ -27,7 +27,11 @@ fn origin(dir: &Path) -> String {
     format!("local cache {}", dir.display())
 }
 
-fn io_err(origin: &str, op: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> RemoteCacheError {
+fn io_err(
+    origin: &str,
+    op: &'static str,
+    path: &Path,
+) -> impl FnOnce(std::io::Error) -> RemoteCacheError {
     let origin = origin.to_string();
     let path = path.to_path_buf();
     move |source| RemoteCacheError::Io {
@@ -45,8 +49,11 @@ fn blob_path(dir: &Path, digest: &Digest) -> PathBuf {
 /// Writes `bytes` to `dest` through a temp file in the same directory (fsynced, renamed).
 fn write_atomic(dest: &Path, origin: &str, reader: &mut dyn Read) -> Result<(), RemoteCacheError> {
     let parent = dest.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(parent)
-        .map_err(io_err(origin, "create temp file in", parent))?;
+    let mut tmp = tempfile::NamedTempFile::new_in(parent).map_err(io_err(
+        origin,
+        "create temp file in",
+        parent,
+    ))?;
     std::io::copy(reader, &mut tmp).map_err(io_err(origin, "write", dest))?;
     tmp.flush().map_err(io_err(origin, "flush", dest))?;
     tmp.as_file()
@@ -139,9 +146,8 @@ impl LocalCache {
             .map_err(|e| format_err(&origin, format!("index.json: {e}")))?;
         let entry = pick_entry(&index, &origin)?;
         let manifest_bytes = read_blob(src, &entry.digest, &origin)?;
-        let (manifest, _) = Manifest::parse(&manifest_bytes).map_err(|p| {
-            format_err(&origin, format!("manifest {}: {p:?}", entry.digest))
-        })?;
+        let (manifest, _) = Manifest::parse(&manifest_bytes)
+            .map_err(|p| format_err(&origin, format!("manifest {}: {p:?}", entry.digest)))?;
         let Manifest::Image(m) = manifest else {
             return Err(format_err(
                 &origin,
@@ -288,7 +294,10 @@ mod tests {
     #[test]
     fn missing_directory_names_the_path() {
         let err = LocalCache::open(Path::new("/nonexistent/slipway-cache")).unwrap_err();
-        assert!(err.to_string().contains("/nonexistent/slipway-cache"), "{err}");
+        assert!(
+            err.to_string().contains("/nonexistent/slipway-cache"),
+            "{err}"
+        );
     }
 
     #[test]

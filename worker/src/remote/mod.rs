@@ -18,8 +18,8 @@ pub use format::{CACHE_CONFIG_MEDIA_TYPE, CACHE_VERSION};
 pub use inline::{inline_cache_value, parse_inline, INLINE_KEY};
 pub use local::{export_to_dir, LocalCache};
 pub use registry::{
-    export_to_registry, push_cache_blobs, write_cache_manifest, PushSummary,
-    RegistryExportOptions, RegistryExportReport,
+    export_to_registry, push_cache_blobs, write_cache_manifest, PushSummary, RegistryExportOptions,
+    RegistryExportReport,
 };
 pub use registry_cache::RegistryCache;
 

@@ -189,9 +189,13 @@ pub async fn export_to_registry(
     options: &RegistryExportOptions,
 ) -> Result<RegistryExportReport, RemoteCacheError> {
     let blobs = push_cache_blobs(records, store, registry, &options.reference).await?;
-    let manifest =
-        write_cache_manifest(records, registry, &options.reference, options.oci_media_types)
-            .await?;
+    let manifest = write_cache_manifest(
+        records,
+        registry,
+        &options.reference,
+        options.oci_media_types,
+    )
+    .await?;
     Ok(RegistryExportReport { manifest, blobs })
 }
 

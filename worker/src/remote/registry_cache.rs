@@ -167,7 +167,11 @@ impl RegistryCache {
         origin: &str,
     ) -> Result<Vec<u8>, RemoteCacheError> {
         if desc.size > MAX_DOCUMENT_BYTES {
-            return Err(too_large(origin, &format!("blob {}", desc.digest), desc.size));
+            return Err(too_large(
+                origin,
+                &format!("blob {}", desc.digest),
+                desc.size,
+            ));
         }
         let digest = check_digest(&desc.digest, "config digest", origin)?;
         let mut out = Vec::with_capacity(usize::try_from(desc.size).unwrap_or_default());
