@@ -1,21 +1,19 @@
-//! `slipway build --builder ADDR`: the build runs on the farm. The client tars the context
-//! (honouring `.dockerignore`), uploads it to the data plane of up to two workers, submits
+//! `slipway build --builder ADDR`: the build runs on the farm. The client uploads the context
+//! incrementally (a manifest plus the file contents the workers lack, honouring
+//! `.dockerignore`; see `context_upload`) to the data plane of up to two workers, submits
 //! the build to any coordinator, then follows its events, moving to another coordinator when
 //! the one it talks to goes away.
 
 use super::client::{is_transient, status_error, FarmClient, FarmOptions};
-use super::context_tar::write_context_tar;
+use super::context_upload::upload_context;
 use crate::cmd::build::BuildArgs;
 use anyhow::{Context, Result};
 use slipway_coordinator::{plan_exports, BuildRequest};
-use slipway_farm::{BuildSpec, BuildState, BuildSummary, ContextRef, PushTarget};
+use slipway_farm::{BuildSpec, BuildState, BuildSummary, PushTarget};
 use slipway_progress::{ProgressEvent, ProgressMode};
 use slipway_proto::v1;
 use std::time::Duration;
 use tokio::sync::mpsc;
-
-/// Copies of the context uploaded before submitting (so losing one worker loses no context).
-const CONTEXT_COPIES: usize = 2;
 
 /// Turns the embedded request into a farm build spec, refusing what the farm cannot do yet.
 fn build_spec(req: &BuildRequest, name: String) -> Result<BuildSpec> {
@@ -72,6 +70,8 @@ fn build_spec(req: &BuildRequest, name: String) -> Result<BuildSpec> {
         source_date_epoch: req.source_date_epoch,
         context: None,
         push,
+        cache_from: req.cache_from.clone(),
+        cache_to: req.cache_to.clone(),
     };
     spec.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(spec)
@@ -101,7 +101,11 @@ pub fn run(
     let result = runtime.block_on(async {
         let mut client = FarmClient::connect(&opts).await?;
         if let Some(dir) = &req.context {
-            spec.context = Some(upload_context(&mut client, dir, &req.context_excludes).await?);
+            let plain = mode == ProgressMode::Plain
+                || (mode == ProgressMode::Auto
+                    && !std::io::IsTerminal::is_terminal(&std::io::stderr()));
+            spec.context =
+                Some(upload_context(&mut client, dir, &req.context_excludes, plain).await?);
         }
         let id = submit(&mut client, &spec).await?;
         follow(&mut client, &id, tx).await
@@ -150,77 +154,6 @@ pub fn run(
         BuildState::Canceled => anyhow::bail!("build {} was canceled", summary.id),
         other => anyhow::bail!("build {} ended in state {}", summary.id, other.name()),
     }
-}
-
-async fn upload_context(
-    client: &mut FarmClient,
-    dir: &std::path::Path,
-    excludes: &[String],
-) -> Result<ContextRef> {
-    let tmp = tempfile::tempdir().context("creating a temporary directory")?;
-    let (dir2, ex2, out) = (
-        dir.to_path_buf(),
-        excludes.to_vec(),
-        tmp.path().to_path_buf(),
-    );
-    let tar = tokio::task::spawn_blocking(move || write_context_tar(&dir2, &ex2, &out))
-        .await
-        .context("context tar task")??;
-    let workers = client.list_workers().await?;
-    let mut alive: Vec<&v1::WorkerInfo> = workers.iter().filter(|w| w.alive).collect();
-    alive.sort_by_key(|w| (w.running_tasks, w.assigned_total));
-    if alive.is_empty() {
-        anyhow::bail!("the farm has no live worker to receive the build context");
-    }
-    let mut uploaded = 0;
-    let mut errors = Vec::new();
-    for w in alive {
-        if uploaded >= CONTEXT_COPIES {
-            break;
-        }
-        let Some(spec) = &w.spec else { continue };
-        match put_blob(client, &spec.data_addr, &tar.digest, &tar.path).await {
-            Ok(()) => {
-                let mut wc = slipway_proto::limits::worker_api_client(
-                    super::client::channel(client.current_addr(), &client.security).await?,
-                );
-                wc.record_blob(v1::BlobLocation {
-                    digest: tar.digest.to_string(),
-                    worker_id: spec.id.clone(),
-                })
-                .await
-                .map_err(status_error)?;
-                uploaded += 1;
-            }
-            Err(e) => errors.push(format!("{}: {e:#}", spec.id)),
-        }
-    }
-    if uploaded == 0 {
-        anyhow::bail!("uploading the build context failed: {}", errors.join("; "));
-    }
-    tracing::info!(digest = %tar.digest, size = tar.size, files = tar.files, copies = uploaded, "context uploaded");
-    Ok(ContextRef {
-        digest: tar.digest,
-        size: tar.size,
-    })
-}
-
-async fn put_blob(
-    client: &FarmClient,
-    addr: &str,
-    digest: &slipway_graph::Digest,
-    path: &std::path::Path,
-) -> Result<()> {
-    let addr: std::net::SocketAddr = addr
-        .parse()
-        .with_context(|| format!("worker data-plane address {addr:?}"))?;
-    let blobs = slipway_dataplane::BlobClient::connect(addr, &client.security)
-        .await
-        .with_context(|| format!("connecting to the data plane at {addr}"))?;
-    if !blobs.has(digest).await? {
-        blobs.put(digest, path).await?;
-    }
-    Ok(())
 }
 
 async fn submit(client: &mut FarmClient, spec: &BuildSpec) -> Result<String> {

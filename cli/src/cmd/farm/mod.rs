@@ -1,7 +1,8 @@
 //! The farm's client side: `slipway build --builder`, the listing commands, and the
-//! context tar the client uploads.
+//! incremental context upload.
 
 pub mod build;
 pub mod client;
-pub mod context_tar;
+pub mod context_prepare;
+pub mod context_upload;
 pub mod status;
