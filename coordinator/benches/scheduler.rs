@@ -159,6 +159,8 @@ fn state(s: &Setup) -> (FarmState, Vec<WorkerId>) {
             pull: false,
             source_date_epoch: None,
             affinity: affinity.clone(),
+            cache_from: vec![],
+            cache_to: vec![],
         });
     }
     for (id, tasks) in by_build {

@@ -169,6 +169,7 @@ async fn fake_worker(addr: &str) -> tokio::task::JoinHandle<()> {
                     layers: vec![],
                     cached: 0,
                     executed: 1,
+                    cache: vec![],
                 })),
             };
             api.finish(outcome).await.unwrap();

@@ -1,5 +1,6 @@
 //! Builds as submitted by a client and as the farm tracks them.
 
+use crate::cache::{CacheExport, CacheExportTarget, CacheImport};
 use crate::{BlobDescriptor, BuildId, FarmError};
 use serde::{Deserialize, Serialize};
 use slipway_graph::{Digest, Platform};
@@ -68,7 +69,17 @@ pub struct BuildSpec {
     pub context: Option<ContextRef>,
     /// `None`: the result stays in the workers' cache (no export).
     pub push: Option<PushTarget>,
+    /// `--cache-from`: caches the workers consult after the farm's shared index.
+    #[serde(default)]
+    pub cache_from: Vec<CacheImport>,
+    /// `--cache-to`: where the build's cache records are exported.
+    #[serde(default)]
+    pub cache_to: Vec<CacheExport>,
 }
+
+/// Why a farm build refuses a `type=local` cache.
+const LOCAL_CACHE: &str =
+    "type=local cache is read/written on the client; not supported with --builder yet";
 
 impl BuildSpec {
     pub fn validate(&self) -> Result<(), FarmError> {
@@ -90,8 +101,46 @@ impl BuildSpec {
                 )));
             }
         }
+        for import in &self.cache_from {
+            match import {
+                CacheImport::Local { src } => {
+                    return Err(bad(format!(
+                        "--cache-from src={}: {LOCAL_CACHE}",
+                        src.display()
+                    )))
+                }
+                CacheImport::Registry { reference } => check_cache_ref("--cache-from", reference)?,
+            }
+        }
+        for export in &self.cache_to {
+            match &export.target {
+                CacheExportTarget::Local { dest } => {
+                    return Err(bad(format!(
+                        "--cache-to dest={}: {LOCAL_CACHE}",
+                        dest.display()
+                    )))
+                }
+                CacheExportTarget::Inline => {
+                    return Err(bad(
+                        "--cache-to type=inline is not supported with --builder yet".to_string(),
+                    ))
+                }
+                CacheExportTarget::Registry { reference } => {
+                    check_cache_ref("--cache-to", reference)?
+                }
+            }
+        }
         Ok(())
     }
+}
+
+fn check_cache_ref(flag: &str, reference: &str) -> Result<(), FarmError> {
+    if reference.trim().is_empty() {
+        return Err(FarmError::InvalidBuild {
+            reason: format!("{flag} type=registry needs ref=<registry/repository:tag>"),
+        });
+    }
+    Ok(())
 }
 
 /// A build's lifecycle in the replicated state. Transitions:
@@ -163,6 +212,52 @@ mod tests {
         s.platforms.clear();
         s.dockerfile = " ".into();
         assert!(s.validate().unwrap_err().to_string().contains("empty"));
+    }
+
+    #[test]
+    fn validate_refuses_local_and_inline_caches() {
+        let ok = BuildSpec {
+            dockerfile: "FROM scratch\n".into(),
+            dockerfile_name: "Dockerfile".into(),
+            cache_from: vec![CacheImport::Registry {
+                reference: "reg/app:cache".into(),
+            }],
+            cache_to: vec![CacheExport::new(CacheExportTarget::Registry {
+                reference: "reg/app:cache".into(),
+            })],
+            ..BuildSpec::default()
+        };
+        assert!(ok.validate().is_ok());
+        let mut s = ok.clone();
+        s.cache_from.push(CacheImport::Local { src: "/c".into() });
+        let e = s.validate().unwrap_err().to_string();
+        assert!(
+            e.contains(
+                "type=local cache is read/written on the client; not supported with --builder yet"
+            ),
+            "{e}"
+        );
+        let mut s = ok.clone();
+        s.cache_to = vec![CacheExport::new(CacheExportTarget::Local {
+            dest: "/c".into(),
+        })];
+        assert!(s
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("--cache-to dest=/c"));
+        let mut s = ok.clone();
+        s.cache_to = vec![CacheExport::new(CacheExportTarget::Inline)];
+        assert!(s
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("not supported with --builder yet"));
+        let mut s = ok;
+        s.cache_from = vec![CacheImport::Registry {
+            reference: " ".into(),
+        }];
+        assert!(s.validate().unwrap_err().to_string().contains("ref="));
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Tasks: the pieces a build is cut into, each run by one worker.
 
+use crate::cache::{CacheExport, CacheImport, CacheRecord};
 use crate::{BuildId, ContextRef, Placement, PushTarget, TaskId, WorkerId};
 use serde::{Deserialize, Serialize};
 use slipway_graph::{Digest, Graph, Platform};
@@ -35,6 +36,13 @@ pub struct TaskSpec {
     /// Digests of the inputs (base images, contexts, vertex cache keys) whose presence on a
     /// worker makes it a better place for this task.
     pub affinity: Vec<Digest>,
+    /// The build's `--cache-from` (the farm's shared index is always consulted first).
+    #[serde(default)]
+    pub cache_from: Vec<CacheImport>,
+    /// The build's `--cache-to`: decides the cache mode of the solve (max when any is) and
+    /// where the worker pushes the records' blobs.
+    #[serde(default)]
+    pub cache_to: Vec<CacheExport>,
 }
 
 /// What a worker hands back for a task.
@@ -48,6 +56,9 @@ pub struct TaskResult {
     /// Vertices answered from the cache and vertices executed.
     pub cached: u32,
     pub executed: u32,
+    /// The cache records the task's solve produced (their blobs are on the worker).
+    #[serde(default)]
+    pub cache: Vec<CacheRecord>,
 }
 
 /// A task's lifecycle. Transitions: `Pending → Assigned → Running → Succeeded|Failed`;

@@ -81,6 +81,8 @@ pub fn plan(build: BuildId, spec: &BuildSpec, graph: Graph) -> Result<Vec<TaskSp
             pull: spec.pull,
             source_date_epoch: spec.source_date_epoch,
             affinity,
+            cache_from: spec.cache_from.clone(),
+            cache_to: spec.cache_to.clone(),
         });
     }
     Ok(tasks)

@@ -72,6 +72,8 @@ impl From<farm::BuildSpec> for v1::BuildSpec {
             source_date_epoch: s.source_date_epoch,
             context: s.context.map(Into::into),
             push: s.push.map(Into::into),
+            cache_from: s.cache_from.into_iter().map(Into::into).collect(),
+            cache_to: s.cache_to.into_iter().map(Into::into).collect(),
         }
     }
 }
@@ -93,6 +95,8 @@ impl TryFrom<v1::BuildSpec> for farm::BuildSpec {
             source_date_epoch: s.source_date_epoch,
             context: s.context.map(TryInto::try_into).transpose()?,
             push: s.push.map(Into::into),
+            cache_from: super::cache::imports(s.cache_from)?,
+            cache_to: super::cache::exports(s.cache_to)?,
         })
     }
 }
@@ -199,6 +203,8 @@ mod tests {
                 repository: "127.0.0.1:5000/app".into(),
                 tags: vec!["1".into(), "latest".into()],
             }),
+            cache_from: crate::convert::cache::tests::imports_all(),
+            cache_to: crate::convert::cache::tests::exports_all(),
         }
     }
 

@@ -35,6 +35,12 @@ pub enum ProtoError {
         what: &'static str,
         source: serde_json::Error,
     },
+    #[error("{message}.{field}: {value:?} is not a cache key (64 lower-case hex digits)")]
+    InvalidCacheKey {
+        message: &'static str,
+        field: &'static str,
+        value: String,
+    },
     #[error("{message}.{field}: unknown enum value {value}")]
     UnknownEnum {
         message: &'static str,

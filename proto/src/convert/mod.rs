@@ -10,12 +10,14 @@
 //! | `PushTarget` | `v1::PushTarget` | `From` | `From` |
 //! | `BlobDescriptor`, `TaskResult`, `TaskState` | same names | `From` | `TryFrom` |
 //! | `TaskSpec` | `v1::TaskSpec` (graph as JSON) | `TryFrom` | `TryFrom` |
+//! | `cache::{CacheLayer, CacheRecord, CacheImport, CacheExport}` | same names | `From` | `TryFrom` |
 //!
 //! [`task_info`] builds a `v1::TaskInfo`; [`parse`] parses single request fields (ids,
 //! platforms, digests); [`messages`] holds parsed forms of request/response messages
 //! (`Assignment`, `TaskOutcome`, ...). `farm::Lease` is leader memory and has no wire form.
 
 mod build;
+pub mod cache;
 mod error;
 pub mod messages;
 pub mod parse;

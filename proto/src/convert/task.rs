@@ -50,6 +50,8 @@ impl TryFrom<farm::TaskSpec> for v1::TaskSpec {
             pull: t.pull,
             source_date_epoch: t.source_date_epoch,
             affinity: t.affinity.iter().map(ToString::to_string).collect(),
+            cache_from: t.cache_from.into_iter().map(Into::into).collect(),
+            cache_to: t.cache_to.into_iter().map(Into::into).collect(),
         })
     }
 }
@@ -83,6 +85,8 @@ impl TryFrom<v1::TaskSpec> for farm::TaskSpec {
                 .iter()
                 .map(|s| parse::digest(s, (M, "affinity")))
                 .collect::<Result<_, _>>()?,
+            cache_from: super::cache::imports(t.cache_from)?,
+            cache_to: super::cache::exports(t.cache_to)?,
         })
     }
 }
@@ -96,6 +100,7 @@ impl From<farm::TaskResult> for v1::TaskResult {
             layers: r.layers.into_iter().map(Into::into).collect(),
             cached: r.cached,
             executed: r.executed,
+            cache: r.cache.into_iter().map(Into::into).collect(),
         }
     }
 }
@@ -115,6 +120,7 @@ impl TryFrom<v1::TaskResult> for farm::TaskResult {
                 .collect::<Result<_, _>>()?,
             cached: r.cached,
             executed: r.executed,
+            cache: super::cache::records(r.cache)?,
         })
     }
 }
@@ -265,6 +271,8 @@ pub(crate) mod tests {
             pull: true,
             source_date_epoch: None,
             affinity: vec![Digest::of_bytes(b"base")],
+            cache_from: crate::convert::cache::tests::imports_all(),
+            cache_to: crate::convert::cache::tests::exports_all(),
         }
     }
 
@@ -276,6 +284,10 @@ pub(crate) mod tests {
             layers: vec![descriptor(b"l1"), descriptor(b"l2")],
             cached: 2,
             executed: 5,
+            cache: vec![
+                crate::convert::cache::tests::record("a"),
+                crate::convert::cache::tests::record("b"),
+            ],
         }
     }
 

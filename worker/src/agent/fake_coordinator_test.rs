@@ -149,6 +149,27 @@ impl WorkerApi for Fake {
         let data_addrs = self.peers.lock().unwrap().clone();
         Ok(Response::new(v1::BlobLocations { data_addrs }))
     }
+
+    async fn lookup_cache(
+        &self,
+        _r: Request<v1::CacheQuery>,
+    ) -> Result<Response<v1::CacheAnswer>, Status> {
+        Ok(Response::new(v1::CacheAnswer { hits: vec![] }))
+    }
+
+    async fn record_cache(
+        &self,
+        _r: Request<v1::CacheRecords>,
+    ) -> Result<Response<v1::Ack>, Status> {
+        Ok(Response::new(v1::Ack {}))
+    }
+
+    async fn forget_blobs(
+        &self,
+        _r: Request<v1::ForgottenBlobs>,
+    ) -> Result<Response<v1::Ack>, Status> {
+        Ok(Response::new(v1::Ack {}))
+    }
 }
 
 /// Refuses to run anything: the test's Dockerfile has no RUN.
@@ -278,6 +299,8 @@ async fn runs_an_assigned_task_once_and_re_registers() {
         pull: false,
         source_date_epoch: None,
         affinity: vec![],
+        cache_from: vec![],
+        cache_to: vec![],
     };
     let task = task_with(&digest, tar.len());
     fake.assign(&task);

@@ -160,6 +160,7 @@ pub async fn execute(
             .collect::<Result<_, _>>()?,
         cached: counts.cached,
         executed: counts.executed,
+        cache: Vec::new(),
     })
 }
 

@@ -3,6 +3,7 @@
 //! included), except `ClusterStatus`, which answers with this node's own view so that a
 //! coordinator cut off from the others can still be inspected.
 
+use super::cache_api;
 use super::error::NodeError;
 use super::forward::Route;
 use super::shared::{now_ms, Shared};
@@ -251,6 +252,18 @@ impl Control for ControlService {
         request: Request<v1::ListWorkersRequest>,
     ) -> Result<Response<v1::WorkerList>, Status> {
         unary!(self, request, list_workers, self.list_workers_local())
+    }
+
+    async fn drain_worker(
+        &self,
+        request: Request<v1::DrainRequest>,
+    ) -> Result<Response<v1::WorkerInfo>, Status> {
+        unary!(
+            self,
+            request,
+            drain_worker,
+            cache_api::drain_local(&self.s, request.into_inner())
+        )
     }
 
     async fn cluster_status(

@@ -21,6 +21,7 @@
 //! Not implemented yet (answered `UNIMPLEMENTED`): `DiskUsage`, `Prune`, `Session`.
 
 pub mod assignments;
+pub mod cache_api;
 pub mod config;
 pub mod control;
 pub mod controller;

@@ -207,6 +207,7 @@ mod tests {
             layers: vec![],
             cached: 0,
             executed: 1,
+            cache: vec![],
         }
     }
 

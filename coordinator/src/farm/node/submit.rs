@@ -111,6 +111,8 @@ mod tests {
             pull: false,
             source_date_epoch: None,
             affinity: vec![],
+            cache_from: vec![],
+            cache_to: vec![],
         }
     }
 

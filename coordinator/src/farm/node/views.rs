@@ -54,5 +54,6 @@ pub fn worker_info(w: &WorkerRecord, leases: &Leases, now_ms: u64) -> v1::Worker
         lease_age_ms: leases.age_ms(&w.spec.id, now_ms).unwrap_or(0),
         running_tasks: w.running(),
         assigned_total: w.assigned_total,
+        draining: w.draining,
     }
 }

@@ -3,6 +3,7 @@
 //! forwards every call (the `Assignments` and `Progress` streams are proxied).
 
 use super::assignments::{assignment_of, AssignmentItem};
+use super::cache_api;
 use super::error::NodeError;
 use super::forward::Route;
 use super::shared::{now_ms, Shared};
@@ -367,6 +368,40 @@ impl WorkerApi for WorkerApiService {
             request,
             find_blob,
             self.find_blob_local(request.into_inner())
+        )
+    }
+
+    /// Answered here, leader or not: the index is a hint.
+    async fn lookup_cache(
+        &self,
+        request: Request<v1::CacheQuery>,
+    ) -> Result<Response<v1::CacheAnswer>, Status> {
+        cache_api::lookup_local(&self.s, request.into_inner())
+            .map(Response::new)
+            .map_err(Status::from)
+    }
+
+    async fn record_cache(
+        &self,
+        request: Request<v1::CacheRecords>,
+    ) -> Result<Response<v1::Ack>, Status> {
+        unary!(
+            self,
+            request,
+            record_cache,
+            cache_api::record_local(&self.s, request.into_inner())
+        )
+    }
+
+    async fn forget_blobs(
+        &self,
+        request: Request<v1::ForgottenBlobs>,
+    ) -> Result<Response<v1::Ack>, Status> {
+        unary!(
+            self,
+            request,
+            forget_blobs,
+            cache_api::forget_local(&self.s, request.into_inner())
         )
     }
 }

@@ -98,7 +98,8 @@ impl ScheduleInput {
         let live: BTreeSet<&WorkerId> = live.into_iter().collect();
         let mut input = ScheduleInput::new();
         for w in state.workers() {
-            if w.is_active() && live.contains(&w.spec.id) {
+            // A draining worker keeps its tasks but gets no new ones.
+            if w.is_active() && !w.draining && live.contains(&w.spec.id) {
                 input.add_worker(WorkerLoad {
                     id: w.spec.id.clone(),
                     platforms: w.spec.platforms.clone(),

@@ -332,4 +332,21 @@ fn from_state_uses_live_active_workers_ready_tasks_and_blobs() {
         .all(|t| t.not_before_ms == 100 + RETRY_BACKOFF_MS));
     assert!(schedule(&after, 150).is_empty());
     assert!(!schedule(&after, 100 + RETRY_BACKOFF_MS).is_empty());
+
+    // A draining worker keeps its tasks but is offered no new ones.
+    assert!(state
+        .apply(Command::DrainWorker {
+            worker: wid("live"),
+            drain: true,
+            at_ms: 101,
+        })
+        .is_ok());
+    let drained = ScheduleInput::from_state(&state, &live);
+    assert!(
+        drained.worker(&wid("live")).is_none(),
+        "draining workers are out"
+    );
+    assert!(schedule(&drained, 100 + RETRY_BACKOFF_MS)
+        .iter()
+        .all(|d| !matches!(d, Decision::Assign { .. })));
 }

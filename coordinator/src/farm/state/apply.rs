@@ -78,6 +78,13 @@ impl FarmState {
                 self.end_build(build, at_ms, |b| b.cancel(at_ms))
             }
             Command::RecordBlob { digest, worker } => self.record_blob(digest, worker),
+            Command::RecordCache {
+                worker, records, ..
+            } => self.record_cache(&worker, records),
+            Command::ForgetBlobs {
+                worker, digests, ..
+            } => self.forget_blobs(&worker, &digests),
+            Command::DrainWorker { worker, drain, .. } => self.drain_worker(&worker, drain),
             Command::Batch(inner) => Err(Refusal::Rejected(format!(
                 "a batch of {} commands inside a batch (batches do not nest)",
                 inner.len()
@@ -239,6 +246,9 @@ impl FarmState {
             .ok_or_else(|| Refusal::Rejected(format!("unknown worker {worker}")))?;
         if !w.is_active() {
             return Err(Refusal::Rejected(format!("worker {worker} is lost")));
+        }
+        if w.draining {
+            return Err(Refusal::Rejected(format!("worker {worker} is draining")));
         }
         match w.spec.platforms.placement(&t.spec.platform) {
             None => {

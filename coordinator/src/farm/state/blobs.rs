@@ -17,6 +17,23 @@ impl BlobLocations {
         self.by_digest.entry(digest).or_default().insert(worker)
     }
 
+    /// Forgets that `worker` holds `digest`; false when it was not recorded.
+    pub fn forget(&mut self, digest: &Digest, worker: &WorkerId) -> bool {
+        let Some(holders) = self.by_digest.get_mut(digest) else {
+            return false;
+        };
+        let removed = holders.remove(worker);
+        if holders.is_empty() {
+            self.by_digest.remove(digest);
+        }
+        removed
+    }
+
+    /// Whether any worker is recorded as holding `digest`.
+    pub fn is_held(&self, digest: &Digest) -> bool {
+        self.by_digest.contains_key(digest)
+    }
+
     /// Workers recorded as holding `digest`, in name order.
     pub fn holders(&self, digest: &Digest) -> impl Iterator<Item = &WorkerId> {
         self.by_digest.get(digest).into_iter().flatten()

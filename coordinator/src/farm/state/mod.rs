@@ -15,6 +15,9 @@ mod apply;
 mod batch_tests;
 mod blobs;
 mod builds;
+mod cache;
+#[cfg(test)]
+mod cache_tests;
 mod tasks;
 #[cfg(test)]
 pub(crate) mod test_support;
@@ -28,6 +31,7 @@ pub use tasks::TaskRecord;
 pub use workers::{WorkerRecord, WorkerStatus};
 
 use serde::{Deserialize, Serialize};
+use slipway_farm::cache::{CacheLayer, CacheRecord};
 use slipway_farm::{
     BlobDescriptor, BuildId, BuildSpec, BuildState, BuildSummary, Placement, TaskId, TaskResult,
     TaskSpec, TaskState, WorkerId, WorkerSpec,
@@ -105,6 +109,28 @@ pub enum Command {
         digest: Digest,
         worker: WorkerId,
     },
+    /// Cache records a worker's solve produced: each key's layers enter the shared cache
+    /// index (the first record of a key wins while its blobs exist) and every layer blob
+    /// is recorded as held by `worker`.
+    RecordCache {
+        worker: WorkerId,
+        records: Vec<CacheRecord>,
+        at_ms: u64,
+    },
+    /// `worker` no longer holds these blobs (its garbage collection removed them); cache
+    /// entries naming a blob that no worker holds any more are dropped.
+    ForgetBlobs {
+        worker: WorkerId,
+        digests: Vec<Digest>,
+        at_ms: u64,
+    },
+    /// Drains (`drain: true`) or undrains a worker: no task is assigned to a draining
+    /// worker; it keeps what it holds and its blobs stay known.
+    DrainWorker {
+        worker: WorkerId,
+        drain: bool,
+        at_ms: u64,
+    },
     /// Several commands in one Raft entry (group commit), applied in order as if each were
     /// its own entry; answered by [`Response::Batch`] with one response per command. A
     /// batch inside a batch is rejected (its slot answers `Rejected`).
@@ -156,6 +182,9 @@ pub struct FarmState {
     /// Index: tasks in `Pending` (ready or waiting for dependencies).
     pending: BTreeSet<TaskId>,
     blobs: BlobLocations,
+    /// The shared cache index: cache key → the layers of its result.
+    #[serde(default)]
+    cache: BTreeMap<String, Vec<CacheLayer>>,
 }
 
 impl FarmState {

@@ -44,6 +44,8 @@ pub fn task_spec(build: BuildId, platform: Platform) -> TaskSpec {
         pull: false,
         source_date_epoch: None,
         affinity: Vec::new(),
+        cache_from: Vec::new(),
+        cache_to: Vec::new(),
     }
 }
 
@@ -74,5 +76,6 @@ pub fn result_for(platform: &Platform) -> TaskResult {
         layers: vec![],
         cached: 0,
         executed: 1,
+        cache: Vec::new(),
     }
 }

@@ -24,6 +24,9 @@ pub struct WorkerRecord {
     pub assigned_total: u64,
     /// Tasks assigned to or running on this worker.
     pub held: BTreeSet<TaskId>,
+    /// Drained by an operator: no new task is placed here (it still serves its blobs).
+    #[serde(default)]
+    pub draining: bool,
 }
 
 impl WorkerRecord {
@@ -34,6 +37,7 @@ impl WorkerRecord {
             registered_ms: at_ms,
             assigned_total: 0,
             held: BTreeSet::new(),
+            draining: false,
         }
     }
 
