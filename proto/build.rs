@@ -25,6 +25,11 @@ fn protoc() -> PathBuf {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-env-changed=PROTOC");
+    // Each file, not only the include dir: editing a file in place leaves the dir's mtime
+    // alone, and the generated code would go stale.
+    for p in PROTOS {
+        println!("cargo:rerun-if-changed={p}");
+    }
     let mut config = tonic_prost_build::Config::new();
     config.protoc_executable(protoc());
     tonic_prost_build::configure()
