@@ -67,7 +67,13 @@ pub(crate) async fn run(
     };
     let active = ctx.inner.snapshotter.prepare_active(base.as_ref()).await?;
     let mut held = Held::default();
-    let prepared = prepare_mounts(ctx, op, inputs, &mut held).await;
+    let platform = ctx
+        .req
+        .graph
+        .get(digest)
+        .map(|v| v.platform.to_string())
+        .unwrap_or_default();
+    let prepared = prepare_mounts(ctx, op, inputs, &platform, &mut held).await;
     let (mounts, extra_env) = match prepared {
         Ok(m) => m,
         Err(e) => {
@@ -142,6 +148,7 @@ async fn prepare_mounts(
     ctx: &Ctx,
     op: &ExecOp,
     inputs: &[Arc<Done>],
+    platform: &str,
     held: &mut Held,
 ) -> Result<(Vec<MountSpec>, Vec<String>), VertexError> {
     let mut mounts = Vec::new();
@@ -191,12 +198,11 @@ async fn prepare_mounts(
                     }
                     None => None,
                 };
+                let id = if id.is_empty() { &m.target } else { id };
                 let spec = CacheMountSpec {
-                    id: if id.is_empty() {
-                        m.target.clone()
-                    } else {
-                        id.clone()
-                    },
+                    // Per platform: an emulating worker must not mix arm64 objects into
+                    // an amd64 build's cache.
+                    id: format!("{id}|{platform}"),
                     sharing: *sharing,
                     uid: *uid,
                     gid: *gid,
