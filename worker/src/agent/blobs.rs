@@ -284,6 +284,44 @@ impl ContextBlobs {
         }
     }
 
+    /// The content store that the data plane serves (context manifests and their file
+    /// blobs land here).
+    pub(super) fn store(&self) -> &Arc<ContentStore> {
+        &self.store
+    }
+
+    /// Where downloads are staged before they move into the store.
+    pub(super) fn downloads_dir(&self) -> &std::path::Path {
+        &self.downloads
+    }
+
+    pub(super) fn security(&self) -> &Security {
+        &self.security
+    }
+
+    /// The data-plane addresses of the other live workers recorded as holding `digest`.
+    pub(super) async fn holders(
+        &self,
+        digest: &Digest,
+        cancel: &CancellationToken,
+    ) -> Result<Vec<String>, AgentError> {
+        let request = BlobRef {
+            digest: digest.to_string(),
+        };
+        let found = self
+            .coordinators
+            .call("FindBlob", cancel, |mut c| {
+                let r = request.clone();
+                async move { c.find_blob(r).await }
+            })
+            .await?;
+        Ok(found
+            .data_addrs
+            .into_iter()
+            .filter(|a| *a != self.own_addr)
+            .collect())
+    }
+
     /// Records every blob the data plane receives until `cancel` fires.
     pub async fn record_received(
         self: Arc<Self>,

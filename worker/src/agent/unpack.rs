@@ -1,5 +1,5 @@
 //! Unpacking a build context tar into a directory, refusing entries that would land
-//! outside it.
+//! outside it (manifest contexts are materialized by `context`, with the errors here).
 //!
 //! The tar comes from a client over the data plane, so it is hostile input: an absolute
 //! path, a `..` component, a hard link to a path outside the directory, a device node or a
@@ -22,7 +22,7 @@ pub enum UnpackError {
         #[source]
         source: std::io::Error,
     },
-    #[error("context tar entry {entry:?}: {reason}")]
+    #[error("context entry {entry:?}: {reason}")]
     Refused { entry: String, reason: &'static str },
     #[error("context tar entry {entry:?}: {source}")]
     Entry {
@@ -30,6 +30,14 @@ pub enum UnpackError {
         #[source]
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Manifest(#[from] slipway_fsutil::context::ManifestError),
+    #[error("context blob digest {digest:?} is not a sha256 digest")]
+    BadDigest { digest: String },
+    #[error("{path}: larger than {limit} bytes")]
+    TooLarge { path: PathBuf, limit: u64 },
+    #[error("the context task failed: {0}")]
+    Task(String),
 }
 
 /// What was unpacked.
