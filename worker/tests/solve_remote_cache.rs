@@ -119,7 +119,7 @@ async fn export_on_a(
     reg: &TestRegistry,
     dir: &Path,
     mode: CacheMode,
-) -> (TestWorker, Vec<CacheRecord>, Vec<String>) {
+) -> (TestWorker, Vec<CacheRecord>, Vec<String>, String) {
     let base = push_base(reg, "amd64").await;
     let (g, _) = two_stage(&base, "x");
     let a = worker(dir, &format!("cache-a-{mode:?}").to_lowercase());
@@ -136,14 +136,15 @@ async fn export_on_a(
         .iter()
         .map(|l| l.digest().to_string())
         .collect();
-    (a, result.cache, layers)
+    (a, result.cache, layers, base)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn max_records_let_a_fresh_worker_run_nothing() {
     let reg = TestRegistry::start();
     let tmp = tempfile::tempdir().unwrap();
-    let (a, records, layers_a) = export_on_a(&reg, &tmp.path().join("a"), CacheMode::Max).await;
+    let (a, records, layers_a, base) =
+        export_on_a(&reg, &tmp.path().join("a"), CacheMode::Max).await;
     // Both RUNs and the COPY have records; every blob they name is in A's store.
     assert_eq!(records.len(), 3, "{records:?}");
     for r in &records {
@@ -154,7 +155,6 @@ async fn max_records_let_a_fresh_worker_run_nothing() {
     }
     let remote = Arc::new(StoreCache::new(a.worker.store().clone(), &records));
     let b = worker(&tmp.path().join("b"), "cache-b-max");
-    let base = push_base(&reg, "amd64").await;
     let (g, _) = two_stage(&base, "x");
     let mut req = request(g);
     req.cache_imports = vec![remote.clone()];
@@ -186,11 +186,10 @@ async fn max_records_let_a_fresh_worker_run_nothing() {
 async fn min_records_hold_only_the_final_stage() {
     let reg = TestRegistry::start();
     let tmp = tempfile::tempdir().unwrap();
-    let (a, records, _) = export_on_a(&reg, &tmp.path().join("a"), CacheMode::Min).await;
+    let (a, records, _, base) = export_on_a(&reg, &tmp.path().join("a"), CacheMode::Min).await;
     // COPY and the last RUN are prefixes of the image; the builder's RUN is not.
     assert_eq!(records.len(), 2, "{records:?}");
     let remote = Arc::new(StoreCache::new(a.worker.store().clone(), &records));
-    let base = push_base(&reg, "amd64").await;
 
     // The whole build: the final stage hits, so the builder stage is not needed at all.
     let b = worker(&tmp.path().join("b"), "cache-b-min");
