@@ -98,6 +98,15 @@ pub enum TaskError {
         what: &'static str,
         value: String,
     },
+    #[error("task {task}: {what}: {source}")]
+    Cache {
+        task: TaskId,
+        what: String,
+        #[source]
+        source: Box<crate::remote::RemoteCacheError>,
+    },
+    #[error("task {task}: {what}")]
+    Unsupported { task: TaskId, what: String },
     #[error("task {task}: {source}")]
     Agent {
         task: TaskId,

@@ -15,9 +15,9 @@
 mod assignments;
 mod blobs;
 mod config;
-mod context;
 mod coordinators;
 mod error;
+mod farm_cache;
 mod lease;
 mod progress;
 mod push;
@@ -26,6 +26,7 @@ mod runner;
 mod shared;
 mod slots;
 mod task;
+mod task_cache;
 pub mod unpack;
 
 #[cfg(test)]

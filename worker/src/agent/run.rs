@@ -15,8 +15,11 @@ use super::coordinators::Coordinators;
 use super::error::AgentError;
 use super::shared::Shared;
 use super::task::TaskEnv;
+use super::task_cache::CacheEnv;
 use super::{assignments, lease, progress};
 use crate::Worker;
+use slipway_oci::auth::CredentialStore;
+use slipway_oci::registry::RegistryClient;
 
 /// The farm agent of a worker process.
 #[derive(Debug)]
@@ -104,6 +107,8 @@ impl Agent {
             spec.data_addr.clone(),
             timings,
         ));
+        let registry = Arc::new(cache_registry(&worker));
+        let (worker_id, data_addr) = (spec.id.clone(), spec.data_addr.clone());
         let (reports, received) = mpsc::channel(progress::QUEUE);
         let shared = Arc::new(Shared::new(
             spec,
@@ -112,6 +117,13 @@ impl Agent {
             TaskEnv {
                 worker,
                 blobs: blobs.clone(),
+                cache: CacheEnv {
+                    coordinators: coordinators.clone(),
+                    security: config.security.clone(),
+                    worker_id: worker_id.clone(),
+                    own_addr: data_addr.clone(),
+                    registry,
+                },
             },
             reports,
             cancel.clone(),
@@ -151,4 +163,14 @@ impl Agent {
         data_plane.stop().await;
         Ok(())
     }
+}
+
+/// The registry client of `--cache-from`/`--cache-to type=registry`: the worker's settings,
+/// credentials from the environment (as the worker command reads them).
+fn cache_registry(worker: &Worker) -> RegistryClient {
+    let credentials = CredentialStore::from_env().unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "reading registry credentials for cache imports/exports; going on without");
+        CredentialStore::default()
+    });
+    RegistryClient::new(worker.inner.registry.config().clone(), credentials)
 }

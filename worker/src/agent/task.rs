@@ -11,10 +11,11 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::blobs::ContextBlobs;
-use super::context::fetch_context;
 use super::error::{AgentError, TaskError};
 use super::progress::TaskProgress;
 use super::push::{push_detached, PushDetachedError};
+use super::task_cache::{self, CacheEnv};
+use super::unpack::unpack_context;
 use crate::{ExportOptions, LocalSource, SolveRequest, Worker};
 
 /// Pushes of a task's image tried before the task fails.
@@ -27,6 +28,7 @@ pub const MAIN_CONTEXT: &str = "context";
 pub struct TaskEnv {
     pub worker: Worker,
     pub blobs: Arc<ContextBlobs>,
+    pub cache: CacheEnv,
 }
 
 /// Runs `spec` to its result. `cancel` stops the solve (running steps are killed).
@@ -52,10 +54,26 @@ pub async fn execute(
         .map_err(|source| TaskError::Agent { task, source })?;
 
     if let Some(context) = &spec.context {
-        let unpacked = fetch_context(&env.blobs, task, context, &context_dir, &cancel).await?;
+        let tar = env.blobs.ensure(task, &context.digest, &cancel).await?;
+        let dest = context_dir.clone();
+        let unpacked = tokio::task::spawn_blocking(move || unpack_context(&tar, &dest))
+            .await
+            .map_err(|e| TaskError::Agent {
+                task,
+                source: AgentError::Io {
+                    op: "unpacking the context into",
+                    path: context_dir.clone(),
+                    source: std::io::Error::other(e.to_string()),
+                },
+            })?
+            .map_err(|source| TaskError::Unpack {
+                task,
+                source: Box::new(source),
+            })?;
         tracing::debug!(%task, entries = unpacked.entries, bytes = unpacked.bytes, "context unpacked");
     }
 
+    let (cache_imports, farm_cache) = task_cache::imports(&env.cache, &spec, &cancel).await?;
     let request = SolveRequest {
         graph: spec.graph.clone(),
         locals: BTreeMap::from([(
@@ -69,6 +87,8 @@ pub async fn execute(
         pull: spec.pull,
         source_date_epoch: spec.source_date_epoch,
         export: ExportOptions::default(),
+        cache_imports,
+        cache_export: Some(task_cache::export_options(&spec.cache_to)),
         ..SolveRequest::default()
     };
     let (events, received) = mpsc::channel(1024);
@@ -87,6 +107,16 @@ pub async fn execute(
         source: Box::new(source),
     })?;
 
+    tracing::info!(%task, bytes = farm_cache.fetched_bytes(), records = solved.cache.len(),
+        "farm cache: bytes fetched from peers");
+    task_cache::publish(
+        &env.cache,
+        env.worker.store(),
+        &spec,
+        &solved.cache,
+        &cancel,
+    )
+    .await?;
     let mut images = solved.images;
     let count = images.len();
     let Some(image) = images.pop().filter(|_| count == 1) else {
@@ -145,7 +175,7 @@ pub async fn execute(
             .collect::<Result<_, _>>()?,
         cached: counts.cached,
         executed: counts.executed,
-        cache: Vec::new(),
+        cache: solved.cache,
     })
 }
 

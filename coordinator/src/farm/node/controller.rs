@@ -14,6 +14,7 @@
 //! workers reconnect to the new leader.
 
 use super::assignments::assignment_of;
+use super::cache_export::export_caches;
 use super::shared::{now_ms, Shared};
 use super::stitching::{plan_root, push_root};
 use super::submit::target_platforms;
@@ -194,11 +195,22 @@ async fn stitch(s: &Shared, build: BuildId) {
         return;
     };
     let outcome = match plan_root(&target_platforms(&spec), &results) {
-        Err(e) => Err(e),
+        Err(e) => Err(format!("stitching the image: {e}")),
         Ok(root) => match &spec.push {
             None => Ok(None),
-            Some(target) => push_root(&s.registry, target, &root).await.map(Some),
+            Some(target) => push_root(&s.registry, target, &root)
+                .await
+                .map(Some)
+                .map_err(|e| format!("stitching the image: {e}")),
         },
+    };
+    // The cache manifest comes after the image (its blobs were pushed by the workers).
+    let outcome = match outcome {
+        Ok(index) => export_caches(&s.registry, &spec, &results)
+            .await
+            .map(|()| index)
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e),
     };
     let at_ms = now_ms();
     let cmd = match outcome {
@@ -207,9 +219,9 @@ async fn stitch(s: &Shared, build: BuildId) {
             index,
             at_ms,
         },
-        Err(e) => Command::BuildFailed {
+        Err(message) => Command::BuildFailed {
             build,
-            message: format!("stitching the image: {e}"),
+            message,
             at_ms,
         },
     };

@@ -22,6 +22,7 @@
 
 pub mod assignments;
 pub mod cache_api;
+pub mod cache_export;
 pub mod config;
 pub mod control;
 pub mod controller;

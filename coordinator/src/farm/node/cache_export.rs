@@ -1,0 +1,107 @@
+//! `--cache-to type=registry` of a farm build: each worker pushed the blobs of its task's
+//! cache records into the reference's repository before finishing; once the image is
+//! stitched, the leader merges the records of every task (one per key) and writes the
+//! cache manifest under the reference. With `ignore-error=true` a failed export only warns.
+
+use slipway_farm::cache::{CacheExportTarget, CacheRecord};
+use slipway_farm::{BuildSpec, TaskResult};
+use slipway_oci::registry::RegistryClient;
+use slipway_worker::remote::{write_cache_manifest, RemoteCacheError};
+use std::collections::BTreeMap;
+
+/// A cache export that failed the build.
+#[derive(Debug, thiserror::Error)]
+#[error("exporting the cache to {reference}: {source}")]
+pub struct CacheExportError {
+    pub reference: String,
+    #[source]
+    pub source: RemoteCacheError,
+}
+
+/// The records of all tasks, one per key (the first task's, in task order), sorted by key.
+pub fn merge_records(results: &[TaskResult]) -> Vec<CacheRecord> {
+    let mut merged: BTreeMap<&str, &CacheRecord> = BTreeMap::new();
+    for r in results.iter().flat_map(|t| t.cache.iter()) {
+        merged.entry(r.key.as_str()).or_insert(r);
+    }
+    merged.into_values().cloned().collect()
+}
+
+/// Writes the cache manifest of every registry `--cache-to` of `spec`.
+pub async fn export_caches(
+    registry: &RegistryClient,
+    spec: &BuildSpec,
+    results: &[TaskResult],
+) -> Result<(), CacheExportError> {
+    let mut records: Option<Vec<CacheRecord>> = None;
+    for export in &spec.cache_to {
+        // Local and inline exports are refused at submission (BuildSpec::validate).
+        let CacheExportTarget::Registry { reference } = &export.target else {
+            continue;
+        };
+        let records = records.get_or_insert_with(|| merge_records(results));
+        match write_cache_manifest(records, registry, reference, export.oci_media_types).await {
+            Ok(digest) => {
+                tracing::info!(%reference, manifest = %digest, records = records.len(), "cache exported")
+            }
+            Err(source) if export.ignore_error => {
+                tracing::warn!(%reference, error = %source, "cache export failed (ignore-error=true)")
+            }
+            Err(source) => {
+                return Err(CacheExportError {
+                    reference: reference.clone(),
+                    source,
+                })
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use slipway_farm::cache::CacheLayer;
+    use slipway_farm::BlobDescriptor;
+    use slipway_graph::{Digest, Platform};
+
+    fn record(key: char, layer: &str) -> CacheRecord {
+        CacheRecord {
+            key: key.to_string().repeat(64),
+            layers: vec![CacheLayer {
+                media_type: "application/vnd.oci.image.layer.v1.tar+gzip".into(),
+                digest: Digest::of_bytes(layer.as_bytes()).to_string(),
+                size: 1,
+                diff_id: Digest::of_bytes(b"d").to_string(),
+            }],
+        }
+    }
+
+    fn result(cache: Vec<CacheRecord>) -> TaskResult {
+        let blob = BlobDescriptor {
+            media_type: "m".into(),
+            digest: Digest::of_bytes(b"m"),
+            size: 1,
+        };
+        TaskResult {
+            platform: Platform::linux("amd64", ""),
+            manifest: blob.clone(),
+            config: blob,
+            layers: vec![],
+            cached: 0,
+            executed: 0,
+            cache,
+        }
+    }
+
+    #[test]
+    fn merge_keeps_one_record_per_key_in_key_order() {
+        let merged = merge_records(&[
+            result(vec![record('b', "x"), record('a', "y")]),
+            result(vec![record('b', "other"), record('c', "z")]),
+        ]);
+        let keys: Vec<char> = merged.iter().filter_map(|r| r.key.chars().next()).collect();
+        assert_eq!(keys, ['a', 'b', 'c']);
+        assert_eq!(merged[1], record('b', "x"), "the first task's record wins");
+    }
+}
