@@ -15,6 +15,7 @@
 mod assignments;
 mod blobs;
 mod config;
+mod context;
 mod coordinators;
 mod error;
 mod farm_cache;

@@ -11,11 +11,11 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::blobs::ContextBlobs;
+use super::context::fetch_context;
 use super::error::{AgentError, TaskError};
 use super::progress::TaskProgress;
 use super::push::{push_detached, PushDetachedError};
 use super::task_cache::{self, CacheEnv};
-use super::unpack::unpack_context;
 use crate::{ExportOptions, LocalSource, SolveRequest, Worker};
 
 /// Pushes of a task's image tried before the task fails.
@@ -54,22 +54,7 @@ pub async fn execute(
         .map_err(|source| TaskError::Agent { task, source })?;
 
     if let Some(context) = &spec.context {
-        let tar = env.blobs.ensure(task, &context.digest, &cancel).await?;
-        let dest = context_dir.clone();
-        let unpacked = tokio::task::spawn_blocking(move || unpack_context(&tar, &dest))
-            .await
-            .map_err(|e| TaskError::Agent {
-                task,
-                source: AgentError::Io {
-                    op: "unpacking the context into",
-                    path: context_dir.clone(),
-                    source: std::io::Error::other(e.to_string()),
-                },
-            })?
-            .map_err(|source| TaskError::Unpack {
-                task,
-                source: Box::new(source),
-            })?;
+        let unpacked = fetch_context(&env.blobs, task, context, &context_dir, &cancel).await?;
         tracing::debug!(%task, entries = unpacked.entries, bytes = unpacked.bytes, "context unpacked");
     }
 
