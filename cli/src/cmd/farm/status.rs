@@ -44,6 +44,17 @@ impl ConnectArgs {
 pub enum WorkersCommand {
     /// List workers: platforms (native/emulated), load, lease age.
     Ls(ConnectArgs),
+    /// Drain a worker: no new task is placed on it; it finishes what it holds and keeps
+    /// serving its blobs (cache, contexts) to the other workers.
+    Drain {
+        /// The worker id (`slipway workers ls`).
+        id: String,
+        /// Undo: place tasks on the worker again.
+        #[arg(long)]
+        undo: bool,
+        #[command(flatten)]
+        connect: ConnectArgs,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -85,8 +96,46 @@ fn platforms(p: &Option<v1::PlatformSupport>) -> (String, String) {
     }
 }
 
+fn drain(id: String, undo: bool, c: &ConnectArgs) -> Result<()> {
+    let info = block_on(async {
+        let mut client = FarmClient::connect(&c.options()).await?;
+        let answer = client
+            .control()
+            .drain_worker(v1::DrainRequest {
+                worker_id: id.clone(),
+                drain: !undo,
+            })
+            .await
+            .map_err(|s| anyhow::anyhow!("draining worker {id}: {}", s.message()))?;
+        Ok(answer.into_inner())
+    })?;
+    match c.format {
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({
+                "id": id,
+                "draining": info.draining,
+                "running": info.running_tasks,
+            }))?
+        ),
+        Format::Table => println!(
+            "worker {id}: {} ({} task(s) held)",
+            if info.draining {
+                "draining"
+            } else {
+                "accepting tasks"
+            },
+            info.running_tasks
+        ),
+    }
+    Ok(())
+}
+
 pub fn workers(cmd: WorkersCommand) -> Result<()> {
-    let WorkersCommand::Ls(c) = cmd;
+    let c = match cmd {
+        WorkersCommand::Ls(c) => c,
+        WorkersCommand::Drain { id, undo, connect } => return drain(id, undo, &connect),
+    };
     let list = block_on(async {
         FarmClient::connect(&c.options())
             .await?
@@ -106,6 +155,7 @@ pub fn workers(cmd: WorkersCommand) -> Result<()> {
                 "slots": spec.slots,
                 "running": w.running_tasks,
                 "assigned_total": w.assigned_total,
+                "draining": w.draining,
                 "lease_age_ms": w.lease_age_ms,
                 "data_addr": spec.data_addr,
             })
