@@ -505,3 +505,24 @@ fn missing_local_cache_directory_is_named() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn cache_of_empty_results_only_has_no_layers() {
+    let reg = TestRegistry::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _, records) = source(dir.path());
+    let client = std::sync::Arc::new(client());
+    let options = RegistryExportOptions {
+        reference: format!("{}/empty:cache", reg.addr),
+        oci_media_types: true,
+    };
+    let report = export_to_registry(&records[3..], &store, &client, &options)
+        .await
+        .unwrap();
+    assert_eq!(report.blobs, Default::default());
+    let cache = RegistryCache::open(client.clone(), &options.reference)
+        .await
+        .unwrap();
+    assert_eq!(cache.lookup(&key(4)).await.unwrap(), Some(vec![]));
+    assert_eq!(cache.len(), 1);
+}
