@@ -97,9 +97,12 @@ pub async fn push_cache_blobs(
             path: store.blob_path(&digest),
         });
     }
-    let outcomes: Vec<(BlobOutcome, u64)> = futures_util::stream::iter(blobs.iter())
-        .map(|blob| async {
-            let outcome = registry.push_blob(&repo, blob, &[]).await?;
+    let repo = &repo;
+    // Owned items: a closure over `&LocalBlob` makes the future unprovably `Send`
+    // (rust-lang/rust#102211), and callers spawn it.
+    let outcomes: Vec<(BlobOutcome, u64)> = futures_util::stream::iter(blobs)
+        .map(|blob: LocalBlob| async move {
+            let outcome = registry.push_blob(repo, &blob, &[]).await?;
             Ok::<_, RegistryError>((outcome, blob.descriptor.size))
         })
         .buffer_unordered(registry.config().max_concurrent_uploads.max(1))
@@ -252,5 +255,27 @@ mod tests {
             matches!(&err, RemoteCacheError::BlobUnavailable { digest: d, .. } if *d == digest),
             "{err}"
         );
+    }
+}
+
+#[cfg(test)]
+mod send_check {
+    //! Compile-time check: every registry future can be spawned on a multi-threaded runtime.
+    use super::*;
+    use std::sync::Arc;
+
+    #[allow(dead_code)]
+    fn spawnable(store: Arc<ContentStore>, reg: Arc<RegistryClient>, recs: Vec<CacheRecord>) {
+        let (s, r, c) = (store.clone(), reg.clone(), recs.clone());
+        tokio::spawn(async move { push_cache_blobs(&c, &s, &r, "x").await.is_ok() });
+        let (r, c) = (reg.clone(), recs.clone());
+        tokio::spawn(async move { write_cache_manifest(&c, &r, "x", true).await.is_ok() });
+        let opts = RegistryExportOptions {
+            reference: "x".into(),
+            oci_media_types: true,
+        };
+        let (s, r) = (store, reg.clone());
+        tokio::spawn(async move { export_to_registry(&recs, &s, &r, &opts).await.is_ok() });
+        tokio::spawn(async move { super::super::RegistryCache::open(reg, "x").await.is_ok() });
     }
 }
