@@ -78,17 +78,14 @@ async fn fetch_all(cache: &dyn RemoteCache, layers: &[CacheLayer], from: &Conten
     let dir = tempfile::tempdir().unwrap();
     let store = ContentStore::open(dir.path().join("store")).unwrap();
     let tmp = dir.path().join("tmp");
-    std::fs::create_dir_all(&tmp).unwrap();
     for l in layers {
         cache.fetch(l, &store, &tmp).await.unwrap();
         let d: Digest = l.digest.parse().unwrap();
         assert_eq!(store.read_blob(&d).unwrap(), from.read_blob(&d).unwrap());
     }
-    assert_eq!(
-        std::fs::read_dir(&tmp).unwrap().count(),
-        0,
-        "partial downloads are removed"
-    );
+    // The registry cache creates `tmp` if needed; the local cache does not use it.
+    let left = std::fs::read_dir(&tmp).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(left, 0, "partial downloads are removed");
 }
 
 #[tokio::test]
@@ -367,15 +364,16 @@ async fn blob_missing_from_the_registry_is_named() {
     assert!(target.list().unwrap().is_empty());
 }
 
-#[tokio::test]
-async fn buildkit_cache_manifest_is_refused_clearly() {
-    let reg = TestRegistry::start();
-    let dir = tempfile::tempdir().unwrap();
-    let store = ContentStore::open(dir.path()).unwrap();
-    let client = client();
+/// Pushes a one-config artifact whose config has `config_media_type`; returns its reference.
+async fn push_artifact(
+    client: &RegistryClient,
+    reference: &str,
+    store: &ContentStore,
+    config_media_type: &str,
+) {
     let config = store.put_bytes(br#"{"layers":[],"records":[]}"#).unwrap();
     let config_desc = Descriptor::new(
-        "application/vnd.buildkit.cacheconfig.v0",
+        config_media_type,
         &config.to_string(),
         store.size(&config).unwrap(),
     );
@@ -386,8 +384,7 @@ async fn buildkit_cache_manifest_is_refused_clearly() {
         layers: vec![],
         annotations: Default::default(),
     };
-    let reference = format!("{}/bk:cache", reg.addr);
-    let repo = registry::parse_reference(&reference).unwrap();
+    let repo = registry::parse_reference(reference).unwrap();
     let plan = PushPlan {
         blobs: vec![LocalBlob {
             descriptor: config_desc,
@@ -397,14 +394,49 @@ async fn buildkit_cache_manifest_is_refused_clearly() {
         root: RawManifest::new(media::OCI_MANIFEST, serde_json::to_vec(&manifest).unwrap()),
     };
     let opts = PushOptions {
-        tags: vec!["cache".into()],
+        tags: vec![repo.tag().unwrap_or("latest").to_string()],
         ..Default::default()
     };
     client.push(&repo, &plan, &opts).await.unwrap();
-    let err = RegistryCache::open(client, &reference).await.unwrap_err();
+}
+
+#[tokio::test]
+async fn foreign_manifests_are_refused_or_warned_about() {
+    let reg = TestRegistry::start();
+    let dir = tempfile::tempdir().unwrap();
+    let store = ContentStore::open(dir.path()).unwrap();
+    let client = std::sync::Arc::new(client());
+
+    let buildkit = format!("{}/bk:cache", reg.addr);
+    push_artifact(
+        &client,
+        &buildkit,
+        &store,
+        "application/vnd.buildkit.cacheconfig.v0",
+    )
+    .await;
+    let err = RegistryCache::open(client.clone(), &buildkit)
+        .await
+        .unwrap_err();
     assert!(
         matches!(&err, RemoteCacheError::Format { reason, .. } if reason.contains("BuildKit cache")),
         "{err}"
+    );
+
+    let other = format!("{}/artifact:1", reg.addr);
+    push_artifact(
+        &client,
+        &other,
+        &store,
+        "application/vnd.example.thing+json",
+    )
+    .await;
+    let cache = RegistryCache::open(client, &other).await.unwrap();
+    assert!(cache.is_empty());
+    let warning = cache.warning().expect("a warning");
+    assert!(
+        warning.contains("application/vnd.example.thing+json"),
+        "{warning}"
     );
 }
 

@@ -200,6 +200,14 @@ impl RegistryCache {
         if store.exists(&digest) {
             return Ok(());
         }
+        tokio::fs::create_dir_all(tmp)
+            .await
+            .map_err(|source| RemoteCacheError::Io {
+                origin: origin.clone(),
+                op: "create",
+                path: tmp.to_path_buf(),
+                source,
+            })?;
         let dir = tempfile::Builder::new()
             .prefix("cache-fetch-")
             .tempdir_in(tmp)
