@@ -9,10 +9,13 @@
 #   4. one-file-change rebuild (src/app.sh changes)
 #   5. cache-mount rebuild speedup (examples/cache-mounts: rebuild after a change, warm cache mount
 #      vs the same Dockerfile without the cache mount)
+#   6. cold build with empty local state, with a registry cache vs without (examples/parallel-stages,
+#      linux/amd64; slipway `--cache-to/--cache-from type=registry,mode=max`, docker's inline cache,
+#      buildah's `--cache-to/--cache-from`)
 #
 # Environment: SLIPWAY_BENCH_PROFILE=release|debug (default release), SLIPWAY_BENCH_RUNS (default 3),
 # SLIPWAY_REGISTRY_ADDR (default 127.0.0.1:5000), SLIPWAY_BENCH_ONLY (a space-separated subset of
-# cold3 parallel noop onechange cachemount; default all, and only then is the summary written).
+# cold3 parallel noop onechange cachemount regcache; default all, and only then is the summary written).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -76,7 +79,7 @@ hf() { # hf NAME [hyperfine args...]
 }
 mean() { jq -r ".results[$2].mean" "$out/$1.json"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
-only=${SLIPWAY_BENCH_ONLY:-cold3 parallel noop onechange cachemount}
+only=${SLIPWAY_BENCH_ONLY:-cold3 parallel noop onechange cachemount regcache}
 want() { [[ " $only " == *" $1 "* ]]; }
 
 # Short stage durations keep the run affordable; the shape is what matters.
@@ -143,6 +146,27 @@ hf cachemount \
     -n "buildah no mount" --prepare "$bump" "$BH $cm_args -f $work/cm/Dockerfile.nomount $work/cm"
 }
 
+want regcache && {
+step "6. cold build, empty local state: with a registry cache vs without (linux/amd64)"
+git -C "$root" show HEAD:examples/parallel-stages/src/app.sh >"$work/ps/src/app.sh" 2>/dev/null || true
+rc="$addr/bench/regcache"
+rm -rf "$sw_data"
+$SW $ps_args --cache-to "type=registry,ref=$rc:slipway,mode=max" -o "type=oci,dest=$work/ps.tar" "$work/ps" >/dev/null 2>&1
+$DK_PRUNE >/dev/null
+$DK $ps_args --build-arg BUILDKIT_INLINE_CACHE=1 -t "$rc:docker" "$work/ps" >/dev/null
+/usr/bin/docker push -q "$rc:docker" >/dev/null
+$BH_RMI >/dev/null 2>&1 || true
+$BH $ps_args --cache-to "$rc-buildah" "$work/ps" >/dev/null
+DK_WIPE="$DK_PRUNE >/dev/null; /usr/bin/docker image rm -f $rc:docker >/dev/null 2>&1; true"
+hf regcache \
+    -n "slipway no cache" --prepare "rm -rf $sw_data" "$SW $ps_args -o type=oci,dest=$work/ps.tar $work/ps" \
+    -n "slipway registry cache" --prepare "rm -rf $sw_data" "$SW $ps_args --cache-from type=registry,ref=$rc:slipway -o type=oci,dest=$work/ps.tar $work/ps" \
+    -n "docker no cache" --prepare "$DK_WIPE" "$DK $ps_args $work/ps" \
+    -n "docker registry (inline) cache" --prepare "$DK_WIPE" "$DK $ps_args --cache-from $rc:docker $work/ps" \
+    -n "buildah no cache" --prepare "$BH_RMI" "$BH $ps_args $work/ps" \
+    -n "buildah registry cache" --prepare "$BH_RMI" "$BH $ps_args --cache-from $rc-buildah $work/ps"
+}
+
 if [ -n "${SLIPWAY_BENCH_ONLY:-}" ]; then
     for f in "$out"/*.md; do cat "$f"; echo; done
     echo "bench.sh: results in $out"
@@ -177,6 +201,15 @@ step "summary"
     for i in 0 2 4; do
         w=$(mean cachemount "$i"); n=$(mean cachemount $((i + 1)))
         printf '| %s | %.2f | %.2f | %sx |\n' "$(jq -r ".results[$i].command" "$out/cachemount.json" | cut -d' ' -f1)" "$w" "$n" "$(ratio "$n" "$w")"
+    done
+    echo
+    echo "Cold build with empty local state, linux/amd64: registry cache vs none:"
+    echo
+    echo "| builder | no cache (s) | registry cache (s) | speedup |"
+    echo "|---|---|---|---|"
+    for i in 0 2 4; do
+        n=$(mean regcache "$i"); c=$(mean regcache $((i + 1)))
+        printf '| %s | %.2f | %.2f | %sx |\n' "$(jq -r ".results[$i].command" "$out/regcache.json" | cut -d' ' -f1)" "$n" "$c" "$(ratio "$n" "$c")"
     done
 } | tee "$out/summary.md"
 echo
