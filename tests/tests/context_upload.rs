@@ -85,7 +85,10 @@ fn store_blobs(worker_dir: &Path) -> Result<BTreeMap<String, u64>> {
     let mut out = BTreeMap::new();
     for e in std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
         let e = e?;
-        out.insert(e.file_name().to_string_lossy().into_owned(), e.metadata()?.len());
+        out.insert(
+            e.file_name().to_string_lossy().into_owned(),
+            e.metadata()?.len(),
+        );
     }
     Ok(out)
 }
@@ -159,9 +162,14 @@ fn second_build_uploads_only_the_changed_file() -> Result<()> {
         .filter(|(name, _)| !before.contains_key(*name))
         .map(|(_, size)| size)
         .sum();
-    assert!(added < 1024 * 1024, "{added} bytes of new blobs on the worker");
     assert!(
-        after.contains_key(&hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&changed))),
+        added < 1024 * 1024,
+        "{added} bytes of new blobs on the worker"
+    );
+    assert!(
+        after.contains_key(&hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
+            &changed
+        ))),
         "the changed file's blob is not in the worker's store"
     );
 

@@ -60,7 +60,8 @@ pub async fn fetch_context(
         }
         ContextKind::Manifest => {
             let manifest = read_manifest(blobs, task, &context.digest, index, cancel).await?;
-            let files: BTreeSet<Digest> = manifest.files().filter_map(|e| e.digest.clone()).collect();
+            let files: BTreeSet<Digest> =
+                manifest.files().filter_map(|e| e.digest.clone()).collect();
             let files: Vec<Digest> = files.into_iter().collect();
             ensure_local(blobs, task, &context.digest, &files, cancel).await?;
             let store = blobs.store().clone();

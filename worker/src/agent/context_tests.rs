@@ -69,7 +69,10 @@ fn materializes_files_dirs_symlinks_with_modes_and_mtimes() {
     let report = materialize(&m, &ctx, blobs.lookup()).unwrap();
     assert_eq!(report.entries, 5);
     assert_eq!(report.bytes, 13 + 10 + 13);
-    assert_eq!(std::fs::read(ctx.join("ro/run.sh")).unwrap(), b"#!/bin/sh\n");
+    assert_eq!(
+        std::fs::read(ctx.join("ro/run.sh")).unwrap(),
+        b"#!/bin/sh\n"
+    );
     let meta = std::fs::metadata(ctx.join("ro/run.sh")).unwrap();
     assert_eq!(meta.mode() & 0o7777, 0o755);
     assert_eq!((meta.mtime(), meta.mtime_nsec()), (1_600_000_000, 5));
@@ -87,7 +90,9 @@ fn materializes_files_dirs_symlinks_with_modes_and_mtimes() {
         PathBuf::from("/etc/passwd")
     );
     assert_eq!(
-        std::fs::symlink_metadata(ctx.join("ro/abs")).unwrap().mtime(),
+        std::fs::symlink_metadata(ctx.join("ro/abs"))
+            .unwrap()
+            .mtime(),
         1_600_000_000
     );
     assert_eq!(
