@@ -32,6 +32,8 @@ pub mod unpack;
 
 #[cfg(test)]
 mod fake_coordinator_test;
+#[cfg(test)]
+mod farm_cache_tests;
 
 pub use config::{AgentConfig, AgentTimings};
 pub use error::{AgentError, TaskError};
