@@ -15,6 +15,7 @@ pub mod agent;
 pub mod cache;
 pub mod emulation;
 pub mod executor;
+pub mod gc;
 pub mod mounts;
 pub mod remote;
 pub mod snapshot;
