@@ -68,7 +68,6 @@ fn snapshots(worker: &Worker) -> Result<Vec<UsageItem>, GcError> {
                 mtime(&dir_md),
                 mtime(&meta_md),
                 atime(&meta_md),
-                link_mtime(&link),
             ]),
             pinned: false,
             referenced: false,
@@ -229,10 +228,6 @@ fn mtime(md: &fs::Metadata) -> SystemTime {
 
 fn atime(md: &fs::Metadata) -> SystemTime {
     from_unix(md.atime(), md.atime_nsec())
-}
-
-fn link_mtime(link: &Path) -> SystemTime {
-    fs::symlink_metadata(link).map_or(SystemTime::UNIX_EPOCH, |m| mtime(&m))
 }
 
 fn latest(times: &[SystemTime]) -> SystemTime {
