@@ -42,7 +42,7 @@ use super::error::{AgentError, TaskError};
 use super::unpack::{unpack_context, UnpackError, UnpackReport};
 
 /// Blob downloads in flight on one peer connection.
-const PARALLEL_GETS: usize = 8;
+const PARALLEL_GETS: usize = 16;
 
 /// Puts the context `context` into the empty directory `dest`.
 pub async fn fetch_context(
@@ -163,10 +163,15 @@ async fn ensure_local(
     }
     let agent = |source| TaskError::Agent { task, source };
     let holders = blobs.holders(holder_of, cancel).await.map_err(agent)?;
+    let peers = Peers {
+        store,
+        downloads: blobs.downloads_dir().to_path_buf(),
+        security: blobs.security().clone(),
+    };
     let mut tried = Vec::new();
     for addr in holders {
         let wanted = missing.len();
-        let fetch = fetch_from(blobs, task, &addr, &missing);
+        let fetch = peers.fetch_from(task, &addr, &missing);
         let fetched = tokio::select! {
             r = fetch => r,
             _ = cancel.cancelled() => return Err(agent(AgentError::Cancelled)),
@@ -199,82 +204,93 @@ async fn ensure_local(
     })
 }
 
-/// Downloads what `addr` has of `missing` into the store; returns what it lacked and the
-/// bytes received.
-async fn fetch_from(
-    blobs: &ContextBlobs,
-    task: TaskId,
-    addr: &str,
-    missing: &[Digest],
-) -> Result<(Vec<Digest>, u64), AgentError> {
-    let dataplane_err = |source| AgentError::DataPlane {
-        addr: addr.to_string(),
-        source: Box::new(source),
-    };
-    let downloads = blobs.downloads_dir().to_path_buf();
-    std::fs::create_dir_all(&downloads).map_err(AgentError::io("creating", &downloads))?;
-    let client = Arc::new(
-        BlobClient::connect(addr, blobs.security())
-            .await
-            .map_err(dataplane_err)?,
-    );
-    let wanted: Vec<slipway_dataplane::Digest> = missing
-        .iter()
-        .filter_map(|d| d.as_str().parse().ok())
-        .collect();
-    let lacking = client.missing(&wanted).await.map_err(dataplane_err)?;
-    let store = blobs.store().clone();
-    let mut queue = wanted.into_iter().filter(|d| !lacking.contains(d));
-    let mut gets = JoinSet::new();
-    let mut failure = None;
-    loop {
-        while failure.is_none() && gets.len() < PARALLEL_GETS {
-            let Some(d) = queue.next() else { break };
-            let client = client.clone();
-            // One download file per task: two tasks of a build may fetch the same blob.
-            let download = downloads.join(format!("{}.{task}", d.hex()));
-            let local = store.blob_path(&d);
-            gets.spawn(async move {
-                client
-                    .get(&d, &download)
-                    .await
-                    .map_err(|e| AgentError::DataPlane {
-                        addr: client.peer().to_string(),
-                        source: Box::new(e),
-                    })?;
-                if let Some(parent) = local.parent() {
-                    std::fs::create_dir_all(parent).map_err(AgentError::io("creating", parent))?;
-                }
-                std::fs::rename(&download, &local)
-                    .map_err(AgentError::io("moving into place", &local))
-            });
-        }
-        let Some(done) = gets.join_next().await else {
-            break;
+/// Where blobs fetched from peers go, and how to reach peers.
+struct Peers {
+    store: Arc<slipway_oci::ContentStore>,
+    /// Downloads are staged here, then renamed into the store.
+    downloads: PathBuf,
+    security: slipway_tls::Security,
+}
+
+impl Peers {
+    /// Downloads what `addr` has of `missing` into the store; returns what it lacked and the
+    /// bytes received.
+    async fn fetch_from(
+        &self,
+        task: TaskId,
+        addr: &str,
+        missing: &[Digest],
+    ) -> Result<(Vec<Digest>, u64), AgentError> {
+        let dataplane_err = |source| AgentError::DataPlane {
+            addr: addr.to_string(),
+            source: Box::new(source),
         };
-        let outcome = done.unwrap_or_else(|e| {
-            Err(AgentError::io("fetching a context blob", Path::new(addr))(
-                std::io::Error::other(e.to_string()),
-            ))
-        });
-        if let Err(e) = outcome {
-            failure.get_or_insert(e);
+        let downloads = self.downloads.clone();
+        std::fs::create_dir_all(&downloads).map_err(AgentError::io("creating", &downloads))?;
+        let client = Arc::new(
+            BlobClient::connect(addr, &self.security)
+                .await
+                .map_err(dataplane_err)?,
+        );
+        let wanted: Vec<slipway_dataplane::Digest> = missing
+            .iter()
+            .filter_map(|d| d.as_str().parse().ok())
+            .collect();
+        let lacking = client.missing(&wanted).await.map_err(dataplane_err)?;
+        let store = self.store.clone();
+        let mut queue = wanted.into_iter().filter(|d| !lacking.contains(d));
+        let mut gets = JoinSet::new();
+        let mut failure = None;
+        loop {
+            while failure.is_none() && gets.len() < PARALLEL_GETS {
+                let Some(d) = queue.next() else { break };
+                let client = client.clone();
+                // One download file per task: two tasks of a build may fetch the same blob.
+                let download = downloads.join(format!("{}.{task}", d.hex()));
+                let local = store.blob_path(&d);
+                gets.spawn(async move {
+                    client
+                        .get(&d, &download)
+                        .await
+                        .map_err(|e| AgentError::DataPlane {
+                            addr: client.peer().to_string(),
+                            source: Box::new(e),
+                        })?;
+                    if let Some(parent) = local.parent() {
+                        std::fs::create_dir_all(parent)
+                            .map_err(AgentError::io("creating", parent))?;
+                    }
+                    std::fs::rename(&download, &local)
+                        .map_err(AgentError::io("moving into place", &local))
+                });
+            }
+            let Some(done) = gets.join_next().await else {
+                break;
+            };
+            let outcome = done.unwrap_or_else(|e| {
+                Err(AgentError::io("fetching a context blob", Path::new(addr))(
+                    std::io::Error::other(e.to_string()),
+                ))
+            });
+            if let Err(e) = outcome {
+                failure.get_or_insert(e);
+            }
         }
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        let bytes = client.stats().bytes_received;
+        let still = missing
+            .iter()
+            .filter(|d| {
+                d.as_str()
+                    .parse::<slipway_dataplane::Digest>()
+                    .map_or(true, |o| lacking.contains(&o))
+            })
+            .cloned()
+            .collect();
+        Ok((still, bytes))
     }
-    if let Some(e) = failure {
-        return Err(e);
-    }
-    let bytes = client.stats().bytes_received;
-    let still = missing
-        .iter()
-        .filter(|d| {
-            d.as_str()
-                .parse::<slipway_dataplane::Digest>()
-                .map_or(true, |o| lacking.contains(&o))
-        })
-        .cloned()
-        .collect();
-    Ok((still, bytes))
 }
 
 /// Creates the entries of `manifest` under the existing, empty directory `dest`; file

@@ -141,3 +141,46 @@ fn an_existing_symlink_in_dest_is_not_written_through() {
     assert!(materialize(&m, &ctx, blobs.lookup()).is_err());
     assert!(!outside.exists());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blobs_come_from_a_peer_and_what_it_lacks_is_reported() {
+    slipway_tls::install_crypto_provider();
+    let peer_dir = tempfile::tempdir().unwrap();
+    let peer_store = slipway_dataplane::BlobStoreDir::open(peer_dir.path()).unwrap();
+    let mut held = Vec::new();
+    for i in 0..40u32 {
+        let content = format!("file {i}").repeat(1000).into_bytes();
+        let d = Digest::of_bytes(&content);
+        std::fs::write(peer_store.blob_path(&d.as_str().parse().unwrap()), &content).unwrap();
+        held.push(d);
+    }
+    let server = slipway_dataplane::BlobServer::bind(
+        "127.0.0.1:0".parse().unwrap(),
+        &slipway_tls::Security::Insecure,
+        peer_store,
+    )
+    .await
+    .unwrap();
+
+    let local = tempfile::tempdir().unwrap();
+    let peers = Peers {
+        store: Arc::new(slipway_oci::ContentStore::open(local.path().join("content")).unwrap()),
+        downloads: local.path().join("downloads"),
+        security: slipway_tls::Security::Insecure,
+    };
+    let absent = Digest::of_bytes(b"nobody has this");
+    let mut wanted = held.clone();
+    wanted.push(absent.clone());
+    let (still, bytes) = peers
+        .fetch_from(TaskId::new(), &server.local_addr().to_string(), &wanted)
+        .await
+        .unwrap();
+    assert_eq!(still, vec![absent]);
+    assert!(bytes >= 40 * 6000, "{bytes}");
+    for d in &held {
+        let path = blob_path(&peers.store, d).unwrap();
+        assert_eq!(Digest::of_bytes(&std::fs::read(path).unwrap()), *d);
+    }
+    // nothing is left in the staging directory
+    assert_eq!(std::fs::read_dir(&peers.downloads).unwrap().count(), 0);
+}

@@ -19,8 +19,9 @@ use tokio::task::JoinSet;
 
 /// Copies of the context uploaded before submitting (so losing one worker loses no context).
 pub const CONTEXT_COPIES: usize = 2;
-/// File uploads in flight on one connection.
-const PARALLEL_PUTS: usize = 8;
+/// File uploads in flight on one connection (small files are bound by the server's fsync per
+/// blob: on loopback 32 at once moved 10,000 files of 20 KB about 2x faster than 8).
+const PARALLEL_PUTS: usize = 32;
 
 /// What an upload moved, over all copies.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -118,6 +119,7 @@ pub async fn upload_context(
         anyhow::bail!("uploading the build context failed: {}", errors.join("; "));
     }
     tracing::info!(
+        ms = started.elapsed().as_millis() as u64,
         digest = %prepared.encoded.index.digest,
         files = counts.files,
         bytes = counts.file_bytes,
