@@ -1,0 +1,232 @@
+//! The farm-wide shared cache index end to end: real `slipway coordinator` and two amd64
+//! `slipway worker` processes (1 slot each), the local docker-registry.
+//!
+//! A two-stage build runs on worker A (B drained); then A is drained (it keeps serving its
+//! blobs) and the same build goes to B, whose own cache is empty: every step is answered
+//! by the farm index, the layers come from A over the data plane, and no RUN executes on B.
+//!
+//! Needs root, runc, docker-registry, skopeo (scripts/setup.sh).
+
+use anyhow::{bail, Context, Result};
+use serde_json::Value;
+use slipway_e2e::builders::slipway::Slipway;
+use slipway_e2e::cluster::{Cluster, ClusterOptions, WorkerOptions};
+use slipway_e2e::process::{run, run_stdout};
+use slipway_e2e::registry::Registry;
+use std::process::Command;
+
+/// Every RUN prints a marker (so an executed step shows in the plain progress) and writes
+/// the time in nanoseconds (so a re-executed step would change the image's layers).
+fn dockerfile(base: &str) -> String {
+    format!(
+        "FROM {base} AS b\n\
+         RUN echo RAN-b && date +%s%N > /stamp-b\n\
+         FROM {base}\n\
+         COPY --from=b /stamp-b /stamp-b\n\
+         RUN echo RAN-final && date +%s%N > /stamp-final\n"
+    )
+}
+
+/// Progress lines a RUN printed (its marker), not the step names that contain it.
+fn run_output(progress: &str) -> Vec<&str> {
+    progress
+        .lines()
+        .filter(|l| l.contains("RAN-") && !l.contains("RUN echo"))
+        .collect()
+}
+
+fn cli_json(cluster: &Cluster, args: &[&str]) -> Result<Value> {
+    let out = run_stdout(cluster.cli().args(args).args(["--format", "json"]))?;
+    serde_json::from_str(&out).with_context(|| format!("not JSON: {out}"))
+}
+
+fn drain(cluster: &Cluster, worker: &str, undo: bool) -> Result<()> {
+    let mut cmd = cluster.cli();
+    cmd.args(["workers", "drain", worker]);
+    if undo {
+        cmd.arg("--undo");
+    }
+    run(&mut cmd)?;
+    Ok(())
+}
+
+/// `slipway build --builder ... --push`; returns the plain progress.
+fn build(cluster: &Cluster, ctx: &std::path::Path, tag: &str) -> Result<String> {
+    let out = run(cluster
+        .cli()
+        .args(["build", "--progress", "plain", "-t", tag, "--push"])
+        .arg(ctx))?;
+    Ok(format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    ))
+}
+
+/// The newest build's only task: (worker, result) from `builds inspect`.
+fn last_task(cluster: &Cluster) -> Result<(String, Value)> {
+    let list = cli_json(cluster, &["builds", "ls"])?;
+    let last = list
+        .as_array()
+        .and_then(|l| l.last())
+        .context("no builds")?;
+    let id = last["id"].as_str().context("build id")?;
+    let d = cli_json(cluster, &["builds", "inspect", id])?;
+    let task = &d["tasks"][0];
+    let result = task["detail"]["Succeeded"]["result"].clone();
+    if result.is_null() {
+        bail!("the task did not succeed: {d}");
+    }
+    let worker = task["worker"]
+        .as_str()
+        .or_else(|| task["detail"]["Succeeded"]["worker"].as_str())
+        .context("no worker in the task")?
+        .to_string();
+    Ok((worker, result))
+}
+
+fn layers(tag: &str) -> Result<Vec<String>> {
+    let out = run_stdout(Command::new("skopeo").args([
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        &format!("docker://{tag}"),
+    ]))?;
+    let m: Value = serde_json::from_str(&out).with_context(|| format!("not JSON: {out}"))?;
+    Ok(m["layers"]
+        .as_array()
+        .context("no layers in the manifest")?
+        .iter()
+        .filter_map(|l| l["digest"].as_str().map(String::from))
+        .collect())
+}
+
+/// `s` without ANSI colour sequences (`ESC [ ... letter`).
+fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for d in chars.by_ref() {
+                if d.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The sum of `bytes=N` over the worker's "bytes fetched from peers" log lines.
+fn bytes_fetched(log: &str) -> u64 {
+    strip_ansi(log)
+        .lines()
+        .filter(|l| l.contains("farm cache: bytes fetched from peers"))
+        .filter_map(|l| {
+            let rest = &l[l.find("bytes=")? + "bytes=".len()..];
+            rest.split(|c: char| !c.is_ascii_digit())
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+        .sum()
+}
+
+#[test]
+fn a_drained_workers_results_answer_the_same_build_on_another_worker() -> Result<()> {
+    let registry = Registry::start().context("starting docker-registry")?;
+    let slipway = Slipway::locate(registry.addr()).context("locating slipway")?;
+    run(Command::new("bash")
+        .arg(slipway_e2e::workspace_root().join("scripts/seed-base-images.sh"))
+        .arg(registry.addr())
+        .env("SLIPWAY", slipway.bin())
+        .env("SLIPWAY_DATA_DIR", slipway.data_dir()))
+    .context("seeding the busybox base image")?;
+    let reg = registry.addr();
+    let ctx = tempfile::tempdir()?;
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        dockerfile(&format!("{reg}/library/busybox:latest")),
+    )?;
+
+    let amd64 = WorkerOptions {
+        emulate: "none".into(),
+        slots: 1,
+    };
+    let cluster = Cluster::start(
+        slipway.bin(),
+        &ClusterOptions {
+            coordinators: 1,
+            workers: vec![amd64.clone(), amd64],
+            lease_ttl_ms: 3_000,
+            isolated: None,
+        },
+    )?;
+    let (a, b) = ("worker-1", "worker-2");
+
+    // 1. On A (B drained).
+    drain(&cluster, b, false)?;
+    let workers = cli_json(&cluster, &["workers", "ls"])?;
+    let drained: Vec<&str> = workers
+        .as_array()
+        .context("workers")?
+        .iter()
+        .filter(|w| w["draining"] == true)
+        .filter_map(|w| w["id"].as_str())
+        .collect();
+    assert_eq!(drained, [b], "{workers}");
+    let tag1 = format!("{reg}/farm-cache/app:1");
+    let first = build(&cluster, ctx.path(), &tag1)?;
+    let ran = run_output(&first);
+    assert!(
+        ran.iter().any(|l| l.contains("RAN-b")) && ran.iter().any(|l| l.contains("RAN-final")),
+        "both RUNs should have printed on A:\n{first}"
+    );
+    let (w1, r1) = last_task(&cluster)?;
+    assert_eq!(w1, a, "the first build ran on A: {r1}");
+    assert!(
+        r1["cache"].as_array().is_some_and(|c| !c.is_empty()),
+        "A reported no cache records: {r1}"
+    );
+
+    // 2. A drained (still serving its blobs), B back: the same build lands on B.
+    drain(&cluster, b, true)?;
+    drain(&cluster, a, false)?;
+    let tag2 = format!("{reg}/farm-cache/app:2");
+    let second = build(&cluster, ctx.path(), &tag2)?;
+    let (w2, r2) = last_task(&cluster)?;
+    assert_eq!(w2, b, "the second build ran on B: {r2}");
+
+    // Nothing ran on B: no RUN printed its marker, the solver executed no vertex, and the
+    // image is the first one's layer for layer (a re-run RUN writes a new time stamp).
+    assert_eq!(
+        run_output(&second),
+        Vec::<&str>::new(),
+        "a RUN executed on B:\n{second}"
+    );
+    // Every step reported is CACHED: as many `#N CACHED` lines as steps.
+    let steps = second
+        .lines()
+        .filter(|l| l.starts_with('#') && l.contains("] "))
+        .count();
+    let cached = second
+        .lines()
+        .filter(|l| l.starts_with('#') && l.ends_with(" CACHED"))
+        .count();
+    assert!(steps >= 3, "too few steps reported:\n{second}");
+    assert_eq!(cached, steps, "not every step is CACHED:\n{second}");
+    assert_eq!(r2["executed"], 0, "B executed vertices: {r2}");
+    assert_eq!(layers(&tag2)?, layers(&tag1)?, "B's image differs from A's");
+
+    // The layers came from A's data plane.
+    let log_b = cluster.log(b);
+    assert!(
+        log_b.contains("cache blob fetched from a peer"),
+        "B fetched no cache blob from a peer:\n{log_b}"
+    );
+    let fetched = bytes_fetched(&log_b);
+    assert!(fetched > 0, "B counted no bytes from peers:\n{log_b}");
+    Ok(())
+}
