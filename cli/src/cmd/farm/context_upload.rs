@@ -138,7 +138,44 @@ pub async fn upload_context(
     })
 }
 
-/// Uploads what the data plane at `addr` lacks: files, then pages, then the index.
+/// One blob to upload: a file of the context (streamed from disk) or a manifest page.
+enum Job {
+    File(PathBuf),
+    Page(usize),
+}
+
+impl Job {
+    /// Uploads the blob unannounced; hands the job back with the outcome.
+    async fn put(
+        self,
+        blobs: &BlobClient,
+        prepared: &PreparedContext,
+        digest: slipway_dataplane::Digest,
+    ) -> Result<(Job, PutOutcome)> {
+        let quiet = PutOptions { announce: false };
+        let outcome = match &self {
+            Job::File(path) => blobs
+                .put_with(&digest, path, &quiet)
+                .await
+                .with_context(|| format!("uploading {}", path.display()))?,
+            Job::Page(i) => {
+                let page = prepared
+                    .encoded
+                    .pages
+                    .get(*i)
+                    .context("manifest page out of range")?;
+                blobs
+                    .put_bytes(&digest, &page.bytes, &quiet)
+                    .await
+                    .context("uploading a manifest page")?
+            }
+        };
+        Ok((self, outcome))
+    }
+}
+
+/// Uploads what the data plane at `addr` lacks: files and manifest pages (several at once),
+/// then the index.
 async fn upload_to(
     client: &FarmClient,
     addr: &str,
@@ -153,59 +190,42 @@ async fn upload_to(
             .await
             .with_context(|| format!("connecting to the data plane at {addr}"))?,
     );
-    // One path per distinct content.
-    let mut files: BTreeMap<slipway_dataplane::Digest, PathBuf> = BTreeMap::new();
+    // Every file content once, and every page.
+    let mut jobs: BTreeMap<slipway_dataplane::Digest, Job> = BTreeMap::new();
     for e in prepared.manifest.files() {
         if let Some(d) = &e.digest {
             let d = d.as_str().parse().context("file digest")?;
-            files
-                .entry(d)
-                .or_insert_with(|| prepared.root.join(&e.path));
+            jobs.entry(d)
+                .or_insert_with(|| Job::File(prepared.root.join(&e.path)));
         }
     }
-    let file_digests: Vec<_> = files.keys().copied().collect();
-    let lacking = blobs.missing(&file_digests).await?;
-    let quiet = PutOptions { announce: false };
+    for (i, page) in prepared.encoded.pages.iter().enumerate() {
+        let d = page.digest.as_str().parse().context("page digest")?;
+        jobs.entry(d).or_insert(Job::Page(i));
+    }
+    let digests: Vec<_> = jobs.keys().copied().collect();
+    let mut queue = blobs.missing(&digests).await?.into_iter();
     let mut puts = JoinSet::new();
-    let mut queue = lacking.into_iter();
     loop {
         while puts.len() < PARALLEL_PUTS {
             let Some(d) = queue.next() else { break };
-            let Some(path) = files.get(&d).cloned() else {
-                continue;
-            };
-            let blobs = blobs.clone();
-            puts.spawn(async move {
-                blobs
-                    .put_with(&d, &path, &quiet)
-                    .await
-                    .with_context(|| format!("uploading {}", path.display()))
-            });
+            let Some(job) = jobs.remove(&d) else { continue };
+            let (blobs, prepared) = (blobs.clone(), prepared.clone());
+            puts.spawn(async move { job.put(&blobs, &prepared, d).await });
         }
         let Some(done) = puts.join_next().await else {
             break;
         };
-        done.context("upload task")??;
-        counts.uploaded_files += 1;
-    }
-    let sent_for_files = blobs.stats().bytes_sent;
-    counts.uploaded_file_bytes += sent_for_files;
-
-    let pages: Vec<_> = prepared
-        .encoded
-        .pages
-        .iter()
-        .map(|p| p.digest.as_str().parse())
-        .collect::<Result<_, _>>()
-        .context("page digest")?;
-    let lacking = blobs.missing(&pages).await?;
-    for page in &prepared.encoded.pages {
-        let d: slipway_dataplane::Digest = page.digest.as_str().parse().context("page digest")?;
-        if lacking.contains(&d) {
-            let put = blobs.put_bytes(&d, &page.bytes, &quiet).await?;
-            if matches!(put, PutOutcome::Stored { .. }) {
-                counts.manifest_blobs += 1;
+        match done.context("upload task")?? {
+            (Job::File(_), PutOutcome::Stored { bytes }) => {
+                counts.uploaded_files += 1;
+                counts.uploaded_file_bytes += bytes;
             }
+            (Job::Page(_), PutOutcome::Stored { bytes }) => {
+                counts.manifest_blobs += 1;
+                counts.manifest_bytes += bytes;
+            }
+            (_, PutOutcome::AlreadyPresent { .. }) => {}
         }
     }
     let index = &prepared.encoded.index;
@@ -213,10 +233,10 @@ async fn upload_to(
     let put = blobs
         .put_bytes(&index.digest, &index.bytes, &PutOptions::default())
         .await?;
-    if matches!(put, PutOutcome::Stored { .. }) {
+    if let PutOutcome::Stored { bytes } = put {
         counts.manifest_blobs += 1;
+        counts.manifest_bytes += bytes;
     }
-    counts.manifest_bytes += blobs.stats().bytes_sent - sent_for_files;
     if let Ok(b) = Arc::try_unwrap(blobs) {
         b.close().await;
     }
