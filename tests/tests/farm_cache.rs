@@ -14,6 +14,7 @@ use slipway_e2e::cluster::{Cluster, ClusterOptions, WorkerOptions};
 use slipway_e2e::process::{run, run_stdout};
 use slipway_e2e::registry::Registry;
 use std::process::Command;
+use std::sync::Mutex;
 
 /// Every RUN prints a marker (so an executed step shows in the plain progress) and writes
 /// the time in nanoseconds (so a re-executed step would change the image's layers).
@@ -134,8 +135,17 @@ fn bytes_fetched(log: &str) -> u64 {
         .sum()
 }
 
-#[test]
-fn a_drained_workers_results_answer_the_same_build_on_another_worker() -> Result<()> {
+/// One farm at a time: each test starts several processes on a 2-core machine.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+struct Env {
+    registry: Registry,
+    slipway: Slipway,
+    ctx: tempfile::TempDir,
+}
+
+/// The registry (busybox seeded), the binary and a context holding [`dockerfile`].
+fn env() -> Result<Env> {
     let registry = Registry::start().context("starting docker-registry")?;
     let slipway = Slipway::locate(registry.addr()).context("locating slipway")?;
     run(Command::new("bash")
@@ -144,26 +154,42 @@ fn a_drained_workers_results_answer_the_same_build_on_another_worker() -> Result
         .env("SLIPWAY", slipway.bin())
         .env("SLIPWAY_DATA_DIR", slipway.data_dir()))
     .context("seeding the busybox base image")?;
-    let reg = registry.addr();
     let ctx = tempfile::tempdir()?;
     std::fs::write(
         ctx.path().join("Dockerfile"),
-        dockerfile(&format!("{reg}/library/busybox:latest")),
+        dockerfile(&format!("{}/library/busybox:latest", registry.addr())),
     )?;
+    Ok(Env {
+        registry,
+        slipway,
+        ctx,
+    })
+}
 
+/// One coordinator and `workers` amd64 workers with one slot each.
+fn farm(env: &Env, workers: usize) -> Result<Cluster> {
     let amd64 = WorkerOptions {
         emulate: "none".into(),
         slots: 1,
     };
-    let cluster = Cluster::start(
-        slipway.bin(),
+    Cluster::start(
+        env.slipway.bin(),
         &ClusterOptions {
             coordinators: 1,
-            workers: vec![amd64.clone(), amd64],
+            workers: vec![amd64; workers],
             lease_ttl_ms: 3_000,
             isolated: None,
         },
-    )?;
+    )
+}
+
+#[test]
+fn a_drained_workers_results_answer_the_same_build_on_another_worker() -> Result<()> {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let env = env()?;
+    let reg = env.registry.addr();
+    let ctx = &env.ctx;
+    let cluster = farm(&env, 2)?;
     let (a, b) = ("worker-1", "worker-2");
 
     // 1. On A (B drained).
@@ -228,5 +254,94 @@ fn a_drained_workers_results_answer_the_same_build_on_another_worker() -> Result
     );
     let fetched = bytes_fetched(&log_b);
     assert!(fetched > 0, "B counted no bytes from peers:\n{log_b}");
+    Ok(())
+}
+
+/// An embedded `slipway build` with a fresh data dir; returns the progress.
+fn build_embedded(env: &Env, args: &[&str]) -> Result<String> {
+    let data = tempfile::Builder::new()
+        .prefix("slipway-farm-cache")
+        .tempdir()?;
+    let out = Command::new(env.slipway.bin())
+        .args(["build", "--progress", "plain", "--data-dir"])
+        .arg(data.path())
+        .args(["--insecure-registry", env.registry.addr()])
+        .args(args)
+        .arg(env.ctx.path())
+        .output()
+        .context("running slipway build")?;
+    let progress = String::from_utf8_lossy(&out.stderr).to_string();
+    if !out.status.success() {
+        bail!("slipway build {args:?} failed:\n{progress}");
+    }
+    Ok(progress)
+}
+
+#[test]
+fn a_farm_build_exports_a_registry_cache_and_refuses_local_ones() -> Result<()> {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let env = env()?;
+    let reg = env.registry.addr();
+    let cluster = farm(&env, 1)?;
+    let cache = format!("{reg}/farm-cache/app:cache");
+
+    // The worker pushes the records' blobs, the leader writes the cache manifest.
+    let out = run(cluster
+        .cli()
+        .args([
+            "build",
+            "--progress",
+            "plain",
+            "-t",
+            &format!("{reg}/farm-cache/app:exported"),
+            "--push",
+            "--cache-to",
+            &format!("type=registry,ref={cache},mode=max"),
+        ])
+        .arg(env.ctx.path()))?;
+    let first = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(
+        !run_output(&first).is_empty(),
+        "the RUNs ran on the farm:\n{first}"
+    );
+    let manifest = run_stdout(Command::new("skopeo").args([
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        &format!("docker://{cache}"),
+    ]))?;
+    let m: Value = serde_json::from_str(&manifest)?;
+    assert!(
+        m["layers"].as_array().is_some_and(|l| l.len() >= 2),
+        "the cache manifest names no layers: {manifest}"
+    );
+
+    // An embedded build with nothing cached imports it: mode=max, so even the first stage
+    // alone runs nothing.
+    let again = build_embedded(
+        &env,
+        &["--cache-from", &format!("type=registry,ref={cache}")],
+    )?;
+    assert_eq!(run_output(&again), Vec::<&str>::new(), "{again}");
+    assert!(again.contains("CACHED"), "{again}");
+    let stage_b = build_embedded(&env, &["--target", "b", "--cache-from", &cache])?;
+    assert_eq!(run_output(&stage_b), Vec::<&str>::new(), "{stage_b}");
+
+    // type=local is read/written on the client: refused with --builder.
+    let dest = tempfile::tempdir()?;
+    let refused = cluster
+        .cli()
+        .args(["build", "--progress", "plain", "--cache-to"])
+        .arg(format!("type=local,dest={}", dest.path().display()))
+        .arg(env.ctx.path())
+        .output()?;
+    let message = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "{message}");
+    assert!(
+        message.contains(
+            "type=local cache is read/written on the client; not supported with --builder yet"
+        ),
+        "{message}"
+    );
     Ok(())
 }
