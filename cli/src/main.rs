@@ -45,6 +45,10 @@ enum Command {
     /// Inspect and assemble images and indexes in a registry.
     #[command(subcommand)]
     Imagetools(cmd::imagetools::ImagetoolsCommand),
+    /// Remove build cache from the embedded worker's data dir.
+    Prune(cmd::prune::PruneArgs),
+    /// Show the embedded worker's disk usage.
+    Du(cmd::prune::DuArgs),
 }
 
 fn main() -> ExitCode {
@@ -63,6 +67,8 @@ fn main() -> ExitCode {
         Command::DevCluster(c) => cmd::devcluster::run(c),
         Command::Dockerfile(c) => cmd::dockerfile::run(c),
         Command::Imagetools(c) => cmd::imagetools::run(c),
+        Command::Prune(a) => cmd::prune::prune(a),
+        Command::Du(a) => cmd::prune::du(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

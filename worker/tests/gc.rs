@@ -287,14 +287,20 @@ fn default_removes_only_what_nothing_leads_to() {
     assert_eq!(report.removed_records, 0);
     assert!(w.snapshotter().contains(&base) && w.snapshotter().contains(&recorded));
     assert!(store.exists(&named));
-    assert_eq!(index.result(&key).unwrap().and_then(|r| r.chain), Some(recorded));
+    assert_eq!(
+        index.result(&key).unwrap().and_then(|r| r.chain),
+        Some(recorded)
+    );
 }
 
 #[test]
 fn cache_mounts_are_collected_only_when_included() {
     let tmp = tempfile::tempdir().unwrap();
     let w = open(tmp.path());
-    let mount = tmp.path().join("cache-mounts").join("go-build-0123456789abcdef");
+    let mount = tmp
+        .path()
+        .join("cache-mounts")
+        .join("go-build-0123456789abcdef");
     fs::create_dir_all(mount.join("sub")).unwrap();
     fs::write(mount.join("sub/obj"), vec![0u8; 8192]).unwrap();
     let all = GcOptions {
@@ -315,7 +321,10 @@ fn cache_mounts_are_collected_only_when_included() {
         ids(&report.removed_cache_mounts),
         ["go-build-0123456789abcdef"]
     );
-    assert!(report.removed.iter().all(|i| i.kind == ItemKind::CacheMount));
+    assert!(report
+        .removed
+        .iter()
+        .all(|i| i.kind == ItemKind::CacheMount));
     assert!(!mount.exists());
 }
 

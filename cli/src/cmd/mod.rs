@@ -5,4 +5,5 @@ pub mod dockerfile;
 pub mod farm;
 pub mod imagetools;
 pub mod node;
+pub mod prune;
 pub mod render;

@@ -6,7 +6,10 @@ use slipway_oci::StoreError;
 #[derive(Debug, thiserror::Error)]
 pub enum GcError {
     #[error("invalid gc option {option}: {reason}")]
-    InvalidOptions { option: &'static str, reason: String },
+    InvalidOptions {
+        option: &'static str,
+        reason: String,
+    },
     #[error("gc: {op} {path}: {source}")]
     Io {
         op: &'static str,

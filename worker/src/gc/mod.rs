@@ -45,7 +45,10 @@ use std::time::{Duration, SystemTime};
 use crate::Worker;
 
 /// What to remove. The default removes only *dangling* data: snapshots that no cache
-/// record leads to and unpinned blobs that no layer record names.
+/// record leads to and unpinned blobs that no layer record names. Snapshots of local
+/// contexts and HTTP sources are never recorded (their chain ID is derived from their
+/// content key), so they are dangling once built: the next build copies the context (or
+/// downloads the file) again.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct GcOptions {
     /// Remove least-recently-used items until the total size of the collected kinds
@@ -73,8 +76,7 @@ impl GcOptions {
         if self.all && self.keep_bytes.is_some() {
             return Err(GcError::InvalidOptions {
                 option: "keep_bytes",
-                reason: "all removes everything not pinned, so a size to keep has no effect"
-                    .into(),
+                reason: "all removes everything not pinned, so a size to keep has no effect".into(),
             });
         }
         Ok(())

@@ -34,9 +34,8 @@ pub(crate) fn plan(items: &[UsageItem], opts: &GcOptions, now: SystemTime) -> Ve
             selected.extend((0..n).filter(|&i| candidate(i) && old(i)));
         }
         if let Some(keep) = opts.keep_bytes {
-            let counted = |it: &&UsageItem| {
-                it.kind != ItemKind::CacheMount || opts.include_cache_mounts
-            };
+            let counted =
+                |it: &&UsageItem| it.kind != ItemKind::CacheMount || opts.include_cache_mounts;
             let total: u64 = items.iter().filter(counted).map(|it| it.bytes).sum();
             let mut remaining = total.saturating_sub(bytes(items, &selected));
             let mut lru: Vec<usize> = (0..n)
@@ -98,10 +97,7 @@ impl Tree {
         let parent: Vec<Option<usize>> = items
             .iter()
             .map(|it| match it.kind {
-                ItemKind::Snapshot => it
-                    .parent
-                    .as_deref()
-                    .and_then(|p| by_id.get(p).copied()),
+                ItemKind::Snapshot => it.parent.as_deref().and_then(|p| by_id.get(p).copied()),
                 _ => None,
             })
             .collect();

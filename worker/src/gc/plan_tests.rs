@@ -134,7 +134,10 @@ fn default_removes_only_dangling() {
         include_cache_mounts: true,
         ..GcOptions::default()
     };
-    assert_eq!(ids(&items, &plan(&items, &opts, now())), ["orphan", "loose"]);
+    assert_eq!(
+        ids(&items, &plan(&items, &opts, now())),
+        ["orphan", "loose"]
+    );
 }
 
 #[test]

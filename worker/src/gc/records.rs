@@ -127,7 +127,10 @@ mod tests {
             chain.map(|c| c.as_str().to_string()),
             Some(format!("sha256:{hex}"))
         );
-        assert_eq!(layer_record_chain(Path::new("/x/sha256-zz-source.json")), None);
+        assert_eq!(
+            layer_record_chain(Path::new("/x/sha256-zz-source.json")),
+            None
+        );
         assert_eq!(layer_record_chain(Path::new("/x/garbage.json")), None);
     }
 }

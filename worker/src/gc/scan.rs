@@ -54,21 +54,16 @@ fn snapshots(worker: &Worker) -> Result<Vec<UsageItem>, GcError> {
             Err(e) => return Err(GcError::io("reading", &meta_path)(e)),
         };
         let bytes = read_noatime(&meta_path).map_err(GcError::io("reading", &meta_path))?;
-        let meta: Meta =
-            serde_json::from_slice(&bytes).map_err(|e| GcError::BadSnapshotMeta {
-                path: meta_path.clone(),
-                reason: e.to_string(),
-            })?;
+        let meta: Meta = serde_json::from_slice(&bytes).map_err(|e| GcError::BadSnapshotMeta {
+            path: meta_path.clone(),
+            reason: e.to_string(),
+        })?;
         let dir_md = fs::metadata(&dir).map_err(GcError::io("reading", &dir))?;
         items.push(UsageItem {
             kind: ItemKind::Snapshot,
             id: meta.chain_id.to_string(),
             bytes: dir_bytes(&dir)?,
-            last_used: latest(&[
-                mtime(&dir_md),
-                mtime(&meta_md),
-                atime(&meta_md),
-            ]),
+            last_used: latest(&[mtime(&dir_md), mtime(&meta_md), atime(&meta_md)]),
             pinned: false,
             referenced: false,
             parent: meta.parent.map(|p| p.to_string()),
