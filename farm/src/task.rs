@@ -64,6 +64,8 @@ pub struct TaskResult {
 /// A task's lifecycle. Transitions: `Pending → Assigned → Running → Succeeded|Failed`;
 /// `Assigned|Running → Pending` when the worker is lost (attempt + 1); any non-final state
 /// to `Canceled`.
+// `Succeeded` holds the result inline: one state per task, read far more than moved.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TaskState {
     /// Waiting for its dependencies or for a worker.

@@ -223,7 +223,7 @@ impl FarmCache {
             source: std::io::Error::other(e.to_string()),
         };
         let mut writer = store.writer().map_err(store_err)?;
-        let expected = oci_digest.clone();
+        let expected = *oci_digest;
         let src = path.clone();
         let ingested = tokio::task::spawn_blocking(move || {
             let mut f = std::fs::File::open(&src)?;
