@@ -170,3 +170,26 @@ fn options_validate() {
     };
     assert!(both.validate().is_err());
 }
+
+#[test]
+fn all_with_a_duration_removes_only_the_old() {
+    let items = vec![
+        item(ItemKind::Blob, "old", 10, HOUR * 48),
+        item(ItemKind::Blob, "new", 10, HOUR),
+        snap("orphaned-parent", Some("not-here"), HOUR * 48),
+    ];
+    let opts = GcOptions {
+        all: true,
+        keep_duration: Some(HOUR * 24),
+        ..GcOptions::default()
+    };
+    assert_eq!(
+        ids(&items, &plan(&items, &opts, now())),
+        ["orphaned-parent", "old"]
+    );
+    let far = GcOptions {
+        keep_duration: Some(Duration::from_secs(u64::MAX / 4)),
+        ..opts
+    };
+    assert!(plan(&items, &far, now()).is_empty());
+}

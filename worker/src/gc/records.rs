@@ -73,8 +73,10 @@ pub(crate) fn layer_records(
 ) -> Result<Vec<(PathBuf, Option<ChainId>, LayerBlob)>, GcError> {
     Ok(read_all::<LayerBlob>(&root(worker).join("layers"))?
         .into_iter()
-        .map(|(p, b)| (layer_record_chain(&p), p, b))
-        .map(|(c, p, b)| (p, c, b))
+        .map(|(p, b)| {
+            let chain = layer_record_chain(&p);
+            (p, chain, b)
+        })
         .collect())
 }
 
