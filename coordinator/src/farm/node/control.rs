@@ -3,6 +3,7 @@
 //! included), except `ClusterStatus`, which answers with this node's own view so that a
 //! coordinator cut off from the others can still be inspected.
 
+use super::affinity::add_previous_results;
 use super::cache_api;
 use super::error::NodeError;
 use super::forward::Route;
@@ -79,7 +80,8 @@ impl ControlService {
         check_platforms(&target_platforms(&spec), &self.live_workers())?;
         let graph = lower_spec(s.registry.clone(), &spec).await?;
         let id = BuildId::new();
-        let tasks = plan(id, &spec, graph)?;
+        let mut tasks = plan(id, &spec, graph)?;
+        s.raft.read(|st| add_previous_results(st, &mut tasks));
         check_tasks(&tasks, &self.live_workers())?;
         s.commit(
             "submit",

@@ -20,6 +20,7 @@
 //!
 //! Not implemented yet (answered `UNIMPLEMENTED`): `DiskUsage`, `Prune`, `Session`.
 
+pub mod affinity;
 pub mod assignments;
 pub mod cache_api;
 pub mod cache_export;
