@@ -15,7 +15,12 @@ use std::collections::HashMap;
 /// At most this many digests are added to one task's affinity.
 pub const MAX_ADDED: usize = 32;
 
-fn root_of(t: &TaskSpec) -> Option<(Platform, Digest)> {
+/// A task's platform and output root vertex.
+type RootKey = (Platform, Digest);
+/// The newest matching result so far: (its last change, its layer digests).
+type Newest = Option<(u64, Vec<Digest>)>;
+
+fn root_of(t: &TaskSpec) -> Option<RootKey> {
     let root = t.graph.outputs.first()?.root.clone()?;
     Some((t.platform.clone(), root))
 }
@@ -23,7 +28,7 @@ fn root_of(t: &TaskSpec) -> Option<(Platform, Digest)> {
 /// Adds to each task's affinity the layers of the newest succeeded task with the same
 /// platform and output root (one pass over the state's tasks).
 pub fn add_previous_results(st: &FarmState, tasks: &mut [TaskSpec]) {
-    let mut wanted: HashMap<(Platform, Digest), Option<(u64, Vec<Digest>)>> = tasks
+    let mut wanted: HashMap<RootKey, Newest> = tasks
         .iter()
         .filter_map(root_of)
         .map(|k| (k, None))
