@@ -162,8 +162,15 @@ async fn max_records_let_a_fresh_worker_run_nothing() {
     let result = r.unwrap();
     assert_eq!(b.runs.load(Ordering::SeqCst), 0, "no container on B");
     let cached = cached_names(&events);
-    for name in ["RUN echo built-x > /out", "COPY /out /out", "RUN cat /out > /final"] {
-        assert!(cached.iter().any(|c| c == name), "{name} not cached: {cached:?}");
+    for name in [
+        "RUN echo built-x > /out",
+        "COPY /out /out",
+        "RUN cat /out > /final",
+    ] {
+        assert!(
+            cached.iter().any(|c| c == name),
+            "{name} not cached: {cached:?}"
+        );
     }
     let layers_b: Vec<String> = result.images[0]
         .layers
@@ -174,7 +181,10 @@ async fn max_records_let_a_fresh_worker_run_nothing() {
     assert!(remote.fetched.load(Ordering::SeqCst) >= 1, "blobs moved");
     // The image's files are really there (the snapshot was unpacked from the blobs).
     let files = layer_files(b.worker.store(), &result.images[0].layers[2]);
-    assert_eq!(files.get("final").map(Vec::as_slice), Some(&b"built-x\n"[..]));
+    assert_eq!(
+        files.get("final").map(Vec::as_slice),
+        Some(&b"built-x\n"[..])
+    );
     // A second solve on B hits B's own index.
     let (g, _) = two_stage(&base, "x");
     let (r, _) = solve(&b.worker, request(g)).await;
@@ -235,4 +245,33 @@ async fn a_failing_remote_cache_warns_and_the_build_runs() {
         .collect();
     assert_eq!(warnings.len(), 1, "warned once: {warnings:?}");
     assert!(warnings[0].contains("connection refused"), "{warnings:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_hit_whose_blobs_are_gone_runs_the_step_instead() {
+    let reg = TestRegistry::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let (_a, records, _, base) = export_on_a(&reg, &tmp.path().join("a"), CacheMode::Max).await;
+    // The records, but a store without their blobs (a peer that garbage-collected them).
+    let empty = Arc::new(ContentStore::open(tmp.path().join("empty-store")).unwrap());
+    let remote = Arc::new(StoreCache::new(empty, &records));
+    let b = worker(&tmp.path().join("b"), "cache-b-gone");
+    let (g, _) = two_stage(&base, "x");
+    let mut req = request(g);
+    req.cache_imports = vec![remote];
+    let (r, events) = solve(&b.worker, req).await;
+    let result = r.unwrap();
+    assert!(b.runs.load(Ordering::SeqCst) >= 1, "the step ran");
+    let files = layer_files(b.worker.store(), &result.images[0].layers[2]);
+    assert_eq!(
+        files.get("final").map(Vec::as_slice),
+        Some(&b"built-x\n"[..])
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, ProgressEvent::Warning { message, .. }
+            if message.contains("loading the cached result failed"))),
+        "no warning"
+    );
 }

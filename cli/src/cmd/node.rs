@@ -69,6 +69,10 @@ pub struct WorkerArgs {
     /// Tasks run at once.
     #[arg(long, default_value_t = 2)]
     pub slots: u32,
+    /// Garbage-collect down to this size (`20GB`, `512MiB`) whenever the worker is idle;
+    /// removed blobs are reported so the farm's cache index forgets them. Default: never.
+    #[arg(long = "gc-keep-storage")]
+    pub gc_keep_storage: Option<String>,
     /// Emulated platforms to offer, comma separated (default: every platform QEMU runs
     /// here; `none` for none). Each must be runnable here.
     #[arg(long, value_delimiter = ',')]
@@ -228,6 +232,14 @@ pub fn run_worker(a: WorkerArgs) -> Result<()> {
     config.data_listen = data_listen;
     config.data_advertise = a.data_advertise.clone().unwrap_or_default();
     config.emulated = emulated;
+    if let Some(size) = &a.gc_keep_storage {
+        let keep = super::prune::parse_size(size)
+            .map_err(|e| anyhow::anyhow!("--gc-keep-storage: {e}"))?;
+        config.gc = Some(slipway_worker::gc::GcOptions {
+            keep_bytes: Some(keep),
+            ..Default::default()
+        });
+    }
     runtime()?.block_on(async move {
         let worker = slipway_worker::Worker::open(worker_config).with_context(|| {
             format!(

@@ -30,6 +30,8 @@ pub struct AgentConfig {
     /// `Some(list)` offers only those (each must be one the probe found).
     pub emulated: Option<Vec<slipway_graph::Platform>>,
     pub timings: AgentTimings,
+    /// Garbage collection whenever the worker falls idle (`None`: never).
+    pub gc: Option<crate::gc::GcOptions>,
 }
 
 impl AgentConfig {
@@ -46,6 +48,7 @@ impl AgentConfig {
             data_advertise: String::new(),
             emulated: None,
             timings: AgentTimings::default(),
+            gc: None,
         }
     }
 }

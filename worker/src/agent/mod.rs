@@ -19,6 +19,7 @@ mod context;
 mod coordinators;
 mod error;
 mod farm_cache;
+mod gc;
 mod lease;
 mod progress;
 mod push;

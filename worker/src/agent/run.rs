@@ -110,7 +110,7 @@ impl Agent {
         let registry = Arc::new(cache_registry(&worker));
         let (worker_id, data_addr) = (spec.id.clone(), spec.data_addr.clone());
         let (reports, received) = mpsc::channel(progress::QUEUE);
-        let shared = Arc::new(Shared::new(
+        let mut shared = Shared::new(
             spec,
             timings,
             coordinators.clone(),
@@ -127,7 +127,9 @@ impl Agent {
             },
             reports,
             cancel.clone(),
-        ));
+        );
+        shared.gc = config.gc.clone();
+        let shared = Arc::new(shared);
 
         let forwarder = tokio::spawn(progress::forward(
             coordinators.clone(),

@@ -49,7 +49,10 @@ async fn run(shared: Arc<Shared>, spec: TaskSpec, cancel: CancellationToken) {
         out: shared.reports.clone(),
         dropped: shared.dropped.clone(),
     };
-    let result = execute(&shared.env, spec.clone(), progress, cancel.clone()).await;
+    let result = {
+        let _no_gc = shared.gc_lock.read().await;
+        execute(&shared.env, spec.clone(), progress, cancel.clone()).await
+    };
     if cancel.is_cancelled() {
         tracing::info!(%task, "task cancelled; its outcome is not reported");
         return release(&shared, spec);
@@ -90,4 +93,5 @@ fn release(shared: &Arc<Shared>, spec: TaskSpec) {
     for (_, spec, cancel) in next {
         spawn(shared.clone(), spec, cancel);
     }
+    super::gc::after_task(shared);
 }

@@ -33,6 +33,10 @@ pub struct Shared {
     pub registrations: watch::Sender<u64>,
     /// The agent is shutting down.
     pub cancel: CancellationToken,
+    /// Garbage collection when idle (`None`: never).
+    pub gc: Option<crate::gc::GcOptions>,
+    /// Read-held by running tasks, write-held by garbage collection.
+    pub gc_lock: tokio::sync::RwLock<()>,
 }
 
 impl Shared {
@@ -56,6 +60,8 @@ impl Shared {
             renew_ms: AtomicU64::new(DEFAULT_RENEW_MS),
             registrations: watch::Sender::new(0),
             cancel,
+            gc: None,
+            gc_lock: tokio::sync::RwLock::new(()),
         }
     }
 

@@ -306,7 +306,33 @@ async fn result_task(
     let Some(vertex) = ctx.req.graph.get(&digest).cloned() else {
         return Err(Failed::Failed);
     };
-    let keyed = key.await?;
+    let mut keyed = key.await?;
+    if let KeyState::Remote { layers, source } = &keyed.state {
+        // A remote hit whose blobs cannot be had is run instead, as a miss.
+        match super::import::import(&ctx, &keyed.key, layers, *source).await {
+            Ok(chain) => {
+                return Ok(Arc::new(Done {
+                    chain,
+                    key: keyed.key.clone(),
+                    listing: keyed.listing.clone(),
+                }))
+            }
+            Err(VertexError::RemoteCache(e)) => {
+                ctx.progress
+                    .warning(
+                        Some(&digest),
+                        format!("loading the cached result failed, running the step: {e}"),
+                    )
+                    .await;
+                keyed = Arc::new(Keyed {
+                    key: keyed.key.clone(),
+                    listing: keyed.listing.clone(),
+                    state: KeyState::Miss,
+                });
+            }
+            Err(e) => return Err(ctx.vertex_failed(&digest, &vertex, e).await),
+        }
+    }
     let mut ordered = Vec::new();
     if matches!(keyed.state, KeyState::Miss) {
         // Inputs are needed only to run: their result phases start now, in parallel.
