@@ -55,7 +55,9 @@ fn env() -> Result<Env> {
 
 /// `slipway build` with a fresh data dir (nothing cached locally); returns the progress.
 fn build_fresh(env: &Env, args: &[&str]) -> Result<String> {
-    let data = tempfile::Builder::new().prefix("slipway-cache-e2e").tempdir()?;
+    let data = tempfile::Builder::new()
+        .prefix("slipway-cache-e2e")
+        .tempdir()?;
     build_in(env, data.path(), args)
 }
 
@@ -86,7 +88,10 @@ fn ran(progress: &str, stage: &str) -> bool {
 fn registry_cache_max_and_min_from_empty_data_dirs() -> Result<()> {
     let env = env()?;
     let reg = env.registry.addr().to_string();
-    let (max, min) = (format!("{reg}/cache/app:max"), format!("{reg}/cache/app:min"));
+    let (max, min) = (
+        format!("{reg}/cache/app:max"),
+        format!("{reg}/cache/app:min"),
+    );
     let first = build_fresh(
         &env,
         &[
@@ -142,7 +147,10 @@ fn local_and_inline_caches_round_trip() -> Result<()> {
     assert!(dest.join("index.json").is_file(), "no OCI layout written");
     let local = build_fresh(
         &env,
-        &["--cache-from", &format!("type=local,src={}", dest.display())],
+        &[
+            "--cache-from",
+            &format!("type=local,src={}", dest.display()),
+        ],
     )?;
     assert!(!ran(&local, "builder") && !ran(&local, "final"), "{local}");
     // The pushed image carries its own (min) cache.
