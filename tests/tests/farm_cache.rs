@@ -327,6 +327,18 @@ fn a_farm_build_exports_a_registry_cache_and_refuses_local_ones() -> Result<()> 
     let stage_b = build_embedded(&env, &["--target", "b", "--cache-from", &cache])?;
     assert_eq!(run_output(&stage_b), Vec::<&str>::new(), "{stage_b}");
 
+    // A new farm (empty data dirs, empty index) importing the cache runs nothing either.
+    let fresh = farm(&env, 1)?;
+    let out = run(fresh
+        .cli()
+        .args(["build", "--progress", "plain", "--cache-from"])
+        .arg(format!("type=registry,ref={cache}"))
+        .arg(env.ctx.path()))?;
+    let on_fresh = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(run_output(&on_fresh), Vec::<&str>::new(), "{on_fresh}");
+    assert!(on_fresh.contains("CACHED"), "{on_fresh}");
+    drop(fresh);
+
     // type=local is read/written on the client: refused with --builder.
     let dest = tempfile::tempdir()?;
     let refused = cluster
