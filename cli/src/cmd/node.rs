@@ -71,7 +71,7 @@ pub struct WorkerArgs {
     pub slots: u32,
     /// Garbage-collect down to this size (`20GB`, `512MiB`) whenever the worker is idle;
     /// removed blobs are reported so the farm's cache index forgets them. Default: never.
-    #[arg(long = "gc-keep-storage")]
+    #[arg(long = "gc-keep-storage", env = "SLIPWAY_GC_KEEP_STORAGE")]
     pub gc_keep_storage: Option<String>,
     /// Emulated platforms to offer, comma separated (default: every platform QEMU runs
     /// here; `none` for none). Each must be runnable here.

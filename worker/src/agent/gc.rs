@@ -22,9 +22,15 @@ pub fn after_task(shared: &Arc<Shared>) {
     {
         let table = shared.table();
         if table.running() > 0 || table.queued() > 0 {
+            tracing::debug!(
+                running = table.running(),
+                queued = table.queued(),
+                "not idle: no collection"
+            );
             return;
         }
     }
+    tracing::info!("worker idle: collecting garbage");
     tokio::spawn(run(shared.clone(), opts));
 }
 
