@@ -10,6 +10,7 @@ pub mod exclusions;
 pub mod image;
 pub mod process;
 pub mod registry;
+pub mod seed;
 pub mod sshagent;
 pub mod tree;
 

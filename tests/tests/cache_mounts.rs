@@ -6,12 +6,9 @@
 //! Needs root, runc, docker-registry (scripts/setup.sh).
 
 use anyhow::{bail, Context, Result};
-use slipway_e2e::builders::slipway::Slipway;
 use slipway_e2e::cluster::{Cluster, ClusterOptions, WorkerOptions};
-use slipway_e2e::process::run;
-use slipway_e2e::registry::Registry;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 fn dockerfile(base: &str, sharing: &str) -> String {
@@ -84,14 +81,7 @@ fn two_concurrent_builds(cluster: &Cluster, reg: &str, sharing: &str) -> Result<
 
 #[test]
 fn locked_cache_mount_makes_the_second_build_wait() -> Result<()> {
-    let registry = Registry::start().context("starting docker-registry")?;
-    let slipway = Slipway::locate(registry.addr()).context("locating slipway")?;
-    run(Command::new("bash")
-        .arg(slipway_e2e::workspace_root().join("scripts/seed-base-images.sh"))
-        .arg(registry.addr())
-        .env("SLIPWAY", slipway.bin())
-        .env("SLIPWAY_DATA_DIR", slipway.data_dir()))
-    .context("seeding the busybox base image")?;
+    let (registry, slipway) = slipway_e2e::seed::registry_with_base()?;
     let opts = ClusterOptions {
         coordinators: 1,
         workers: vec![WorkerOptions {

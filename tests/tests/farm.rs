@@ -25,14 +25,7 @@ struct Env {
 }
 
 fn env() -> Result<Env> {
-    let registry = Registry::start().context("starting docker-registry")?;
-    let slipway = Slipway::locate(registry.addr()).context("locating slipway")?;
-    run(Command::new("bash")
-        .arg(slipway_e2e::workspace_root().join("scripts/seed-base-images.sh"))
-        .arg(registry.addr())
-        .env("SLIPWAY", slipway.bin())
-        .env("SLIPWAY_DATA_DIR", slipway.data_dir()))
-    .context("seeding the busybox base image with slipway")?;
+    let (registry, slipway) = slipway_e2e::seed::registry_with_base()?;
     Ok(Env { registry, slipway })
 }
 

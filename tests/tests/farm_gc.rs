@@ -6,12 +6,9 @@
 //!
 //! Needs root, runc, docker-registry (scripts/setup.sh).
 
-use anyhow::{bail, Context, Result};
-use slipway_e2e::builders::slipway::Slipway;
+use anyhow::{bail, Result};
 use slipway_e2e::cluster::{Cluster, ClusterOptions, WorkerOptions};
 use slipway_e2e::process::run;
-use slipway_e2e::registry::Registry;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 fn workers_drain(cluster: &Cluster, worker: &str, undo: bool) -> Result<()> {
@@ -40,14 +37,7 @@ fn ran(progress: &str) -> usize {
 
 #[test]
 fn collected_blobs_leave_the_farm_cache_index() -> Result<()> {
-    let registry = Registry::start().context("starting docker-registry")?;
-    let slipway = Slipway::locate(registry.addr()).context("locating slipway")?;
-    run(Command::new("bash")
-        .arg(slipway_e2e::workspace_root().join("scripts/seed-base-images.sh"))
-        .arg(registry.addr())
-        .env("SLIPWAY", slipway.bin())
-        .env("SLIPWAY_DATA_DIR", slipway.data_dir()))
-    .context("seeding the busybox base image")?;
+    let (registry, slipway) = slipway_e2e::seed::registry_with_base()?;
     let ctx = tempfile::tempdir()?;
     std::fs::write(
         ctx.path().join("Dockerfile"),

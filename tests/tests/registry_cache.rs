@@ -7,7 +7,6 @@
 
 use anyhow::{bail, Context, Result};
 use slipway_e2e::builders::slipway::Slipway;
-use slipway_e2e::process::run;
 use slipway_e2e::registry::Registry;
 use std::path::Path;
 use std::process::Command;
@@ -33,14 +32,7 @@ struct Env {
 }
 
 fn env() -> Result<Env> {
-    let registry = Registry::start().context("starting docker-registry")?;
-    let slipway = Slipway::locate(registry.addr()).context("locating slipway")?;
-    run(Command::new("bash")
-        .arg(slipway_e2e::workspace_root().join("scripts/seed-base-images.sh"))
-        .arg(registry.addr())
-        .env("SLIPWAY", slipway.bin())
-        .env("SLIPWAY_DATA_DIR", slipway.data_dir()))
-    .context("seeding the busybox base image")?;
+    let (registry, slipway) = slipway_e2e::seed::registry_with_base()?;
     let ctx = tempfile::tempdir()?;
     std::fs::write(
         ctx.path().join("Dockerfile"),
