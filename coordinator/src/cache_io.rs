@@ -5,10 +5,7 @@
 use std::sync::Arc;
 
 use oci_spec::image::Descriptor;
-use slipway_farm::cache::{
-    CacheCompression, CacheExport, CacheExportTarget, CacheImport, CacheMode, CacheRecord,
-};
-use slipway_oci::layer::{Compression, CompressionOptions};
+use slipway_farm::cache::{CacheExport, CacheExportTarget, CacheImport, CacheMode, CacheRecord};
 use slipway_oci::registry::RegistryClient;
 use slipway_oci::ContentStore;
 use slipway_progress::ProgressEvent;
@@ -61,32 +58,9 @@ pub(crate) async fn imports(
     out
 }
 
-/// What the solve must hand back for `to`: `Max` if any export asks for it (inline
-/// records are filtered to the image's own layers anyway).
+/// What the solve must hand back for `to` (`None`: no `--cache-to`).
 pub(crate) fn export_options(to: &[CacheExport]) -> Option<CacheExportOptions> {
-    if to.is_empty() {
-        return None;
-    }
-    let mode = if to
-        .iter()
-        .any(|e| e.mode == CacheMode::Max && e.target != CacheExportTarget::Inline)
-    {
-        CacheMode::Max
-    } else {
-        CacheMode::Min
-    };
-    let compression = to.iter().find_map(|e| {
-        e.compression.map(|c| CompressionOptions {
-            kind: match c {
-                CacheCompression::Gzip => Compression::Gzip,
-                CacheCompression::Zstd => Compression::Zstd,
-                CacheCompression::Uncompressed => Compression::None,
-            },
-            level: e.compression_level,
-            threads: 0,
-        })
-    });
-    Some(CacheExportOptions { mode, compression })
+    (!to.is_empty()).then(|| CacheExportOptions::for_exports(to))
 }
 
 /// The records whose layers are a prefix of one of `images`' layers (what `mode=min`

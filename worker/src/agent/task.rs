@@ -73,7 +73,7 @@ pub async fn execute(
         source_date_epoch: spec.source_date_epoch,
         export: ExportOptions::default(),
         cache_imports,
-        cache_export: Some(task_cache::export_options(&spec.cache_to)),
+        cache_export: Some(crate::CacheExportOptions::for_exports(&spec.cache_to)),
         ..SolveRequest::default()
     };
     let (events, received) = mpsc::channel(1024);

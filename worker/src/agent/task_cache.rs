@@ -8,11 +8,8 @@
 
 use std::sync::Arc;
 
-use slipway_farm::cache::{
-    CacheCompression, CacheExport, CacheExportTarget, CacheImport, CacheMode, CacheRecord,
-};
+use slipway_farm::cache::{CacheExportTarget, CacheImport, CacheRecord};
 use slipway_farm::{TaskId, TaskSpec, WorkerId};
-use slipway_oci::layer::{Compression, CompressionOptions};
 use slipway_oci::registry::RegistryClient;
 use slipway_oci::ContentStore;
 use slipway_proto::v1::CacheRecords;
@@ -23,7 +20,6 @@ use super::coordinators::Coordinators;
 use super::error::{AgentError, TaskError};
 use super::farm_cache::FarmCache;
 use crate::remote::{push_cache_blobs, RegistryCache, RemoteCache, RemoteCacheError};
-use crate::CacheExportOptions;
 
 /// What the cache side of a task needs from the agent.
 pub struct CacheEnv {
@@ -36,48 +32,12 @@ pub struct CacheEnv {
     pub registry: Arc<RegistryClient>,
 }
 
-/// The solve's cache export: `max` when any `--cache-to` asks for it, else `min`; the
-/// first export's compression.
-pub fn export_options(to: &[CacheExport]) -> CacheExportOptions {
-    let mode = if to.iter().any(|e| e.mode == CacheMode::Max) {
-        CacheMode::Max
-    } else {
-        CacheMode::Min
-    };
-    let compression = to.iter().find_map(|e| {
-        e.compression.map(|c| CompressionOptions {
-            kind: match c {
-                CacheCompression::Gzip => Compression::Gzip,
-                CacheCompression::Zstd => Compression::Zstd,
-                CacheCompression::Uncompressed => Compression::None,
-            },
-            level: e.compression_level,
-            threads: 0,
-        })
-    });
-    CacheExportOptions { mode, compression }
-}
-
 fn cache_err(task: TaskId, what: String, source: RemoteCacheError) -> TaskError {
     TaskError::Cache {
         task,
         what,
         source: Box::new(source),
     }
-}
-
-/// Runs the future `make` builds (a registry future, which rustc cannot prove `Send`:
-/// rust-lang/rust#102211) on a blocking thread driving the current runtime.
-async fn detached<T, F, Fut>(make: F) -> Result<T, String>
-where
-    T: Send + 'static,
-    F: FnOnce() -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = T>,
-{
-    let handle = tokio::runtime::Handle::current();
-    tokio::task::spawn_blocking(move || handle.block_on(make()))
-        .await
-        .map_err(|e| e.to_string())
 }
 
 /// The remote caches of `spec`'s solve: the farm index (also returned on its own, for
@@ -98,20 +58,9 @@ pub async fn imports(
     for import in &spec.cache_from {
         match import {
             CacheImport::Registry { reference } => {
-                let (registry, r) = (env.registry.clone(), reference.clone());
-                let opened = detached(move || async move { RegistryCache::open(registry, &r).await })
+                let cache = RegistryCache::open(env.registry.clone(), reference)
                     .await
-                    .map_err(|message| TaskError::Agent {
-                        task,
-                        source: AgentError::Io {
-                            op: "opening the registry cache",
-                            path: reference.into(),
-                            source: std::io::Error::other(message),
-                        },
-                    })?;
-                let cache = opened.map_err(|e| {
-                    cache_err(task, format!("importing the cache {reference}"), e)
-                })?;
+                    .map_err(|e| cache_err(task, format!("importing the cache {reference}"), e))?;
                 if let Some(w) = cache.warning() {
                     tracing::warn!(%task, %reference, "{w}");
                 }
@@ -171,27 +120,17 @@ pub async fn publish(
         let CacheExportTarget::Registry { reference } = &export.target else {
             continue;
         };
-        let (registry, store2, r, recs) = (
-            env.registry.clone(),
-            store.clone(),
-            reference.clone(),
-            records.to_vec(),
-        );
-        let pushed =
-            detached(move || async move { push_cache_blobs(&recs, &store2, &registry, &r).await })
-                .await;
-        let outcome = match pushed {
-            Ok(Ok(summary)) => {
+        let outcome = match push_cache_blobs(records, store, &env.registry, reference).await {
+            Ok(summary) => {
                 tracing::info!(%task, %reference, uploaded = summary.blobs_uploaded,
                     skipped = summary.blobs_skipped, "cache blobs pushed");
                 Ok(())
             }
-            Ok(Err(e)) => Err(cache_err(
+            Err(e) => Err(cache_err(
                 task,
                 format!("pushing the cache blobs to {reference}"),
                 e,
             )),
-            Err(message) => Err(TaskError::PushFailed { task, message }),
         };
         match outcome {
             Err(e) if export.ignore_error => {
@@ -201,29 +140,4 @@ pub async fn publish(
         }
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn export_is_min_unless_a_cache_to_asks_for_max() {
-        assert_eq!(export_options(&[]).mode, CacheMode::Min);
-        assert_eq!(export_options(&[]).compression, None);
-        let mut max = CacheExport::new(CacheExportTarget::Registry {
-            reference: "r/app:cache".into(),
-        });
-        max.mode = CacheMode::Max;
-        max.compression = Some(CacheCompression::Zstd);
-        max.compression_level = Some(5);
-        let min = CacheExport::new(CacheExportTarget::Registry {
-            reference: "r/app:c2".into(),
-        });
-        let o = export_options(&[min.clone(), max]);
-        assert_eq!(o.mode, CacheMode::Max);
-        let c = o.compression.unwrap();
-        assert_eq!((c.kind, c.level), (Compression::Zstd, Some(5)));
-        assert_eq!(export_options(&[min]).mode, CacheMode::Min);
-    }
 }

@@ -42,6 +42,36 @@ pub struct CacheExportOptions {
     pub compression: Option<CompressionOptions>,
 }
 
+impl CacheExportOptions {
+    /// What a solve must hand back for the `--cache-to` exports `to`: `Max` if any
+    /// non-inline export asks for it (inline records are only the image's own layers), else
+    /// `Min`; the first export's compression.
+    pub fn for_exports(to: &[slipway_farm::cache::CacheExport]) -> CacheExportOptions {
+        use slipway_farm::cache::{CacheCompression, CacheExportTarget, CacheMode};
+        use slipway_oci::layer::Compression;
+        let mode = if to
+            .iter()
+            .any(|e| e.mode == CacheMode::Max && e.target != CacheExportTarget::Inline)
+        {
+            CacheMode::Max
+        } else {
+            CacheMode::Min
+        };
+        let compression = to.iter().find_map(|e| {
+            e.compression.map(|c| CompressionOptions {
+                kind: match c {
+                    CacheCompression::Gzip => Compression::Gzip,
+                    CacheCompression::Zstd => Compression::Zstd,
+                    CacheCompression::Uncompressed => Compression::None,
+                },
+                level: e.compression_level,
+                threads: 0,
+            })
+        });
+        CacheExportOptions { mode, compression }
+    }
+}
+
 /// A directory on this machine serving a local context.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LocalSource {
@@ -93,4 +123,38 @@ pub struct SolvedImage {
     pub config: Descriptor,
     pub layers: Vec<Descriptor>,
     pub image_config: ImageConfig,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use slipway_farm::cache::{CacheCompression, CacheExport, CacheExportTarget, CacheMode};
+    use slipway_oci::layer::Compression;
+
+    #[test]
+    fn export_is_min_unless_a_cache_to_asks_for_max() {
+        assert_eq!(CacheExportOptions::for_exports(&[]).mode, CacheMode::Min);
+        assert_eq!(CacheExportOptions::for_exports(&[]).compression, None);
+        let mut max = CacheExport::new(CacheExportTarget::Registry {
+            reference: "r/app:cache".into(),
+        });
+        max.mode = CacheMode::Max;
+        max.compression = Some(CacheCompression::Zstd);
+        max.compression_level = Some(5);
+        let min = CacheExport::new(CacheExportTarget::Registry {
+            reference: "r/app:c2".into(),
+        });
+        let o = CacheExportOptions::for_exports(&[min.clone(), max]);
+        assert_eq!(o.mode, CacheMode::Max);
+        let c = o.compression.unwrap();
+        assert_eq!((c.kind, c.level), (Compression::Zstd, Some(5)));
+        assert_eq!(CacheExportOptions::for_exports(&[min]).mode, CacheMode::Min);
+        // Inline records are the image's own layers: an inline max does not force max.
+        let mut inline = CacheExport::new(CacheExportTarget::Inline);
+        inline.mode = CacheMode::Max;
+        assert_eq!(
+            CacheExportOptions::for_exports(&[inline]).mode,
+            CacheMode::Min
+        );
+    }
 }
