@@ -2,6 +2,8 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
+# Incremental state is several GB per build and worthless on a fresh CI machine.
+export CARGO_INCREMENTAL ?= 0
 
 .PHONY: setup build test test-conformance demo bench fuzz fmt clippy clean-registry cluster cluster-down
 
@@ -12,6 +14,10 @@ build: setup
 	$(CARGO) build --workspace --bins
 
 # Unit, conformance (needs ../shared), registry and runtime integration tests.
+# The end-to-end harness runs the slipway binary this same `cargo test` builds (left alone,
+# it would run `cargo build -p slipway-cli`, which resolves features differently and
+# compiles a second copy of the dependency tree).
+test: export SLIPWAY_BIN ?= $(abspath $(or $(CARGO_TARGET_DIR),target))/debug/slipway
 test: setup
 	mkdir -p target; $(CARGO) test --workspace --no-fail-fast 2>&1 | tee target/test.log; \
 	status=$${PIPESTATUS[0]}; \

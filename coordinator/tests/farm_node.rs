@@ -1,11 +1,14 @@
 //! Three in-process coordinators on ephemeral ports and a fake worker driven through the
 //! real WorkerApi client: a FROM-scratch build reaches Succeeded (no push), and a platform
-//! no worker runs is refused at once, naming the platform.
+//! no worker runs is refused at once, naming the platform; a retried submission (same
+//! client-chosen id) names the first build; finished builds beyond the history limit are
+//! forgotten.
 //!
 //! The fake worker is a test driver: it "runs" a task by reporting Started, one progress
 //! event and a result with made-up descriptors.
 
 use slipway_coordinator::farm::node::{FarmNode, NodeConfig};
+use slipway_coordinator::farm::state::HistoryConfig;
 use slipway_proto::limits::{control_client, worker_api_client};
 use slipway_proto::v1;
 use slipway_proto::v1::build_event::Event;
@@ -33,6 +36,10 @@ struct Cluster {
 
 impl Cluster {
     async fn start() -> Cluster {
+        Cluster::start_with(HistoryConfig::default()).await
+    }
+
+    async fn start_with(history: HistoryConfig) -> Cluster {
         let mut nodes = Vec::new();
         let mut dirs = Vec::new();
         for id in 1..=3u64 {
@@ -43,6 +50,7 @@ impl Cluster {
                 data_dir: dir.path().to_path_buf(),
                 security: Security::Insecure,
                 lease_ttl_ms: 3_000,
+                history: history.clone(),
                 ..NodeConfig::default()
             })
             .await
@@ -197,6 +205,7 @@ async fn a_scratch_build_succeeds_through_a_follower() {
     let build_id = control
         .submit(v1::SubmitRequest {
             spec: Some(spec(&["linux/amd64"])),
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -265,6 +274,7 @@ async fn a_platform_no_worker_runs_fails_at_once() {
     let err = control
         .submit(v1::SubmitRequest {
             spec: Some(spec(&["linux/amd64", "linux/riscv64"])),
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -277,5 +287,151 @@ async fn a_platform_no_worker_runs_fails_at_once() {
         .await
         .unwrap_err();
     assert_eq!(unimplemented.code(), tonic::Code::Unimplemented);
+    cluster.stop().await;
+}
+
+/// Waits until `build` reaches a final state; returns the state.
+async fn wait_final(
+    control: &mut slipway_proto::v1::control_client::ControlClient<Channel>,
+    build_id: &str,
+) -> BuildStateKind {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let detail = control
+            .get_build(v1::BuildRef {
+                build_id: build_id.to_string(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let state = detail.summary.and_then(|s| s.state).and_then(|s| s.state);
+        if let Some(st) = state {
+            if matches!(
+                st,
+                BuildStateKind::Succeeded(_)
+                    | BuildStateKind::Failed(_)
+                    | BuildStateKind::Canceled(_)
+            ) {
+                return st;
+            }
+        }
+        assert!(Instant::now() < deadline, "build {build_id} did not finish");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_retried_submission_names_the_first_build() {
+    let cluster = Cluster::start().await;
+    let follower = cluster.follower_addr().await;
+    let _worker = fake_worker(&follower).await;
+    let mut control = control_client(channel(&follower).await);
+    let id = uuid::Uuid::now_v7().to_string();
+    let submit = |spec: v1::BuildSpec| v1::SubmitRequest {
+        spec: Some(spec),
+        build_id: id.clone(),
+    };
+    let first = control
+        .submit(submit(spec(&["linux/amd64"])))
+        .await
+        .unwrap()
+        .into_inner()
+        .build_id;
+    assert_eq!(first, id, "the client's id names the build");
+    let again = control
+        .submit(submit(spec(&["linux/amd64"])))
+        .await
+        .unwrap()
+        .into_inner()
+        .build_id;
+    assert_eq!(again, id);
+    wait_final(&mut control, &id).await;
+    // Even after it finished, a retry does not start a second build.
+    control
+        .submit(submit(spec(&["linux/amd64"])))
+        .await
+        .unwrap();
+    let builds = control
+        .list_builds(v1::ListBuildsRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .builds;
+    assert_eq!(builds.len(), 1, "{builds:?}");
+    let detail = control
+        .get_build(v1::BuildRef {
+            build_id: id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(detail.tasks.len(), 1, "the task ran once");
+
+    // The same id with another spec is a client error, not a silent answer.
+    let mut other = spec(&["linux/amd64"]);
+    other.dockerfile = "FROM scratch\nLABEL other=yes\n".into();
+    let err = control.submit(submit(other)).await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::AlreadyExists, "{err:?}");
+    assert!(err.message().contains(&id), "{}", err.message());
+    cluster.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn finished_builds_beyond_the_history_limit_are_forgotten() {
+    let cluster = Cluster::start_with(HistoryConfig {
+        max_entries: 2,
+        ..HistoryConfig::default()
+    })
+    .await;
+    let follower = cluster.follower_addr().await;
+    let _worker = fake_worker(&follower).await;
+    let mut control = control_client(channel(&follower).await);
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let id = control
+            .submit(v1::SubmitRequest {
+                spec: Some(spec(&["linux/amd64"])),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .build_id;
+        wait_final(&mut control, &id).await;
+        ids.push(id);
+    }
+    // The leader looks once a second; the oldest build goes, on every coordinator.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = control
+            .get_build(v1::BuildRef {
+                build_id: ids[0].clone(),
+            })
+            .await;
+        match r {
+            Err(s) if s.code() == tonic::Code::NotFound => break,
+            _ => {}
+        }
+        assert!(
+            Instant::now() < deadline,
+            "build {} was never forgotten",
+            ids[0]
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let listed: Vec<String> = control
+        .list_builds(v1::ListBuildsRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .builds
+        .into_iter()
+        .map(|b| b.id)
+        .collect();
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    assert!(
+        listed.contains(&ids[1]) && listed.contains(&ids[2]),
+        "{listed:?}"
+    );
     cluster.stop().await;
 }

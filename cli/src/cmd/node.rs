@@ -3,6 +3,7 @@
 use super::farm::client::security_from;
 use anyhow::{Context, Result};
 use clap::Args;
+use slipway_coordinator::farm::state::HistoryConfig;
 use slipway_graph::Platform;
 use slipway_oci::auth::CredentialStore;
 use slipway_oci::registry::RegistryConfig;
@@ -46,6 +47,14 @@ pub struct CoordinatorArgs {
     /// A registry reached over plain HTTP (repeatable; loopback always is).
     #[arg(long = "insecure-registry")]
     pub insecure_registries: Vec<String>,
+    /// Finished builds are forgotten this many seconds after they finished (BuildKit's
+    /// history `maxAge`).
+    #[arg(long = "history-max-age", default_value_t = 48 * 3600)]
+    pub history_max_age_secs: u64,
+    /// At most this many finished builds are kept (the newest; BuildKit's history
+    /// `maxEntries`).
+    #[arg(long = "history-max-entries", default_value_t = 500)]
+    pub history_max_entries: usize,
     #[command(flatten)]
     pub tls: TlsArgs,
 }
@@ -180,8 +189,16 @@ pub fn run_coordinator(a: CoordinatorArgs) -> Result<()> {
             ..RegistryConfig::default()
         },
         credentials: CredentialStore::from_env().context("reading registry credentials")?,
+        history: HistoryConfig {
+            max_age_ms: a.history_max_age_secs.saturating_mul(1000),
+            max_entries: a.history_max_entries,
+        },
         ..Default::default()
     };
+    config
+        .history
+        .validate()
+        .context("--history-max-age / --history-max-entries")?;
     runtime()?.block_on(async move {
         let node = slipway_coordinator::farm::node::FarmNode::start(config)
             .await

@@ -266,6 +266,7 @@ impl From<farm::BuildSpec> for v1::SubmitRequest {
     fn from(spec: farm::BuildSpec) -> v1::SubmitRequest {
         v1::SubmitRequest {
             spec: Some(spec.into()),
+            build_id: String::new(),
         }
     }
 }

@@ -33,11 +33,32 @@ pub(crate) fn prune_mount_parents(upper: &Path, targets: &[String], lower: &[Pat
             if !prunable(upper, p, lower) {
                 break;
             }
+            // Removing an entry bumps its parent's mtime, which would make the parent
+            // differ from the lower dir; put the parent's times back afterwards.
+            let parent = p.parent().map(|pp| upper.join(pp));
+            let parent_times = parent.as_ref().and_then(|pp| fs::symlink_metadata(pp).ok());
             if let Err(e) = fs::remove_dir(upper.join(p)) {
                 tracing::warn!(path = %p.display(), error = %e, "pruning a mount point's parent");
                 break;
             }
+            if let (Some(pp), Some(md)) = (parent, parent_times) {
+                restore_times(&pp, &md);
+            }
         }
+    }
+}
+
+fn restore_times(path: &Path, md: &fs::Metadata) {
+    let atime = nix::sys::time::TimeSpec::new(md.atime(), md.atime_nsec());
+    let mtime = nix::sys::time::TimeSpec::new(md.mtime(), md.mtime_nsec());
+    if let Err(e) = nix::sys::stat::utimensat(
+        nix::fcntl::AT_FDCWD,
+        path,
+        &atime,
+        &mtime,
+        nix::sys::stat::UtimensatFlags::NoFollowSymlink,
+    ) {
+        tracing::warn!(path = %path.display(), error = %e, "restoring a pruned dir's parent times");
     }
 }
 
@@ -86,18 +107,21 @@ mod tests {
         fs::create_dir_all(upper.join("brand-new")).unwrap();
         fs::create_dir_all(upper.join("changed")).unwrap();
         fs::set_permissions(upper.join("changed"), fs::Permissions::from_mode(0o700)).unwrap();
-        // Make the copies look like overlay copy-ups: same times as below.
+        // Make the copies look like overlay copy-ups: same times as below, and those
+        // in the past so that any change made now shows (a removal inside `run` must
+        // not leave `run` looking changed).
+        let past = nix::sys::time::TimeSpec::new(1_000_000_000, 123);
         for d in ["run", "run/a", "changed"] {
-            let m = fs::metadata(lower.join(d)).unwrap();
-            let t = nix::sys::time::TimeSpec::new(m.mtime(), m.mtime_nsec());
-            nix::sys::stat::utimensat(
-                nix::fcntl::AT_FDCWD,
-                &upper.join(d),
-                &t,
-                &t,
-                nix::sys::stat::UtimensatFlags::NoFollowSymlink,
-            )
-            .unwrap();
+            for root in [&lower, &upper] {
+                nix::sys::stat::utimensat(
+                    nix::fcntl::AT_FDCWD,
+                    &root.join(d),
+                    &past,
+                    &past,
+                    nix::sys::stat::UtimensatFlags::NoFollowSymlink,
+                )
+                .unwrap();
+            }
         }
         let targets = ["/run/a/secret", "/etc/x/y", "/brand-new/m", "/changed/m"].map(String::from);
         prune_mount_parents(&upper, &targets, &[lower]);

@@ -157,8 +157,10 @@ pub fn run(
 }
 
 async fn submit(client: &mut FarmClient, spec: &BuildSpec) -> Result<String> {
+    // One id for every try: a retry after a lost answer names the same build.
     let req = v1::SubmitRequest {
         spec: Some(spec.clone().into()),
+        build_id: slipway_farm::BuildId::new().to_string(),
     };
     let mut tries = 0;
     loop {

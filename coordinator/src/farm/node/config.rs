@@ -1,5 +1,6 @@
 //! The coordinator process's configuration.
 
+use crate::farm::state::HistoryConfig;
 use slipway_farm::NodeId;
 use slipway_oci::auth::CredentialStore;
 use slipway_oci::registry::RegistryConfig;
@@ -36,6 +37,8 @@ pub struct NodeConfig {
     pub tick: Duration,
     pub raft_heartbeat_ms: u64,
     pub raft_election_timeout_ms: (u64, u64),
+    /// How many finished builds (and for how long) the replicated state keeps.
+    pub history: HistoryConfig,
 }
 
 impl Default for NodeConfig {
@@ -54,6 +57,7 @@ impl Default for NodeConfig {
             tick: Duration::from_millis(50),
             raft_heartbeat_ms: 100,
             raft_election_timeout_ms: (400, 800),
+            history: HistoryConfig::default(),
         }
     }
 }

@@ -68,34 +68,73 @@ fn cluster_response(info: ClusterInfo) -> v1::ClusterStatusResponse {
 
 impl ControlService {
     async fn submit_local(&self, req: v1::SubmitRequest) -> Result<v1::SubmitResponse, NodeError> {
+        let requested = if req.build_id.is_empty() {
+            None
+        } else {
+            Some(parse_build(&req.build_id)?)
+        };
         let spec = req.spec.ok_or(ProtoError::MissingField {
             message: "SubmitRequest",
             field: "spec",
         })?;
         let spec = BuildSpec::try_from(spec)?;
         spec.validate()?;
+        // A retry of a submission that was committed answers the same build.
+        if let Some(id) = requested {
+            if self.already_submitted(id, &spec)? {
+                tracing::info!(build = %id, "submission retried; answering the existing build");
+                return Ok(v1::SubmitResponse {
+                    build_id: id.to_string(),
+                });
+            }
+        }
         let s = &self.s;
         // Refuse at once, before lowering (which may wait on registries), a platform that no
         // live worker runs; the planned tasks are checked again.
         check_platforms(&target_platforms(&spec), &self.live_workers())?;
         let graph = lower_spec(s.registry.clone(), &spec).await?;
-        let id = BuildId::new();
+        let id = requested.unwrap_or_else(BuildId::new);
         let mut tasks = plan(id, &spec, graph)?;
         s.raft.read(|st| add_previous_results(st, &mut tasks));
         check_tasks(&tasks, &self.live_workers())?;
-        s.commit(
-            "submit",
-            Command::SubmitBuild {
-                id,
-                spec,
-                tasks,
-                at_ms: now_ms(),
-            },
-        )
-        .await?;
+        let committed = s
+            .commit(
+                "submit",
+                Command::SubmitBuild {
+                    id,
+                    spec: spec.clone(),
+                    tasks,
+                    at_ms: now_ms(),
+                },
+            )
+            .await;
+        match committed {
+            Ok(()) => {}
+            // A concurrent retry of the same submission was committed first.
+            Err(e @ NodeError::Refused { .. }) => {
+                if requested.is_none() || !self.already_submitted(id, &spec)? {
+                    return Err(e);
+                }
+            }
+            Err(e) => return Err(e),
+        }
         Ok(v1::SubmitResponse {
             build_id: id.to_string(),
         })
+    }
+
+    /// True when build `id` exists with this very spec; an error when it exists with
+    /// another (a client reused an id).
+    fn already_submitted(&self, id: BuildId, spec: &BuildSpec) -> Result<bool, NodeError> {
+        match self
+            .s
+            .raft
+            .read(|st| st.build(&id).map(|b| b.spec == *spec))
+        {
+            None => Ok(false),
+            Some(true) => Ok(true),
+            Some(false) => Err(NodeError::BuildIdTaken { build: id }),
+        }
     }
 
     /// Registered workers holding a live lease.

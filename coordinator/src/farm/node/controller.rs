@@ -8,7 +8,9 @@
 //!    is failed (`TaskFailed` with the scheduler's message);
 //! 3. stitches each build in `Stitching` (in the background, once per build at a time) and
 //!    commits `BuildStitched` or `BuildFailed`. A new leader finds the build still in
-//!    `Stitching` and redoes it (pushing the same bytes again is harmless).
+//!    `Stitching` and redoes it (pushing the same bytes again is harmless);
+//! 4. forgets finished builds the history config no longer keeps (`ForgetBuilds`, at most
+//!    once a second).
 //!
 //! A node that stops leading forgets its leases and closes the assignment streams, so
 //! workers reconnect to the new leader.
@@ -19,20 +21,21 @@ use super::shared::{now_ms, Shared};
 use super::stitching::{plan_root, push_root};
 use super::submit::target_platforms;
 use crate::farm::scheduler::{schedule, Decision, ScheduleInput};
-use crate::farm::state::{Command, FarmState};
+use crate::farm::state::{builds_to_forget, Command, FarmState, HistoryConfig};
 use slipway_farm::{BuildId, TaskState, WorkerId};
 use std::collections::{BTreeSet, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Runs until the node shuts down.
-pub async fn run(s: Arc<Shared>, tick: Duration) {
+pub async fn run(s: Arc<Shared>, tick: Duration, history: HistoryConfig) {
     let mut applied = s.raft.applied_watch();
     let mut cluster = s.raft.cluster_watch();
     let mut interval = tokio::time::interval(tick);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let stitching: Arc<Mutex<HashSet<BuildId>>> = Arc::default();
     let mut leading = false;
+    let mut history_checked_ms = 0u64;
     loop {
         tokio::select! {
             _ = s.shutdown.cancelled() => break,
@@ -62,6 +65,30 @@ pub async fn run(s: Arc<Shared>, tick: Duration) {
         expire_leases(&s).await;
         place_tasks(&s).await;
         start_stitching(&s, &stitching);
+        let now = now_ms();
+        if now.saturating_sub(history_checked_ms) >= HISTORY_CHECK_MS {
+            history_checked_ms = now;
+            forget_old_builds(&s, &history, now).await;
+        }
+    }
+}
+
+/// How often the leader looks for builds the history no longer keeps.
+const HISTORY_CHECK_MS: u64 = 1000;
+
+async fn forget_old_builds(s: &Shared, history: &HistoryConfig, now: u64) {
+    let builds = s.raft.read(|st| builds_to_forget(st, history, now));
+    if builds.is_empty() {
+        return;
+    }
+    let n = builds.len();
+    match s
+        .commit_lenient(Command::ForgetBuilds { builds, at_ms: now })
+        .await
+    {
+        Ok(true) => tracing::info!(builds = n, "forgot finished builds (history retention)"),
+        Ok(false) => {}
+        Err(e) => tracing::warn!(error = %e, "committing ForgetBuilds"),
     }
 }
 

@@ -22,6 +22,10 @@ pub enum NodeError {
     NoWorkerForPlatform { platform: String },
     #[error("build {build} is not known")]
     BuildNotFound { build: BuildId },
+    /// A submission named a client-chosen build id that an earlier, different submission
+    /// already uses.
+    #[error("build id {build} is already used by a different submission")]
+    BuildIdTaken { build: BuildId },
     #[error("task {task} is not known")]
     TaskNotFound { task: TaskId },
     #[error("worker {worker} is not registered (register again)")]

@@ -79,6 +79,11 @@ impl FarmNode {
     /// With `peers`, the node with the smallest id initializes the cluster (once).
     pub async fn start(config: NodeConfig) -> Result<FarmNode, NodeError> {
         slipway_tls::install_crypto_provider();
+        config.history.validate().map_err(|e| NodeError::Config {
+            what: "build history",
+            value: format!("{:?}", config.history),
+            reason: e.to_string(),
+        })?;
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .map_err(|source| NodeError::Listen {
@@ -140,7 +145,11 @@ impl FarmNode {
                 .await
                 .map_err(|source| NodeError::Serve { source })
         });
-        let controller = tokio::spawn(controller::run(shared.clone(), config.tick));
+        let controller = tokio::spawn(controller::run(
+            shared.clone(),
+            config.tick,
+            config.history.clone(),
+        ));
 
         let node = FarmNode {
             shared,

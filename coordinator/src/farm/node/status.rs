@@ -2,7 +2,8 @@
 //!
 //! Codes: bad input → `INVALID_ARGUMENT`; a build that cannot run on the current cluster
 //! (no worker for a platform) or a command the state refuses → `FAILED_PRECONDITION`;
-//! unknown ids → `NOT_FOUND`; no leader / leadership moving / leader unreachable / no
+//! unknown ids → `NOT_FOUND`; a client-chosen build id taken by another submission →
+//! `ALREADY_EXISTS`; no leader / leadership moving / leader unreachable / no
 //! quorum within the write timeout → `UNAVAILABLE` (clients retry); not implemented → `UNIMPLEMENTED`; anything else →
 //! `INTERNAL`.
 
@@ -40,6 +41,7 @@ pub fn code(err: &NodeError) -> Code {
             }
             _ => Code::Internal,
         },
+        NodeError::BuildIdTaken { .. } => Code::AlreadyExists,
         NodeError::Unimplemented { .. } => Code::Unimplemented,
         NodeError::Join { .. }
         | NodeError::Tls { .. }

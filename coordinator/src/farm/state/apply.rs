@@ -85,6 +85,7 @@ impl FarmState {
                 worker, digests, ..
             } => self.forget_blobs(&worker, &digests),
             Command::DrainWorker { worker, drain, .. } => self.drain_worker(&worker, drain),
+            Command::ForgetBuilds { builds, .. } => self.forget_builds(&builds),
             Command::Batch(inner) => Err(Refusal::Rejected(format!(
                 "a batch of {} commands inside a batch (batches do not nest)",
                 inner.len()

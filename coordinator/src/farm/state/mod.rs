@@ -18,6 +18,7 @@ mod builds;
 mod cache;
 #[cfg(test)]
 mod cache_tests;
+mod history;
 mod tasks;
 #[cfg(test)]
 pub(crate) mod test_support;
@@ -27,6 +28,7 @@ mod workers;
 
 pub use blobs::BlobLocations;
 pub use builds::BuildRecord;
+pub use history::{builds_to_forget, HistoryConfig, HistoryConfigError};
 pub use tasks::TaskRecord;
 pub use workers::{WorkerRecord, WorkerStatus};
 
@@ -129,6 +131,12 @@ pub enum Command {
     DrainWorker {
         worker: WorkerId,
         drain: bool,
+        at_ms: u64,
+    },
+    /// Removes finished builds and their tasks from the state (build history retention,
+    /// decided by the leader with [`builds_to_forget`]). Builds not finished are kept.
+    ForgetBuilds {
+        builds: Vec<BuildId>,
         at_ms: u64,
     },
     /// Several commands in one Raft entry (group commit), applied in order as if each were
