@@ -2,7 +2,7 @@
 //! real WorkerApi client: a FROM-scratch build reaches Succeeded (no push), and a platform
 //! no worker runs is refused at once, naming the platform; a retried submission (same
 //! client-chosen id) names the first build; finished builds beyond the history limit are
-//! forgotten.
+//! forgotten; disk-usage and prune calls reach the workers and come back.
 //!
 //! The fake worker is a test driver: it "runs" a task by reporting Started, one progress
 //! event and a result with made-up descriptors.
@@ -140,8 +140,29 @@ async fn fake_worker(addr: &str) -> tokio::task::JoinHandle<()> {
                     running: vec![],
                 })
                 .await;
-            if r.is_err() {
+            let Ok(r) = r else {
                 return;
+            };
+            // Disk-usage and prune orders: answered with made-up figures (a prune
+            // frees what its keep_bytes leaves over 1000 bytes).
+            for order in r.into_inner().gc {
+                let freed = order
+                    .prune
+                    .as_ref()
+                    .map_or(0, |p| 1000 - p.keep_bytes.unwrap_or(0).min(1000));
+                let result = v1::GcResult {
+                    worker_id: "fake-1".into(),
+                    order_id: order.id,
+                    bytes: 1000 - freed,
+                    entries: 3,
+                    reclaimable: 900,
+                    bytes_freed: freed,
+                    entries_removed: u64::from(freed > 0),
+                    ..Default::default()
+                };
+                if renewer.gc_done(result).await.is_err() {
+                    return;
+                }
             }
         }
     });
@@ -281,12 +302,6 @@ async fn a_platform_no_worker_runs_fails_at_once() {
     assert!(started.elapsed() < Duration::from_secs(1));
     assert_eq!(err.code(), tonic::Code::FailedPrecondition);
     assert_eq!(err.message(), "no worker runs platform linux/riscv64");
-
-    let unimplemented = control
-        .prune(v1::PruneRequest::default())
-        .await
-        .unwrap_err();
-    assert_eq!(unimplemented.code(), tonic::Code::Unimplemented);
     cluster.stop().await;
 }
 
@@ -432,6 +447,59 @@ async fn finished_builds_beyond_the_history_limit_are_forgotten() {
     assert!(
         listed.contains(&ids[1]) && listed.contains(&ids[2]),
         "{listed:?}"
+    );
+    cluster.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn disk_usage_and_prune_reach_the_workers_through_a_follower() {
+    let cluster = Cluster::start().await;
+    let follower = cluster.follower_addr().await;
+    let _worker = fake_worker(&follower).await;
+    let mut control = control_client(channel(&follower).await);
+
+    let du = control
+        .disk_usage(v1::DiskUsageRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(du.workers.len(), 1, "{du:?}");
+    let w = &du.workers[0];
+    assert_eq!(
+        (w.worker_id.as_str(), w.bytes, w.entries),
+        ("fake-1", 1000, 3)
+    );
+    assert!(w.error.is_empty(), "{}", w.error);
+
+    let pruned = control
+        .prune(v1::PruneRequest {
+            worker_id: Some("fake-1".into()),
+            options: Some(v1::GcOptions {
+                keep_bytes: Some(400),
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(pruned.workers.len(), 1, "{pruned:?}");
+    assert_eq!(
+        pruned.workers[0].bytes_freed, 600,
+        "the options reached the worker"
+    );
+    assert_eq!(pruned.workers[0].bytes_remaining, 400);
+
+    let unknown = control
+        .disk_usage(v1::DiskUsageRequest {
+            worker_id: Some("nobody".into()),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code(), tonic::Code::NotFound);
+    assert!(
+        unknown.message().contains("nobody"),
+        "{}",
+        unknown.message()
     );
     cluster.stop().await;
 }

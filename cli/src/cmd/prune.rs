@@ -1,7 +1,9 @@
 //! `slipway prune` and `slipway du`: buildx's `prune` and `du` for the embedded worker's
 //! data dir (the one `slipway build` uses). Opening the worker takes the data dir's lock,
-//! so neither runs while a build does.
+//! so neither runs while a build does. With `--builder`, the farm's workers are asked
+//! instead ([`super::farm::gc`]).
 
+use super::farm::client::FarmOptions;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use slipway_worker::gc::{self, DiskUsage, GcOptions, ItemKind, UsageItem};
@@ -39,6 +41,41 @@ pub struct PruneArgs {
     /// List every removed item.
     #[arg(long)]
     pub verbose: bool,
+    #[command(flatten)]
+    pub farm: FarmGcArgs,
+}
+
+/// `--builder` and friends: prune or measure the farm's workers instead.
+#[derive(Args, Debug, Clone)]
+pub struct FarmGcArgs {
+    /// Ask the farm's workers (coordinator addresses, comma separated) instead of the
+    /// local data dir.
+    #[arg(long, env = "SLIPWAY_BUILDER")]
+    pub builder: Option<String>,
+    /// With --builder: only this worker (default: every live worker).
+    #[arg(long)]
+    pub worker: Option<String>,
+    /// With --builder: directory with `ca.pem`, `client.pem`, `client-key.pem`.
+    #[arg(long = "tls-dir", env = "SLIPWAY_TLS_DIR")]
+    pub tls_dir: Option<PathBuf>,
+    /// With --builder: plaintext gRPC (local development only).
+    #[arg(long, env = "SLIPWAY_INSECURE")]
+    pub insecure: bool,
+}
+
+impl FarmGcArgs {
+    /// The farm to ask, when `--builder` names one.
+    fn farm(&self) -> Result<Option<FarmOptions>> {
+        match self.builder.as_deref().map(str::trim) {
+            Some(b) if !b.is_empty() => Ok(Some(FarmOptions {
+                builder: Some(b.to_string()),
+                tls_dir: self.tls_dir.clone(),
+                insecure: self.insecure,
+            })),
+            _ if self.worker.is_some() => bail!("--worker needs --builder"),
+            _ => Ok(None),
+        }
+    }
 }
 
 #[derive(Args, Debug)]
@@ -53,6 +90,8 @@ pub struct DuArgs {
     /// List every item (default: the 20 largest).
     #[arg(long)]
     pub verbose: bool,
+    #[command(flatten)]
+    pub farm: FarmGcArgs,
 }
 
 /// The options `args` ask for.
@@ -90,6 +129,15 @@ pub fn gc_options(args: &PruneArgs) -> Result<GcOptions> {
 
 pub fn prune(args: PruneArgs) -> Result<()> {
     let opts = gc_options(&args)?;
+    if let Some(farm) = args.farm.farm()? {
+        if args.verbose {
+            bail!("--verbose with --builder: the farm reports counts per worker, not items");
+        }
+        if !args.force && !confirm(&opts)? {
+            return Ok(());
+        }
+        return super::farm::gc::prune(&farm, args.farm.worker.clone(), &opts);
+    }
     let dir = args.data_dir.join("worker");
     if !dir.exists() {
         println!("Total:\t{}", human_size(0));
@@ -117,6 +165,12 @@ pub fn prune(args: PruneArgs) -> Result<()> {
 }
 
 pub fn du(args: DuArgs) -> Result<()> {
+    if let Some(farm) = args.farm.farm()? {
+        if args.verbose {
+            bail!("--verbose with --builder: the farm reports totals per worker, not items");
+        }
+        return super::farm::gc::du(&farm, args.farm.worker.clone());
+    }
     let dir = args.data_dir.join("worker");
     let usage = if dir.exists() {
         let worker = open(&args.data_dir)?;

@@ -134,7 +134,8 @@ impl TryFrom<v1::RenewRequest> for RenewRequest {
     }
 }
 
-/// `RenewResponse`: whether the incarnation is known and the tasks to stop.
+/// `RenewResponse`: whether the incarnation is known and the tasks to stop. (Its disk-usage
+/// and prune orders are read from the wire type by the worker agent.)
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RenewResponse {
     pub known: bool,
@@ -146,6 +147,7 @@ impl From<RenewResponse> for v1::RenewResponse {
         v1::RenewResponse {
             known: r.known,
             cancel: r.cancel.iter().map(ToString::to_string).collect(),
+            gc: Vec::new(),
         }
     }
 }

@@ -90,6 +90,7 @@ impl WorkerApi for Fake {
         Ok(Response::new(v1::RenewResponse {
             known,
             cancel: vec![],
+            gc: vec![],
         }))
     }
 
@@ -168,6 +169,10 @@ impl WorkerApi for Fake {
         &self,
         _r: Request<v1::ForgottenBlobs>,
     ) -> Result<Response<v1::Ack>, Status> {
+        Ok(Response::new(v1::Ack {}))
+    }
+
+    async fn gc_done(&self, _r: Request<v1::GcResult>) -> Result<Response<v1::Ack>, Status> {
         Ok(Response::new(v1::Ack {}))
     }
 }

@@ -104,6 +104,10 @@ impl WorkerApi for Index {
     ) -> Result<Response<v1::Ack>, Status> {
         Err(no("ForgetBlobs"))
     }
+
+    async fn gc_done(&self, _r: Request<v1::GcResult>) -> Result<Response<v1::Ack>, Status> {
+        Err(no("GcDone"))
+    }
 }
 
 fn layer(digest: &slipway_oci::Digest, size: u64) -> CacheLayer {

@@ -55,12 +55,17 @@ async fn run(shared: Arc<Shared>, opts: GcOptions) {
         remaining = report.bytes_remaining,
         "garbage collected"
     );
-    if report.removed_blobs.is_empty() {
+    report_removed(&shared, report.removed_blobs).await;
+}
+
+/// Tells the coordinators which blobs this worker no longer holds (`ForgetBlobs`).
+pub async fn report_removed(shared: &Shared, digests: Vec<String>) {
+    if digests.is_empty() {
         return;
     }
     let request = ForgottenBlobs {
         worker_id: shared.spec.id.to_string(),
-        digests: report.removed_blobs,
+        digests,
     };
     let sent = shared
         .coordinators

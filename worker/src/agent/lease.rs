@@ -1,6 +1,7 @@
 //! Keeping the lease: `Renew` every renewal period with the tasks this worker holds;
 //! registering again when the leader no longer knows this incarnation; cancelling the
-//! tasks the leader says are no longer wanted here.
+//! tasks the leader says are no longer wanted here; starting the disk-usage and prune
+//! orders that come with an answer.
 
 use std::sync::Arc;
 
@@ -9,10 +10,12 @@ use slipway_proto::v1::RenewRequest;
 
 use super::coordinators::sleep;
 use super::error::AgentError;
+use super::gc_orders;
 use super::shared::Shared;
 
 /// Renews until the agent shuts down.
 pub async fn keep(shared: Arc<Shared>) {
+    let shared = &shared;
     loop {
         if sleep(shared.renew_interval(), &shared.cancel)
             .await
@@ -20,7 +23,7 @@ pub async fn keep(shared: Arc<Shared>) {
         {
             return;
         }
-        match renew(&shared).await {
+        match renew(shared).await {
             Ok(()) => {}
             Err(AgentError::Cancelled) => return,
             Err(e) => tracing::warn!(error = %e, "renewing the lease"),
@@ -28,7 +31,7 @@ pub async fn keep(shared: Arc<Shared>) {
     }
 }
 
-async fn renew(shared: &Shared) -> Result<(), AgentError> {
+async fn renew(shared: &Arc<Shared>) -> Result<(), AgentError> {
     let request = RenewRequest {
         worker_id: shared.spec.id.to_string(),
         incarnation: shared.spec.incarnation.to_string(),
@@ -68,6 +71,10 @@ async fn renew(shared: &Shared) -> Result<(), AgentError> {
             }
             Err(e) => tracing::warn!(error = %e, "renew answer names an invalid task"),
         }
+    }
+    for order in answer.gc {
+        tracing::info!(order = %order.id, prune = order.prune.is_some(), "disk-usage/prune order");
+        gc_orders::start(shared, order);
     }
     Ok(())
 }

@@ -20,6 +20,7 @@ mod coordinators;
 mod error;
 mod farm_cache;
 mod gc;
+pub mod gc_orders;
 mod lease;
 mod progress;
 mod push;

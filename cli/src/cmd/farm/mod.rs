@@ -5,4 +5,5 @@ pub mod build;
 pub mod client;
 pub mod context_prepare;
 pub mod context_upload;
+pub mod gc;
 pub mod status;

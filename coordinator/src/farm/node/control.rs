@@ -7,6 +7,7 @@ use super::affinity::add_previous_results;
 use super::cache_api;
 use super::error::NodeError;
 use super::forward::Route;
+use super::gc_orders;
 use super::shared::{now_ms, Shared};
 use super::submit::{check_platforms, check_tasks, lower_spec, target_platforms};
 use super::views::{build_detail, worker_info};
@@ -14,14 +15,20 @@ use super::watch::{watch_build, EventStream};
 use crate::farm::planner::plan;
 use crate::farm::raft::ClusterInfo;
 use crate::farm::state::Command;
-use slipway_farm::{BuildId, BuildSpec, WorkerSpec};
+use slipway_farm::{BuildId, BuildSpec, WorkerId, WorkerSpec};
 use slipway_proto::v1;
 use slipway_proto::v1::control_server::Control;
 use slipway_proto::ProtoError;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status, Streaming};
+
+/// How long a disk-usage call waits for the workers (beyond their renewal period).
+const USAGE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a prune waits (a collection first waits for the worker's running solves).
+const PRUNE_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// The Control service of one node.
 pub struct ControlService {
@@ -135,6 +142,60 @@ impl ControlService {
             Some(true) => Ok(true),
             Some(false) => Err(NodeError::BuildIdTaken { build: id }),
         }
+    }
+
+    /// The workers a disk-usage or prune call addresses: the named one (which must be
+    /// registered and live) or every live worker.
+    fn gc_targets(&self, named: Option<&str>) -> Result<Vec<WorkerId>, NodeError> {
+        let live: Vec<WorkerId> = self.live_workers().into_iter().map(|w| w.id).collect();
+        let Some(name) = named.filter(|n| !n.is_empty()) else {
+            return Ok(live);
+        };
+        let worker: WorkerId = name.parse()?;
+        if !live.contains(&worker) {
+            return Err(NodeError::WorkerNotRegistered { worker });
+        }
+        Ok(vec![worker])
+    }
+
+    async fn disk_usage_local(
+        &self,
+        req: v1::DiskUsageRequest,
+    ) -> Result<v1::DiskUsageResponse, NodeError> {
+        let targets = self.gc_targets(req.worker_id.as_deref())?;
+        let timeout = USAGE_TIMEOUT + Duration::from_millis(2 * self.s.renew_interval_ms);
+        let results = gc_orders::round(&self.s.gc_orders, &targets, None, timeout).await;
+        Ok(v1::DiskUsageResponse {
+            workers: results
+                .into_iter()
+                .map(|r| v1::WorkerDiskUsage {
+                    worker_id: r.worker_id,
+                    bytes: r.bytes,
+                    entries: r.entries,
+                    reclaimable: r.reclaimable,
+                    error: r.error,
+                })
+                .collect(),
+        })
+    }
+
+    async fn prune_local(&self, req: v1::PruneRequest) -> Result<v1::PruneResponse, NodeError> {
+        let targets = self.gc_targets(req.worker_id.as_deref())?;
+        let options = req.options.unwrap_or_default();
+        let timeout = PRUNE_TIMEOUT + Duration::from_millis(2 * self.s.renew_interval_ms);
+        let results = gc_orders::round(&self.s.gc_orders, &targets, Some(options), timeout).await;
+        Ok(v1::PruneResponse {
+            workers: results
+                .into_iter()
+                .map(|r| v1::WorkerPruned {
+                    worker_id: r.worker_id,
+                    bytes_freed: r.bytes_freed,
+                    entries_removed: r.entries_removed,
+                    bytes_remaining: r.bytes,
+                    error: r.error,
+                })
+                .collect(),
+        })
     }
 
     /// Registered workers holding a live lease.
@@ -340,22 +401,21 @@ impl Control for ControlService {
 
     async fn disk_usage(
         &self,
-        _request: Request<v1::DiskUsageRequest>,
+        request: Request<v1::DiskUsageRequest>,
     ) -> Result<Response<v1::DiskUsageResponse>, Status> {
-        Err(NodeError::Unimplemented {
-            what: "DiskUsage (per-worker cache usage)",
-        }
-        .into())
+        unary!(
+            self,
+            request,
+            disk_usage,
+            self.disk_usage_local(request.into_inner())
+        )
     }
 
     async fn prune(
         &self,
-        _request: Request<v1::PruneRequest>,
+        request: Request<v1::PruneRequest>,
     ) -> Result<Response<v1::PruneResponse>, Status> {
-        Err(NodeError::Unimplemented {
-            what: "Prune (per-worker cache pruning)",
-        }
-        .into())
+        unary!(self, request, prune, self.prune_local(request.into_inner()))
     }
 
     type SessionStream = BoxStream<v1::SessionMessage>;

@@ -47,6 +47,7 @@ pub async fn run(s: Arc<Shared>, tick: Duration, history: HistoryConfig) {
             if leading {
                 tracing::info!(node = s.node_id, "no longer the leader");
                 s.leases().clear();
+                s.gc_orders.clear();
                 s.assignments.close_all(tonic::Status::unavailable(
                     "this coordinator is no longer the leader; reconnect",
                 ));

@@ -29,6 +29,7 @@ pub mod control;
 pub mod controller;
 pub mod error;
 pub mod forward;
+pub mod gc_orders;
 pub mod leases;
 pub mod progress;
 mod shared;
@@ -47,6 +48,7 @@ use crate::farm::raft::{ClusterInfo, RaftConfig, RaftNode};
 use assignments::AssignmentHub;
 use control::ControlService;
 use forward::Forwarder;
+use gc_orders::GcOrders;
 use leases::Leases;
 use progress::ProgressHub;
 use shared::Shared;
@@ -121,6 +123,7 @@ impl FarmNode {
             forwarder: Forwarder::new(config.node_id, config.security.clone()),
             registry: Arc::new(RegistryClient::new(config.registry, config.credentials)),
             renew_interval_ms,
+            gc_orders: GcOrders::default(),
             shutdown: shutdown.clone(),
         });
 

@@ -5,6 +5,7 @@
 use super::assignments::AssignmentHub;
 use super::error::NodeError;
 use super::forward::{was_forwarded, Forwarder, Route};
+use super::gc_orders::GcOrders;
 use super::leases::Leases;
 use super::progress::ProgressHub;
 use crate::farm::raft::RaftNode;
@@ -23,6 +24,8 @@ pub struct Shared {
     pub forwarder: Forwarder,
     pub registry: Arc<RegistryClient>,
     pub renew_interval_ms: u64,
+    /// Disk-usage and prune orders owed to workers (leader memory).
+    pub gc_orders: GcOrders,
     pub shutdown: CancellationToken,
 }
 

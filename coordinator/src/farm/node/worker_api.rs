@@ -105,6 +105,15 @@ impl WorkerApiService {
         })
     }
 
+    async fn gc_done_local(&self, req: v1::GcResult) -> Result<v1::Ack, NodeError> {
+        let worker = worker_id(&req.worker_id)?;
+        let order = req.order_id.clone();
+        if !self.s.gc_orders.complete(&worker, req) {
+            tracing::debug!(%worker, %order, "an answer to an order nobody waits for");
+        }
+        Ok(v1::Ack {})
+    }
+
     async fn renew_local(&self, req: v1::RenewRequest) -> Result<v1::RenewResponse, NodeError> {
         let worker = worker_id(&req.worker_id)?;
         let inc = incarnation("RenewRequest", &req.incarnation)?;
@@ -144,12 +153,14 @@ impl WorkerApiService {
             }
             is_registered && leases.renew(&worker, inc, now)
         };
+        let mut gc = Vec::new();
         if known {
             for a in resend {
                 self.s.assignments.send(&worker, inc, a);
             }
+            gc = self.s.gc_orders.take_unsent(&worker);
         }
-        Ok(v1::RenewResponse { known, cancel })
+        Ok(v1::RenewResponse { known, cancel, gc })
     }
 
     fn assignments_local(
@@ -282,6 +293,15 @@ impl WorkerApi for WorkerApiService {
             request,
             register,
             self.register_local(request.into_inner())
+        )
+    }
+
+    async fn gc_done(&self, request: Request<v1::GcResult>) -> Result<Response<v1::Ack>, Status> {
+        unary!(
+            self,
+            request,
+            gc_done,
+            self.gc_done_local(request.into_inner())
         )
     }
 
