@@ -21,6 +21,51 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// A registry with busybox, a two-step context, and a farm of one coordinator and two
+/// amd64 workers (collecting down to `gc_keep` bytes when idle, if given).
+struct Farm {
+    cluster: Cluster,
+    ctx: tempfile::TempDir,
+    _registry: slipway_e2e::registry::Registry,
+}
+
+impl Farm {
+    fn start(gc_keep: Option<&str>) -> Result<Farm> {
+        let (registry, slipway) = slipway_e2e::seed::registry_with_base()?;
+        let ctx = tempfile::tempdir()?;
+        std::fs::write(
+            ctx.path().join("Dockerfile"),
+            format!(
+                "FROM {}/library/busybox:latest\nRUN echo GC-RAN && echo one > /one\n\
+                 RUN echo GC-RAN && echo two > /two\n",
+                registry.addr()
+            ),
+        )?;
+        if let Some(keep) = gc_keep {
+            std::env::set_var("SLIPWAY_GC_KEEP_STORAGE", keep);
+        }
+        let amd64 = WorkerOptions {
+            emulate: "none".into(),
+            slots: 1,
+        };
+        let cluster = Cluster::start(
+            slipway.bin(),
+            &ClusterOptions {
+                coordinators: 1,
+                workers: vec![amd64; 2],
+                lease_ttl_ms: 3_000,
+                isolated: None,
+            },
+        );
+        std::env::remove_var("SLIPWAY_GC_KEEP_STORAGE");
+        Ok(Farm {
+            cluster: cluster?,
+            ctx,
+            _registry: registry,
+        })
+    }
+}
+
 fn workers_drain(cluster: &Cluster, worker: &str, undo: bool) -> Result<()> {
     let mut cmd = cluster.cli();
     cmd.args(["workers", "drain", worker]);
@@ -48,35 +93,12 @@ fn ran(progress: &str) -> usize {
 #[test]
 fn collected_blobs_leave_the_farm_cache_index() -> Result<()> {
     let _serial = serial();
-    let (registry, slipway) = slipway_e2e::seed::registry_with_base()?;
-    let ctx = tempfile::tempdir()?;
-    std::fs::write(
-        ctx.path().join("Dockerfile"),
-        format!(
-            "FROM {}/library/busybox:latest\nRUN echo GC-RAN && echo one > /one\n\
-             RUN echo GC-RAN && echo two > /two\n",
-            registry.addr()
-        ),
-    )?;
     // Every worker process of this test collects down to 1 byte whenever it is idle.
-    std::env::set_var("SLIPWAY_GC_KEEP_STORAGE", "1");
-    let amd64 = WorkerOptions {
-        emulate: "none".into(),
-        slots: 1,
-    };
-    let cluster = Cluster::start(
-        slipway.bin(),
-        &ClusterOptions {
-            coordinators: 1,
-            workers: vec![amd64; 2],
-            lease_ttl_ms: 3_000,
-            isolated: None,
-        },
-    )?;
-    std::env::remove_var("SLIPWAY_GC_KEEP_STORAGE");
+    let f = Farm::start(Some("1"))?;
+    let (cluster, ctx) = (&f.cluster, &f.ctx);
 
-    workers_drain(&cluster, "worker-2", false)?;
-    let first = build_progress(&cluster, ctx.path())?;
+    workers_drain(cluster, "worker-2", false)?;
+    let first = build_progress(cluster, ctx.path())?;
     assert_eq!(ran(&first), 2, "{first}");
     // worker-1 falls idle, collects, and reports what it removed.
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -89,9 +111,9 @@ fn collected_blobs_leave_the_farm_cache_index() -> Result<()> {
     // Give the ForgetBlobs commit a moment to apply.
     std::thread::sleep(Duration::from_secs(1));
 
-    workers_drain(&cluster, "worker-1", false)?;
-    workers_drain(&cluster, "worker-2", true)?;
-    let second = build_progress(&cluster, ctx.path())?;
+    workers_drain(cluster, "worker-1", false)?;
+    workers_drain(cluster, "worker-2", true)?;
+    let second = build_progress(cluster, ctx.path())?;
     // The index no longer names results whose only copy was removed: both steps run, and
     // no step tried to load a result from worker-1 first.
     assert_eq!(ran(&second), 2, "{second}");
@@ -124,34 +146,13 @@ fn du_entries(cluster: &Cluster) -> Result<std::collections::BTreeMap<String, u6
 #[test]
 fn du_and_prune_with_builder_measure_and_empty_the_workers() -> Result<()> {
     let _serial = serial();
-    let (registry, slipway) = slipway_e2e::seed::registry_with_base()?;
-    let ctx = tempfile::tempdir()?;
-    std::fs::write(
-        ctx.path().join("Dockerfile"),
-        format!(
-            "FROM {}/library/busybox:latest\nRUN echo GC-RAN && echo one > /one\n\
-             RUN echo GC-RAN && echo two > /two\n",
-            registry.addr()
-        ),
-    )?;
-    let amd64 = WorkerOptions {
-        emulate: "none".into(),
-        slots: 1,
-    };
-    let cluster = Cluster::start(
-        slipway.bin(),
-        &ClusterOptions {
-            coordinators: 1,
-            workers: vec![amd64; 2],
-            lease_ttl_ms: 3_000,
-            isolated: None,
-        },
-    )?;
-    workers_drain(&cluster, "worker-2", false)?;
-    let first = build_progress(&cluster, ctx.path())?;
+    let f = Farm::start(None)?;
+    let (cluster, ctx) = (&f.cluster, &f.ctx);
+    workers_drain(cluster, "worker-2", false)?;
+    let first = build_progress(cluster, ctx.path())?;
     assert_eq!(ran(&first), 2, "{first}");
 
-    let before = du_entries(&cluster)?;
+    let before = du_entries(cluster)?;
     assert_eq!(before.len(), 2, "both live workers answer: {before:?}");
     let (w1, w2) = (before["worker-1"], before["worker-2"]);
     assert!(w1 > w2, "the worker that built holds more: {before:?}");
@@ -173,7 +174,7 @@ fn du_and_prune_with_builder_measure_and_empty_the_workers() -> Result<()> {
     assert!(deleted > 0, "prune removed nothing:\n{text}");
     assert!(!text.contains("worker-2"), "only the named worker: {text}");
 
-    let after = du_entries(&cluster)?;
+    let after = du_entries(cluster)?;
     assert!(
         after["worker-1"] < w1,
         "worker-1 holds as much as before: {before:?} → {after:?}"
@@ -187,7 +188,7 @@ fn du_and_prune_with_builder_measure_and_empty_the_workers() -> Result<()> {
     );
     // The removed blobs left the farm's index: the same build runs its steps again.
     std::thread::sleep(Duration::from_secs(1));
-    let second = build_progress(&cluster, ctx.path())?;
+    let second = build_progress(cluster, ctx.path())?;
     assert_eq!(ran(&second), 2, "{second}");
     assert!(
         !second.contains("loading the cached result failed"),
