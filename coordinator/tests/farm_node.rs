@@ -223,15 +223,7 @@ async fn a_scratch_build_succeeds_through_a_follower() {
     let _worker = fake_worker(&follower).await;
     let mut control = control_client(channel(&follower).await);
 
-    let build_id = control
-        .submit(v1::SubmitRequest {
-            spec: Some(spec(&["linux/amd64"])),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .build_id;
+    let build_id = submit_amd64(&mut control).await;
     let mut events = control
         .watch(v1::WatchRequest {
             build_id: build_id.clone(),
@@ -303,6 +295,21 @@ async fn a_platform_no_worker_runs_fails_at_once() {
     assert_eq!(err.code(), tonic::Code::FailedPrecondition);
     assert_eq!(err.message(), "no worker runs platform linux/riscv64");
     cluster.stop().await;
+}
+
+/// Submits the scratch build for linux/amd64; returns its id.
+async fn submit_amd64(
+    control: &mut slipway_proto::v1::control_client::ControlClient<Channel>,
+) -> String {
+    control
+        .submit(v1::SubmitRequest {
+            spec: Some(spec(&["linux/amd64"])),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .build_id
 }
 
 /// Waits until `build` reaches a final state; returns the state.
@@ -403,15 +410,7 @@ async fn finished_builds_beyond_the_history_limit_are_forgotten() {
     let mut control = control_client(channel(&follower).await);
     let mut ids = Vec::new();
     for _ in 0..3 {
-        let id = control
-            .submit(v1::SubmitRequest {
-                spec: Some(spec(&["linux/amd64"])),
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .build_id;
+        let id = submit_amd64(&mut control).await;
         wait_final(&mut control, &id).await;
         ids.push(id);
     }
