@@ -40,6 +40,22 @@ impl Graph {
         self.vertices.get(digest)
     }
 
+    /// The ids of every secret an exec mounts or exposes as a variable, sorted.
+    pub fn secret_ids(&self) -> BTreeSet<String> {
+        let mut ids = BTreeSet::new();
+        for v in self.vertices.values() {
+            if let crate::Op::Exec(e) = &v.op {
+                for m in &e.mounts {
+                    if let crate::MountKind::Secret { id, .. } = &m.kind {
+                        ids.insert(id.clone());
+                    }
+                }
+                ids.extend(e.secret_env.iter().map(|s| s.id.clone()));
+            }
+        }
+        ids
+    }
+
     fn vertex(&self, digest: &Digest) -> Result<&Vertex, GraphError> {
         self.vertices
             .get(digest)

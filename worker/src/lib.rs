@@ -23,6 +23,7 @@ pub mod solver;
 pub mod source;
 
 pub use solver::{
-    CacheExportOptions, ExportOptions, LocalSource, SecretSource, SolveError, SolveRequest,
-    SolveResult, SolvedImage, SshSource, VertexError, Worker, WorkerConfig, WorkerError,
+    CacheExportOptions, ExportOptions, LocalSource, SecretBytes, SecretSource, SolveError,
+    SolveRequest, SolveResult, SolvedImage, SshSource, VertexError, Worker, WorkerConfig,
+    WorkerError,
 };

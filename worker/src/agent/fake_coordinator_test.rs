@@ -175,6 +175,13 @@ impl WorkerApi for Fake {
     async fn gc_done(&self, _r: Request<v1::GcResult>) -> Result<Response<v1::Ack>, Status> {
         Ok(Response::new(v1::Ack {}))
     }
+
+    async fn get_secrets(
+        &self,
+        _r: Request<v1::SecretsRequest>,
+    ) -> Result<Response<v1::SecretsResponse>, Status> {
+        Ok(Response::new(v1::SecretsResponse { secrets: vec![] }))
+    }
 }
 
 /// Refuses to run anything: the test's Dockerfile has no RUN.

@@ -108,6 +108,13 @@ impl WorkerApi for Index {
     async fn gc_done(&self, _r: Request<v1::GcResult>) -> Result<Response<v1::Ack>, Status> {
         Err(no("GcDone"))
     }
+
+    async fn get_secrets(
+        &self,
+        _r: Request<v1::SecretsRequest>,
+    ) -> Result<Response<v1::SecretsResponse>, Status> {
+        Ok(Response::new(v1::SecretsResponse { secrets: vec![] }))
+    }
 }
 
 fn layer(digest: &slipway_oci::Digest, size: u64) -> CacheLayer {

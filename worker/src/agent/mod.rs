@@ -26,6 +26,7 @@ mod progress;
 mod push;
 mod run;
 mod runner;
+mod secrets;
 mod shared;
 mod slots;
 mod task;

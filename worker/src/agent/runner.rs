@@ -10,6 +10,7 @@ use tonic::Code;
 
 use super::error::AgentError;
 use super::progress::TaskProgress;
+use super::secrets;
 use super::shared::Shared;
 use super::task::execute;
 
@@ -49,9 +50,12 @@ async fn run(shared: Arc<Shared>, spec: TaskSpec, cancel: CancellationToken) {
         out: shared.reports.clone(),
         dropped: shared.dropped.clone(),
     };
-    let result = {
-        let _no_gc = shared.gc_lock.read().await;
-        execute(&shared.env, spec.clone(), progress, cancel.clone()).await
+    let result = match secrets::fetch(&shared, &spec).await {
+        Ok(secrets) => {
+            let _no_gc = shared.gc_lock.read().await;
+            execute(&shared.env, spec.clone(), secrets, progress, cancel.clone()).await
+        }
+        Err(e) => Err(e),
     };
     if cancel.is_cancelled() {
         tracing::info!(%task, "task cancelled; its outcome is not reported");

@@ -16,7 +16,7 @@ use super::error::{AgentError, TaskError};
 use super::progress::TaskProgress;
 use super::push::{push_detached, PushDetachedError};
 use super::task_cache::{self, CacheEnv};
-use crate::{ExportOptions, LocalSource, SolveRequest, Worker};
+use crate::{ExportOptions, LocalSource, SecretSource, SolveRequest, Worker};
 
 /// Pushes of a task's image tried before the task fails.
 const PUSH_ATTEMPTS: u32 = 3;
@@ -31,10 +31,12 @@ pub struct TaskEnv {
     pub cache: CacheEnv,
 }
 
-/// Runs `spec` to its result. `cancel` stops the solve (running steps are killed).
+/// Runs `spec` to its result with the `secrets` its client served. `cancel` stops the
+/// solve (running steps are killed).
 pub async fn execute(
     env: &TaskEnv,
     spec: TaskSpec,
+    secrets: BTreeMap<String, SecretSource>,
     progress: TaskProgress,
     cancel: CancellationToken,
 ) -> Result<TaskResult, TaskError> {
@@ -74,6 +76,7 @@ pub async fn execute(
         export: ExportOptions::default(),
         cache_imports,
         cache_export: Some(crate::CacheExportOptions::for_exports(&spec.cache_to)),
+        secrets,
         ..SolveRequest::default()
     };
     let (events, received) = mpsc::channel(1024);

@@ -10,7 +10,7 @@ use slipway_progress::LogStream;
 use tokio::sync::mpsc;
 
 use super::key::input;
-use super::{Ctx, Done, SecretSource, SshSource, VertexError};
+use super::{Ctx, Done, SshSource, VertexError};
 use crate::executor::{
     Access, MountSpec, NetworkMode, OutputChunk, OutputStream, ProcessIo, RunSpec,
 };
@@ -308,20 +308,10 @@ fn empty_dir(tmp: &std::path::Path, held: &mut Held) -> Result<PathBuf, VertexEr
 fn secret_value(ctx: &Ctx, id: &str, required: bool) -> Result<Option<Vec<u8>>, VertexError> {
     let value = match ctx.req.secrets.get(id) {
         None => None,
-        Some(SecretSource::File(path)) => match std::fs::read(path) {
-            Ok(v) => Some(v),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => {
-                return Err(VertexError::SecretUnreadable {
-                    id: id.to_string(),
-                    reason: format!("{}: {e}", path.display()),
-                })
-            }
-        },
-        Some(SecretSource::Env(name)) => std::env::var_os(name).map(|v| {
-            use std::os::unix::ffi::OsStringExt;
-            v.into_vec()
-        }),
+        Some(source) => source.read().map_err(|e| VertexError::SecretUnreadable {
+            id: id.to_string(),
+            reason: e.to_string(),
+        })?,
     };
     match value {
         Some(v) => Ok(Some(v)),

@@ -27,8 +27,8 @@ mod worker;
 pub use config::WorkerConfig;
 pub use error::{SolveError, VertexError, WorkerError};
 pub use request::{
-    CacheExportOptions, ExportOptions, LocalSource, SecretSource, SolveRequest, SolveResult,
-    SolvedImage, SshSource,
+    CacheExportOptions, ExportOptions, LocalSource, SecretBytes, SecretSource, SolveRequest,
+    SolveResult, SolvedImage, SshSource,
 };
 pub use worker::Worker;
 

@@ -87,6 +87,39 @@ pub enum SecretSource {
     File(PathBuf),
     /// The value of this environment variable of the worker process.
     Env(String),
+    /// A value already in memory (a farm task's secret, fetched from the build's client).
+    Value(SecretBytes),
+}
+
+impl SecretSource {
+    /// The value: `None` when the file or variable does not exist.
+    pub fn read(&self) -> std::io::Result<Option<Vec<u8>>> {
+        match self {
+            SecretSource::File(path) => match std::fs::read(path) {
+                Ok(v) => Ok(Some(v)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(std::io::Error::new(
+                    e.kind(),
+                    format!("{}: {e}", path.display()),
+                )),
+            },
+            SecretSource::Env(name) => Ok(std::env::var_os(name).map(|v| {
+                use std::os::unix::ffi::OsStringExt;
+                v.into_vec()
+            })),
+            SecretSource::Value(v) => Ok(Some(v.0.clone())),
+        }
+    }
+}
+
+/// A secret's bytes; `Debug` never shows them.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretBytes(pub Vec<u8>);
+
+impl std::fmt::Debug for SecretBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SecretBytes(<{} bytes redacted>)", self.0.len())
+    }
 }
 
 /// An SSH forwarding source.

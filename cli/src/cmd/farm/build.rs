@@ -2,7 +2,8 @@
 //! incrementally (a manifest plus the file contents the workers lack, honouring
 //! `.dockerignore`; see `context_upload`) to the data plane of up to two workers, submits
 //! the build to any coordinator, then follows its events, moving to another coordinator when
-//! the one it talks to goes away.
+//! the one it talks to goes away. With `--secret` it first opens the build's client session
+//! (`session`), through which the workers' tasks get the secrets they mount.
 
 use super::client::{is_transient, status_error, FarmClient, FarmOptions};
 use super::context_upload::upload_context;
@@ -17,12 +18,6 @@ use tokio::sync::mpsc;
 
 /// Turns the embedded request into a farm build spec, refusing what the farm cannot do yet.
 fn build_spec(req: &BuildRequest, name: String) -> Result<BuildSpec> {
-    if !req.secrets.is_empty() {
-        anyhow::bail!(
-            "--secret is not supported with --builder yet (secrets will be served through the \
-             client session); run the build embedded (without --builder)"
-        );
-    }
     if !req.ssh.is_empty() {
         anyhow::bail!("--ssh is not supported with --builder yet; run the build embedded");
     }
@@ -107,8 +102,23 @@ pub fn run(
             spec.context =
                 Some(upload_context(&mut client, dir, &req.context_excludes, plain).await?);
         }
-        let id = submit(&mut client, &spec).await?;
-        follow(&mut client, &id, tx).await
+        // One id for every try: a retry after a lost answer names the same build; the
+        // session (secrets) is registered under it before the build exists.
+        let build_id = slipway_farm::BuildId::new().to_string();
+        let session = if req.secrets.is_empty() {
+            None
+        } else {
+            Some(super::session::open(&opts, &build_id, req.secrets.clone()).await?)
+        };
+        let followed = async {
+            let id = submit(&mut client, &spec, &build_id).await?;
+            follow(&mut client, &id, tx).await
+        }
+        .await;
+        if let Some(s) = session {
+            s.close().await;
+        }
+        followed
     });
     let _ = render.join();
     runtime.shutdown_timeout(Duration::from_secs(5));
@@ -156,11 +166,10 @@ pub fn run(
     }
 }
 
-async fn submit(client: &mut FarmClient, spec: &BuildSpec) -> Result<String> {
-    // One id for every try: a retry after a lost answer names the same build.
+async fn submit(client: &mut FarmClient, spec: &BuildSpec, build_id: &str) -> Result<String> {
     let req = v1::SubmitRequest {
         spec: Some(spec.clone().into()),
-        build_id: slipway_farm::BuildId::new().to_string(),
+        build_id: build_id.to_string(),
     };
     let mut tries = 0;
     loop {

@@ -6,4 +6,5 @@ pub mod client;
 pub mod context_prepare;
 pub mod context_upload;
 pub mod gc;
+pub mod session;
 pub mod status;

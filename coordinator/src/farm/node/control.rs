@@ -22,7 +22,7 @@ use slipway_proto::ProtoError;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio_stream::Stream;
+use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status, Streaming};
 
 /// How long a disk-usage call waits for the workers (beyond their renewal period).
@@ -196,6 +196,47 @@ impl ControlService {
                 })
                 .collect(),
         })
+    }
+
+    /// Registers the client's session (its first message names the build), answers
+    /// `opened`, then feeds the client's answers to the questions waiting for them until
+    /// the stream ends.
+    async fn session_local(
+        &self,
+        mut inbound: Streaming<v1::SessionClientMessage>,
+    ) -> Result<BoxStream<v1::SessionServerMessage>, NodeError> {
+        use v1::session_client_message::Msg;
+        let first = inbound.message().await.ok().flatten();
+        let Some(v1::SessionClientMessage {
+            msg: Some(Msg::Open(open)),
+        }) = first
+        else {
+            return Err(ProtoError::MissingField {
+                message: "SessionClientMessage",
+                field: "open (the first message of a session)",
+            }
+            .into());
+        };
+        let build = parse_build(&open.build_id)?;
+        let (tx, rx) = tokio::sync::mpsc::channel(64);
+        let opened = v1::SessionServerMessage {
+            msg: Some(v1::session_server_message::Msg::Opened(v1::Empty {})),
+        };
+        // Cannot fail: the receiver is still here.
+        let _ = tx.try_send(Ok(opened));
+        let token = self.s.sessions.open(build, tx);
+        tracing::info!(%build, "client session open");
+        let s = self.s.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(m)) = inbound.message().await {
+                if let Some(Msg::Secret(answer)) = m.msg {
+                    s.sessions.answer(&build, answer);
+                }
+            }
+            s.sessions.close(&build, token);
+            tracing::info!(%build, "client session closed");
+        });
+        Ok(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx)))
     }
 
     /// Registered workers holding a live lease.
@@ -418,15 +459,22 @@ impl Control for ControlService {
         unary!(self, request, prune, self.prune_local(request.into_inner()))
     }
 
-    type SessionStream = BoxStream<v1::SessionMessage>;
+    type SessionStream = BoxStream<v1::SessionServerMessage>;
 
     async fn session(
         &self,
-        _request: Request<Streaming<v1::SessionMessage>>,
+        request: Request<Streaming<v1::SessionClientMessage>>,
     ) -> Result<Response<Self::SessionStream>, Status> {
-        Err(NodeError::Unimplemented {
-            what: "Session (client-served contexts, secrets and SSH)",
+        match self.s.route(&request)? {
+            Route::Leader { addr, .. } => {
+                let mut client = self.s.forwarder.control(&addr)?;
+                let inbound = request.into_inner().map_while(|m| m.ok());
+                let resp = client.session(self.s.forwarder.request(inbound)).await?;
+                Ok(resp.map(|s| Box::pin(s) as Self::SessionStream))
+            }
+            Route::Local => Ok(Response::new(
+                self.session_local(request.into_inner()).await?,
+            )),
         }
-        .into())
     }
 }

@@ -48,6 +48,8 @@ pub async fn run(s: Arc<Shared>, tick: Duration, history: HistoryConfig) {
                 tracing::info!(node = s.node_id, "no longer the leader");
                 s.leases().clear();
                 s.gc_orders.clear();
+                // Clients reconnect their sessions to the new leader.
+                s.sessions.clear();
                 s.assignments.close_all(tonic::Status::unavailable(
                     "this coordinator is no longer the leader; reconnect",
                 ));

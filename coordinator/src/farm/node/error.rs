@@ -46,6 +46,8 @@ pub enum NodeError {
     },
     #[error("raft: {source}")]
     Raft { source: RaftNodeError },
+    #[error(transparent)]
+    Session(#[from] super::sessions::SessionError),
     #[error("{what} is not implemented by the farm coordinators yet")]
     Unimplemented { what: &'static str },
     #[error("{what}: background task failed: {message}")]

@@ -32,6 +32,7 @@ pub mod forward;
 pub mod gc_orders;
 pub mod leases;
 pub mod progress;
+pub mod sessions;
 mod shared;
 pub mod status;
 pub mod stitching;
@@ -51,6 +52,7 @@ use forward::Forwarder;
 use gc_orders::GcOrders;
 use leases::Leases;
 use progress::ProgressHub;
+use sessions::Sessions;
 use shared::Shared;
 use slipway_farm::NodeId;
 use slipway_oci::registry::RegistryClient;
@@ -124,6 +126,7 @@ impl FarmNode {
             registry: Arc::new(RegistryClient::new(config.registry, config.credentials)),
             renew_interval_ms,
             gc_orders: GcOrders::default(),
+            sessions: Sessions::default(),
             shutdown: shutdown.clone(),
         });
 

@@ -8,6 +8,7 @@ use super::forward::{was_forwarded, Forwarder, Route};
 use super::gc_orders::GcOrders;
 use super::leases::Leases;
 use super::progress::ProgressHub;
+use super::sessions::Sessions;
 use crate::farm::raft::RaftNode;
 use crate::farm::state::{Command, Response};
 use slipway_farm::NodeId;
@@ -26,6 +27,8 @@ pub struct Shared {
     pub renew_interval_ms: u64,
     /// Disk-usage and prune orders owed to workers (leader memory).
     pub gc_orders: GcOrders,
+    /// Open client sessions by build (leader memory; secrets pass through here).
+    pub sessions: Sessions,
     pub shutdown: CancellationToken,
 }
 

@@ -42,6 +42,7 @@ pub fn code(err: &NodeError) -> Code {
             _ => Code::Internal,
         },
         NodeError::BuildIdTaken { .. } => Code::AlreadyExists,
+        NodeError::Session(_) => Code::FailedPrecondition,
         NodeError::Unimplemented { .. } => Code::Unimplemented,
         NodeError::Join { .. }
         | NodeError::Tls { .. }

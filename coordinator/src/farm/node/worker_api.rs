@@ -43,6 +43,9 @@ macro_rules! unary {
     };
 }
 
+/// How long the leader waits for a client's secrets (under the workers' request timeout).
+const SECRET_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(4);
+
 fn worker_id(s: &str) -> Result<WorkerId, NodeError> {
     Ok(s.parse::<WorkerId>()?)
 }
@@ -103,6 +106,37 @@ impl WorkerApiService {
             lease_ttl_ms: self.s.leases().ttl_ms(),
             renew_interval_ms: self.s.renew_interval_ms,
         })
+    }
+
+    async fn get_secrets_local(
+        &self,
+        req: v1::SecretsRequest,
+    ) -> Result<v1::SecretsResponse, NodeError> {
+        let worker = worker_id(&req.worker_id)?;
+        let task = task_id(&req.task_id)?;
+        // Only the worker holding the task gets secrets, and only those its graph uses.
+        let held = self.s.raft.read(|st| {
+            let t = st.task(&task)?;
+            (t.state.worker() == Some(&worker)).then(|| (t.spec.build, t.spec.graph.secret_ids()))
+        });
+        let refuse = |reason: String| NodeError::Refused {
+            what: "GetSecrets".to_string(),
+            reason,
+        };
+        let Some((build, used)) = held else {
+            return Err(refuse(format!(
+                "task {task} is not held by worker {worker}"
+            )));
+        };
+        if let Some(id) = req.ids.iter().find(|id| !used.contains(*id)) {
+            return Err(refuse(format!("task {task} does not use secret {id:?}")));
+        }
+        let secrets = self
+            .s
+            .sessions
+            .ask(&build, &req.ids, SECRET_TIMEOUT)
+            .await?;
+        Ok(v1::SecretsResponse { secrets })
     }
 
     async fn gc_done_local(&self, req: v1::GcResult) -> Result<v1::Ack, NodeError> {
@@ -293,6 +327,18 @@ impl WorkerApi for WorkerApiService {
             request,
             register,
             self.register_local(request.into_inner())
+        )
+    }
+
+    async fn get_secrets(
+        &self,
+        request: Request<v1::SecretsRequest>,
+    ) -> Result<Response<v1::SecretsResponse>, Status> {
+        unary!(
+            self,
+            request,
+            get_secrets,
+            self.get_secrets_local(request.into_inner())
         )
     }
 
