@@ -161,6 +161,7 @@ fn state(s: &Setup) -> (FarmState, Vec<WorkerId>) {
             affinity: affinity.clone(),
             cache_from: vec![],
             cache_to: vec![],
+            named_contexts: Default::default(),
         });
     }
     for (id, tasks) in by_build {

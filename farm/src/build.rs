@@ -40,6 +40,15 @@ impl ContextKind {
     }
 }
 
+/// A `--build-context NAME=...` of a farm build.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum NamedContext {
+    /// `docker-image://ref`: resolved by the coordinator like a `FROM`.
+    Image(String),
+    /// A client directory, uploaded like the main context.
+    Local(ContextRef),
+}
+
 /// Where platform images and the index are pushed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PushTarget {
@@ -75,6 +84,9 @@ pub struct BuildSpec {
     /// `--cache-to`: where the build's cache records are exported.
     #[serde(default)]
     pub cache_to: Vec<CacheExport>,
+    /// `--build-context NAME=...`.
+    #[serde(default)]
+    pub named_contexts: BTreeMap<String, NamedContext>,
 }
 
 /// Why a farm build refuses a `type=local` cache.
@@ -86,6 +98,14 @@ impl BuildSpec {
         let bad = |reason: String| FarmError::InvalidBuild { reason };
         if self.dockerfile.trim().is_empty() {
             return Err(bad(format!("{} is empty", self.dockerfile_name)));
+        }
+        for (name, ctx) in &self.named_contexts {
+            if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c == '=') {
+                return Err(bad(format!("build context name {name:?} is not valid")));
+            }
+            if matches!(ctx, NamedContext::Image(r) if r.trim().is_empty()) {
+                return Err(bad(format!("build context {name}: empty image reference")));
+            }
         }
         let mut seen = std::collections::BTreeSet::new();
         for p in &self.platforms {

@@ -14,7 +14,9 @@ mod ids;
 mod task;
 mod worker;
 
-pub use build::{BuildSpec, BuildState, BuildSummary, ContextKind, ContextRef, PushTarget};
+pub use build::{
+    BuildSpec, BuildState, BuildSummary, ContextKind, ContextRef, NamedContext, PushTarget,
+};
 pub use error::FarmError;
 pub use ids::{BuildId, NodeId, TaskId, WorkerId};
 pub use task::{BlobDescriptor, TaskResult, TaskSpec, TaskState};

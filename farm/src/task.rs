@@ -43,6 +43,10 @@ pub struct TaskSpec {
     /// where the worker pushes the records' blobs.
     #[serde(default)]
     pub cache_to: Vec<CacheExport>,
+    /// The build's local `--build-context` directories, by name (the graph's local
+    /// sources of that name read them).
+    #[serde(default)]
+    pub named_contexts: std::collections::BTreeMap<String, ContextRef>,
 }
 
 /// What a worker hands back for a task.

@@ -76,9 +76,15 @@ fn farm_runs_mount_the_clients_secrets_and_the_farm_keeps_none() -> Result<()> {
             "{want} missing:\n{stderr}"
         );
     }
-    assert!(!stderr.contains(VALUE), "the secret reached the output:\n{stderr}");
+    assert!(
+        !stderr.contains(VALUE),
+        "the secret reached the output:\n{stderr}"
+    );
     let leaked = files_containing(cluster.dir(), VALUE.as_bytes());
-    assert!(leaked.is_empty(), "the secret is on the farm's disks: {leaked:?}");
+    assert!(
+        leaked.is_empty(),
+        "the secret is on the farm's disks: {leaked:?}"
+    );
     // The scan does see what the farm keeps: the Dockerfile's hash is in the Raft store.
     let kept = files_containing(cluster.dir(), sha.as_bytes());
     assert!(!kept.is_empty(), "the scan found not even the Dockerfile");
@@ -98,7 +104,10 @@ fn farm_runs_mount_the_clients_secrets_and_the_farm_keeps_none() -> Result<()> {
         .arg(ctx.path())
         .output()?;
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    assert!(!out.status.success(), "a missing required secret succeeded:\n{stderr}");
+    assert!(
+        !out.status.success(),
+        "a missing required secret succeeded:\n{stderr}"
+    );
     assert!(stderr.contains("absent"), "{stderr}");
     Ok(())
 }

@@ -7,8 +7,9 @@
 //! copied into each task and may be solved once per task; sharing them through a producer
 //! task is future work.
 
+use crate::MAIN_CONTEXT;
 use serde::{Deserialize, Serialize};
-use slipway_farm::{BuildId, BuildSpec, TaskId, TaskSpec};
+use slipway_farm::{BuildId, BuildSpec, ContextRef, NamedContext, TaskId, TaskSpec};
 use slipway_graph::{Digest, Graph, GraphError, Op, SourceOp};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -58,16 +59,26 @@ pub fn plan(build: BuildId, spec: &BuildSpec, graph: Graph) -> Result<Vec<TaskSp
             vertices,
             outputs: vec![output.clone()],
         };
-        let (affinity, reads_context) = inputs_of(&task_graph);
-        let context = if reads_context {
+        let (mut affinity, locals) = inputs_of(&task_graph);
+        let context = if locals.contains(MAIN_CONTEXT) {
             spec.context.clone()
         } else {
             None
         };
-        let mut affinity = affinity;
+        // The local `--build-context` directories this task's graph reads.
+        let named_contexts: BTreeMap<String, ContextRef> = spec
+            .named_contexts
+            .iter()
+            .filter(|(name, _)| locals.contains(name.as_str()))
+            .filter_map(|(name, c)| match c {
+                NamedContext::Local(c) => Some((name.clone(), c.clone())),
+                NamedContext::Image(_) => None,
+            })
+            .collect();
         if let Some(c) = &context {
             affinity.push(c.digest.clone());
         }
+        affinity.extend(named_contexts.values().map(|c| c.digest.clone()));
         tasks.push(TaskSpec {
             id: TaskId::new(),
             build,
@@ -83,16 +94,17 @@ pub fn plan(build: BuildId, spec: &BuildSpec, graph: Graph) -> Result<Vec<TaskSp
             affinity,
             cache_from: spec.cache_from.clone(),
             cache_to: spec.cache_to.clone(),
+            named_contexts,
         });
     }
     Ok(tasks)
 }
 
-/// The digests of the graph's source vertices (plus resolved image manifests) and whether
-/// it reads a local context.
-fn inputs_of(graph: &Graph) -> (Vec<Digest>, bool) {
+/// The digests of the graph's source vertices (plus resolved image manifests) and the
+/// names of the local contexts it reads.
+fn inputs_of(graph: &Graph) -> (Vec<Digest>, BTreeSet<String>) {
     let mut digests = BTreeSet::new();
-    let mut reads_context = false;
+    let mut locals = BTreeSet::new();
     for (digest, vertex) in &graph.vertices {
         let Op::Source(source) = &vertex.op else {
             continue;
@@ -104,11 +116,13 @@ fn inputs_of(graph: &Graph) -> (Vec<Digest>, bool) {
                     digests.insert(resolved.clone());
                 }
             }
-            SourceOp::Local(_) => reads_context = true,
+            SourceOp::Local(local) => {
+                locals.insert(local.name.clone());
+            }
             SourceOp::Http(_) => {}
         }
     }
-    (digests.into_iter().collect(), reads_context)
+    (digests.into_iter().collect(), locals)
 }
 
 #[cfg(test)]
@@ -267,6 +281,43 @@ mod tests {
                 .collect()
         );
         assert_eq!(tasks[1].context, spec().context);
+    }
+
+    #[test]
+    fn a_task_carries_only_the_local_named_contexts_its_graph_reads() {
+        let p = Platform::linux("amd64", "");
+        let mut g = Graph::new();
+        let extra = g.add(Vertex::new(
+            Op::Source(SourceOp::Local(LocalContext {
+                name: "extra".into(),
+                ..LocalContext::default()
+            })),
+            vec![],
+            p.clone(),
+        ));
+        let base = g.add(image("busybox", &p, None));
+        let run_it = g.add(run("cat /x", &[&base, &extra], &p));
+        g.outputs.push(output(&p, Some(run_it)));
+        let local = |seed: &[u8]| ContextRef {
+            digest: Digest::of_bytes(seed),
+            size: 1,
+            kind: Default::default(),
+        };
+        let spec = BuildSpec {
+            named_contexts: [
+                ("extra".to_string(), NamedContext::Local(local(b"extra"))),
+                ("unused".to_string(), NamedContext::Local(local(b"unused"))),
+                ("img".to_string(), NamedContext::Image("alpine".into())),
+            ]
+            .into(),
+            ..spec()
+        };
+        let tasks = plan(BuildId::new(), &spec, g).unwrap();
+        let names: Vec<&String> = tasks[0].named_contexts.keys().collect();
+        assert_eq!(names, ["extra"]);
+        assert_eq!(tasks[0].context, None, "the main context is not read");
+        assert!(tasks[0].affinity.contains(&Digest::of_bytes(b"extra")));
+        assert!(!tasks[0].affinity.contains(&Digest::of_bytes(b"unused")));
     }
 
     #[test]

@@ -74,7 +74,37 @@ impl From<farm::BuildSpec> for v1::BuildSpec {
             push: s.push.map(Into::into),
             cache_from: s.cache_from.into_iter().map(Into::into).collect(),
             cache_to: s.cache_to.into_iter().map(Into::into).collect(),
+            named_contexts: s
+                .named_contexts
+                .into_iter()
+                .map(|(k, v)| (k, v.into()))
+                .collect(),
         }
+    }
+}
+
+impl From<farm::NamedContext> for v1::NamedContext {
+    fn from(c: farm::NamedContext) -> v1::NamedContext {
+        use v1::named_context::Source;
+        v1::NamedContext {
+            source: Some(match c {
+                farm::NamedContext::Image(r) => Source::Image(r),
+                farm::NamedContext::Local(c) => Source::Local(c.into()),
+            }),
+        }
+    }
+}
+
+impl TryFrom<v1::NamedContext> for farm::NamedContext {
+    type Error = ProtoError;
+    fn try_from(c: v1::NamedContext) -> Result<farm::NamedContext, ProtoError> {
+        use v1::named_context::Source;
+        Ok(
+            match parse::required(c.source, ("NamedContext", "source"))? {
+                Source::Image(r) => farm::NamedContext::Image(r),
+                Source::Local(c) => farm::NamedContext::Local(c.try_into()?),
+            },
+        )
     }
 }
 
@@ -97,6 +127,11 @@ impl TryFrom<v1::BuildSpec> for farm::BuildSpec {
             push: s.push.map(Into::into),
             cache_from: super::cache::imports(s.cache_from)?,
             cache_to: super::cache::exports(s.cache_to)?,
+            named_contexts: s
+                .named_contexts
+                .into_iter()
+                .map(|(k, v)| Ok((k, v.try_into()?)))
+                .collect::<Result<_, ProtoError>>()?,
         })
     }
 }
@@ -205,6 +240,21 @@ mod tests {
             }),
             cache_from: crate::convert::cache::tests::imports_all(),
             cache_to: crate::convert::cache::tests::exports_all(),
+            named_contexts: [
+                (
+                    "base".to_string(),
+                    farm::NamedContext::Image("alpine:3.20".into()),
+                ),
+                (
+                    "extra".to_string(),
+                    farm::NamedContext::Local(farm::ContextRef {
+                        digest: Digest::of_bytes(b"extra"),
+                        size: 99,
+                        kind: farm::ContextKind::Manifest,
+                    }),
+                ),
+            ]
+            .into(),
         }
     }
 

@@ -52,6 +52,11 @@ impl TryFrom<farm::TaskSpec> for v1::TaskSpec {
             affinity: t.affinity.iter().map(ToString::to_string).collect(),
             cache_from: t.cache_from.into_iter().map(Into::into).collect(),
             cache_to: t.cache_to.into_iter().map(Into::into).collect(),
+            named_contexts: t
+                .named_contexts
+                .into_iter()
+                .map(|(k, v)| (k, v.into()))
+                .collect(),
         })
     }
 }
@@ -87,6 +92,11 @@ impl TryFrom<v1::TaskSpec> for farm::TaskSpec {
                 .collect::<Result<_, _>>()?,
             cache_from: super::cache::imports(t.cache_from)?,
             cache_to: super::cache::exports(t.cache_to)?,
+            named_contexts: t
+                .named_contexts
+                .into_iter()
+                .map(|(k, v)| Ok((k, v.try_into()?)))
+                .collect::<Result<_, ProtoError>>()?,
         })
     }
 }
@@ -273,6 +283,15 @@ pub(crate) mod tests {
             affinity: vec![Digest::of_bytes(b"base")],
             cache_from: crate::convert::cache::tests::imports_all(),
             cache_to: crate::convert::cache::tests::exports_all(),
+            named_contexts: [(
+                "extra".to_string(),
+                farm::ContextRef {
+                    digest: Digest::of_bytes(b"extra"),
+                    size: 5,
+                    kind: farm::ContextKind::Manifest,
+                },
+            )]
+            .into(),
         }
     }
 

@@ -313,6 +313,7 @@ async fn runs_an_assigned_task_once_and_re_registers() {
         affinity: vec![],
         cache_from: vec![],
         cache_to: vec![],
+        named_contexts: Default::default(),
     };
     let task = task_with(&digest, tar.len());
     fake.assign(&task);

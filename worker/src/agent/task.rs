@@ -60,16 +60,34 @@ pub async fn execute(
         tracing::debug!(%task, entries = unpacked.entries, bytes = unpacked.bytes, "context unpacked");
     }
 
+    let mut locals = BTreeMap::from([(
+        MAIN_CONTEXT.to_string(),
+        LocalSource {
+            dir: context_dir,
+            excludes: Vec::new(),
+        },
+    )]);
+    // Local `--build-context` directories, each unpacked like the main context.
+    for (i, (name, context)) in spec.named_contexts.iter().enumerate() {
+        let dir = scratch.path().join(format!("named-{i}"));
+        std::fs::create_dir(&dir)
+            .map_err(AgentError::io("creating", &dir))
+            .map_err(|source| TaskError::Agent { task, source })?;
+        let unpacked = fetch_context(&env.blobs, task, context, &dir, &cancel).await?;
+        tracing::debug!(%task, %name, entries = unpacked.entries, "named context unpacked");
+        locals.insert(
+            name.clone(),
+            LocalSource {
+                dir,
+                excludes: Vec::new(),
+            },
+        );
+    }
+
     let (cache_imports, farm_cache) = task_cache::imports(&env.cache, &spec, &cancel).await?;
     let request = SolveRequest {
         graph: spec.graph.clone(),
-        locals: BTreeMap::from([(
-            MAIN_CONTEXT.to_string(),
-            LocalSource {
-                dir: context_dir,
-                excludes: Vec::new(),
-            },
-        )]),
+        locals,
         no_cache: spec.no_cache,
         pull: spec.pull,
         source_date_epoch: spec.source_date_epoch,

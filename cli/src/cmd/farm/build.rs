@@ -9,8 +9,8 @@ use super::client::{is_transient, status_error, FarmClient, FarmOptions};
 use super::context_upload::upload_context;
 use crate::cmd::build::BuildArgs;
 use anyhow::{Context, Result};
-use slipway_coordinator::{plan_exports, BuildRequest};
-use slipway_farm::{BuildSpec, BuildState, BuildSummary, PushTarget};
+use slipway_coordinator::{plan_exports, BuildRequest, NamedContextSource};
+use slipway_farm::{BuildSpec, BuildState, BuildSummary, NamedContext, PushTarget};
 use slipway_progress::{ProgressEvent, ProgressMode};
 use slipway_proto::v1;
 use std::time::Duration;
@@ -20,11 +20,6 @@ use tokio::sync::mpsc;
 fn build_spec(req: &BuildRequest, name: String) -> Result<BuildSpec> {
     if !req.ssh.is_empty() {
         anyhow::bail!("--ssh is not supported with --builder yet; run the build embedded");
-    }
-    if !req.named_contexts.is_empty() {
-        anyhow::bail!(
-            "--build-context is not supported with --builder yet; run the build embedded"
-        );
     }
     if req.network != Default::default() {
         anyhow::bail!("--network is not supported with --builder yet; run the build embedded");
@@ -67,6 +62,17 @@ fn build_spec(req: &BuildRequest, name: String) -> Result<BuildSpec> {
         push,
         cache_from: req.cache_from.clone(),
         cache_to: req.cache_to.clone(),
+        // Directories are added once uploaded (`run`).
+        named_contexts: req
+            .named_contexts
+            .iter()
+            .filter_map(|(name, src)| match src {
+                NamedContextSource::Image(r) => {
+                    Some((name.clone(), NamedContext::Image(r.clone())))
+                }
+                NamedContextSource::Dir(_) => None,
+            })
+            .collect(),
     };
     spec.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(spec)
@@ -95,12 +101,21 @@ pub fn run(
     let (tx, render) = crate::cmd::render::spawn_renderer(mode);
     let result = runtime.block_on(async {
         let mut client = FarmClient::connect(&opts).await?;
+        let plain = mode == ProgressMode::Plain
+            || (mode == ProgressMode::Auto
+                && !std::io::IsTerminal::is_terminal(&std::io::stderr()));
         if let Some(dir) = &req.context {
-            let plain = mode == ProgressMode::Plain
-                || (mode == ProgressMode::Auto
-                    && !std::io::IsTerminal::is_terminal(&std::io::stderr()));
             spec.context =
                 Some(upload_context(&mut client, dir, &req.context_excludes, plain).await?);
+        }
+        for (name, src) in &req.named_contexts {
+            if let NamedContextSource::Dir(dir) = src {
+                let uploaded = upload_context(&mut client, dir, &[], plain)
+                    .await
+                    .with_context(|| format!("--build-context {name}={}", dir.display()))?;
+                spec.named_contexts
+                    .insert(name.clone(), NamedContext::Local(uploaded));
+            }
         }
         // One id for every try: a retry after a lost answer names the same build; the
         // session (secrets) is registered under it before the build exists.

@@ -9,7 +9,7 @@ use super::error::NodeError;
 use crate::graph_edit::apply_labels;
 use crate::resolver::RegistryResolver;
 use slipway_farm::{BuildSpec, TaskSpec, WorkerSpec};
-use slipway_frontend::{lower, LowerOptions};
+use slipway_frontend::{lower, LowerOptions, NamedContext};
 use slipway_graph::{Graph, Platform};
 use slipway_oci::registry::RegistryClient;
 use std::sync::Arc;
@@ -42,6 +42,17 @@ pub fn lower_options(spec: &BuildSpec) -> LowerOptions {
             spec.dockerfile_name.clone()
         },
         source_date_epoch: spec.source_date_epoch,
+        named_contexts: spec
+            .named_contexts
+            .iter()
+            .map(|(name, c)| {
+                let lowered = match c {
+                    slipway_farm::NamedContext::Image(r) => NamedContext::Image(r.clone()),
+                    slipway_farm::NamedContext::Local(_) => NamedContext::Local(name.clone()),
+                };
+                (name.clone(), lowered)
+            })
+            .collect(),
         ..LowerOptions::default()
     }
 }
@@ -113,6 +124,7 @@ mod tests {
             affinity: vec![],
             cache_from: vec![],
             cache_to: vec![],
+            named_contexts: Default::default(),
         }
     }
 

@@ -46,6 +46,7 @@ pub fn task_spec(build: BuildId, platform: Platform) -> TaskSpec {
         affinity: Vec::new(),
         cache_from: Vec::new(),
         cache_to: Vec::new(),
+        named_contexts: Default::default(),
     }
 }
 
