@@ -9,7 +9,7 @@ use super::client::{is_transient, status_error, FarmClient, FarmOptions};
 use super::context_upload::upload_context;
 use crate::cmd::build::BuildArgs;
 use anyhow::{Context, Result};
-use slipway_coordinator::{plan_exports, BuildRequest, NamedContextSource};
+use slipway_coordinator::{plan_exports, BuildRequest, FileExport, NamedContextSource};
 use slipway_farm::{BuildSpec, BuildState, BuildSummary, NamedContext, PushTarget};
 use slipway_progress::{ProgressEvent, ProgressMode};
 use slipway_proto::v1;
@@ -17,7 +17,8 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 /// Turns the embedded request into a farm build spec, refusing what the farm cannot do yet.
-fn build_spec(req: &BuildRequest, name: String) -> Result<BuildSpec> {
+/// Also returns the file outputs, which the client writes from the results (`outputs`).
+fn build_spec(req: &BuildRequest, name: String) -> Result<(BuildSpec, Vec<FileExport>)> {
     if !req.ssh.is_empty() {
         anyhow::bail!("--ssh is not supported with --builder yet; run the build embedded");
     }
@@ -26,12 +27,6 @@ fn build_spec(req: &BuildRequest, name: String) -> Result<BuildSpec> {
     }
     let plan = plan_exports(&req.outputs, &req.tags, req.platforms.len().max(1))
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    if !plan.files.is_empty() {
-        anyhow::bail!(
-            "--output with a file destination (oci, docker, local, tar) is not supported with \
-             --builder yet: push the image (--push) and pull it, or run the build embedded"
-        );
-    }
     let push = match plan.pushes.as_slice() {
         [] => None,
         [one] => Some(PushTarget {
@@ -75,7 +70,7 @@ fn build_spec(req: &BuildRequest, name: String) -> Result<BuildSpec> {
             .collect(),
     };
     spec.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok(spec)
+    Ok((spec, plan.files))
 }
 
 pub fn run(
@@ -91,7 +86,8 @@ pub fn run(
             .unwrap_or_else(|| "context".into()),
         None => "stdin".into(),
     };
-    let mut spec = build_spec(&req, name)?;
+    let (mut spec, files) = build_spec(&req, name)?;
+    let has_files = !files.is_empty();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -127,7 +123,24 @@ pub fn run(
         };
         let followed = async {
             let id = submit(&mut client, &spec, &build_id).await?;
-            follow(&mut client, &id, tx).await
+            let summary = follow(&mut client, &id, tx).await?;
+            if has_files && matches!(summary.state, BuildState::Succeeded { .. }) {
+                let platforms = if spec.platforms.is_empty() {
+                    vec![slipway_coordinator::farm::node::submit::default_platform()]
+                } else {
+                    spec.platforms.clone()
+                };
+                super::outputs::export_files(
+                    &mut client,
+                    &id,
+                    &platforms,
+                    files,
+                    spec.source_date_epoch,
+                )
+                .await
+                .context("writing the build's file outputs")?;
+            }
+            Ok::<_, anyhow::Error>(summary)
         }
         .await;
         if let Some(s) = session {
@@ -167,7 +180,7 @@ pub fn run(
                 std::fs::write(path, serde_json::to_vec_pretty(&m)?)
                     .with_context(|| format!("--metadata-file {}", path.display()))?;
             }
-            if spec.push.is_none() {
+            if spec.push.is_none() && !has_files {
                 eprintln!(
                     "WARNING: No output specified: the result stays in the farm's worker caches only. \
                      Use --push to export it."

@@ -6,5 +6,6 @@ pub mod client;
 pub mod context_prepare;
 pub mod context_upload;
 pub mod gc;
+pub mod outputs;
 pub mod session;
 pub mod status;

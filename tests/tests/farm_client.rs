@@ -1,0 +1,223 @@
+//! What a farm build's client brings and takes, with `--builder`:
+//! - `--secret`: the client opens the build's session, the worker running the task asks the
+//!   leader for the secrets its graph mounts and the leader relays the question to the
+//!   client. The RUN sees the value (as a file and as a variable), and the value is nowhere
+//!   in the farm afterwards: not in the Raft log or snapshots, not in the workers' data dirs
+//!   (layers, cache, scratch) and not in any log. A required secret the client does not
+//!   have fails the build, naming it.
+//! - `--build-context`: a local directory is uploaded like the main context and read by
+//!   `COPY --from=NAME` on the worker; a `docker-image://` context replaces `FROM NAME`.
+//! - `-o type=local|oci`: the client fetches the result's blobs from the workers' data
+//!   planes and writes the files as the embedded build does.
+//!
+//! Needs root, runc, docker-registry, skopeo (scripts/setup.sh).
+
+use anyhow::{bail, Result};
+use sha2::Digest;
+use slipway_e2e::cluster::{Cluster, ClusterOptions, WorkerOptions};
+use std::path::Path;
+
+/// A farm of one coordinator and one worker (amd64, also running `emulate`).
+fn one_worker_farm(bin: &Path, emulate: &str) -> Result<Cluster> {
+    Cluster::start(
+        bin,
+        &ClusterOptions {
+            coordinators: 1,
+            workers: vec![WorkerOptions {
+                emulate: emulate.into(),
+                slots: 1,
+            }],
+            lease_ttl_ms: 3_000,
+            isolated: None,
+        },
+    )
+}
+
+const VALUE: &str = "farm-s3cr3t-7f1c9a2e";
+
+/// Files under `dir` whose bytes contain `needle`.
+fn files_containing(dir: &Path, needle: &[u8]) -> Vec<String> {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .filter(|e| {
+            std::fs::read(e.path())
+                .map(|b| b.windows(needle.len()).any(|w| w == needle))
+                .unwrap_or(false)
+        })
+        .map(|e| e.path().display().to_string())
+        .collect()
+}
+
+#[test]
+fn farm_runs_mount_the_clients_secrets_and_the_farm_keeps_none() -> Result<()> {
+    let (registry, slipway) = slipway_e2e::seed::registry_with_base()?;
+    let secrets = tempfile::tempdir()?;
+    let secret_file = secrets.path().join("token");
+    std::fs::write(&secret_file, VALUE)?;
+    // The Dockerfile (which the farm does keep) names the value only by its hash.
+    let sha = hex::encode(sha2::Sha256::digest(VALUE.as_bytes()));
+    let ctx = tempfile::tempdir()?;
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        format!(
+            "FROM {reg}/library/busybox:latest\n\
+             RUN --mount=type=secret,id=tok test \"$(sha256sum /run/secrets/tok | cut -c1-64)\" = {sha} && echo SECRET-FILE-OK\n\
+             RUN --mount=type=secret,id=tok,env=TOKEN test \"$(printf %s \"$TOKEN\" | sha256sum | cut -c1-64)\" = {sha} && echo SECRET-ENV-OK\n",
+            reg = registry.addr()
+        ),
+    )?;
+    let cluster = one_worker_farm(slipway.bin(), "none")?;
+    let out = cluster
+        .cli()
+        .args(["build", "--progress", "plain", "--secret"])
+        .arg(format!("id=tok,src={}", secret_file.display()))
+        .arg(ctx.path())
+        .output()?;
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    if !out.status.success() {
+        bail!("the build failed:\n{stderr}");
+    }
+    for want in ["SECRET-FILE-OK", "SECRET-ENV-OK"] {
+        assert!(
+            stderr.lines().any(|l| l.ends_with(want)),
+            "{want} missing:\n{stderr}"
+        );
+    }
+    assert!(
+        !stderr.contains(VALUE),
+        "the secret reached the output:\n{stderr}"
+    );
+    let leaked = files_containing(cluster.dir(), VALUE.as_bytes());
+    assert!(
+        leaked.is_empty(),
+        "the secret is on the farm's disks: {leaked:?}"
+    );
+    // The scan does see what the farm keeps: the Dockerfile's hash is in the Raft store.
+    let kept = files_containing(cluster.dir(), sha.as_bytes());
+    assert!(!kept.is_empty(), "the scan found not even the Dockerfile");
+
+    // A required secret the client does not have fails the build, naming it.
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        format!(
+            "FROM {}/library/busybox:latest\nRUN --mount=type=secret,id=absent,required=true true\n",
+            registry.addr()
+        ),
+    )?;
+    let out = cluster
+        .cli()
+        .args(["build", "--progress", "plain", "--secret"])
+        .arg(format!("id=tok,src={}", secret_file.display()))
+        .arg(ctx.path())
+        .output()?;
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(
+        !out.status.success(),
+        "a missing required secret succeeded:\n{stderr}"
+    );
+    assert!(stderr.contains("absent"), "{stderr}");
+    Ok(())
+}
+
+#[test]
+fn farm_builds_read_local_and_image_build_contexts() -> Result<()> {
+    let (registry, slipway) = slipway_e2e::seed::registry_with_base()?;
+    let ctx = tempfile::tempdir()?;
+    let extra = tempfile::tempdir()?;
+    std::fs::write(extra.path().join("note.txt"), "from-named-context\n")?;
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        "FROM base\nCOPY --from=extra note.txt /note.txt\n\
+         RUN grep -q from-named-context /note.txt && echo NAMED-CONTEXT-OK\n",
+    )?;
+    let cluster = one_worker_farm(slipway.bin(), "none")?;
+    let out = cluster
+        .cli()
+        .args(["build", "--progress", "plain", "--build-context"])
+        .arg(format!(
+            "base=docker-image://{}/library/busybox:latest",
+            registry.addr()
+        ))
+        .arg("--build-context")
+        .arg(format!("extra={}", extra.path().display()))
+        .arg(ctx.path())
+        .output()?;
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    if !out.status.success() {
+        bail!("the build failed:\n{stderr}");
+    }
+    assert!(
+        stderr.lines().any(|l| l.ends_with("NAMED-CONTEXT-OK")),
+        "the RUN did not see the named context:\n{stderr}"
+    );
+    Ok(())
+}
+
+#[test]
+fn farm_builds_write_local_and_oci_outputs_on_the_client() -> Result<()> {
+    let (_registry, slipway) = slipway_e2e::seed::registry_with_base()?;
+    let ctx = tempfile::tempdir()?;
+    std::fs::write(ctx.path().join("hello"), "hello from the farm\n")?;
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        "FROM scratch\nCOPY hello /hello\n",
+    )?;
+    let cluster = one_worker_farm(slipway.bin(), "linux/arm64")?;
+    let out_dir = tempfile::tempdir()?;
+
+    // Two platforms into a local directory: one subdirectory each.
+    let local = out_dir.path().join("rootfs");
+    let out = cluster
+        .cli()
+        .args([
+            "build",
+            "--progress",
+            "plain",
+            "--platform",
+            "linux/amd64,linux/arm64",
+        ])
+        .arg("-o")
+        .arg(format!("type=local,dest={}", local.display()))
+        .arg(ctx.path())
+        .output()?;
+    if !out.status.success() {
+        bail!(
+            "local output failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    for p in ["linux_amd64", "linux_arm64"] {
+        let got = std::fs::read_to_string(local.join(p).join("hello"))?;
+        assert_eq!(got, "hello from the farm\n", "{p}");
+    }
+
+    // An OCI layout tar that skopeo reads.
+    let tar = out_dir.path().join("image.tar");
+    let out = cluster
+        .cli()
+        .args(["build", "--progress", "plain", "--platform", "linux/amd64"])
+        .arg("-o")
+        .arg(format!("type=oci,dest={}", tar.display()))
+        .arg(ctx.path())
+        .output()?;
+    if !out.status.success() {
+        bail!(
+            "oci output failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let inspect = std::process::Command::new("skopeo")
+        .args(["inspect", "--raw"])
+        .arg(format!("oci-archive:{}", tar.display()))
+        .output()?;
+    assert!(
+        inspect.status.success(),
+        "skopeo cannot read the OCI tar: {}",
+        String::from_utf8_lossy(&inspect.stderr)
+    );
+    let raw = String::from_utf8_lossy(&inspect.stdout);
+    assert!(raw.contains("schemaVersion"), "{raw}");
+    Ok(())
+}
