@@ -157,7 +157,11 @@ impl Coordinator {
             .iter()
             .any(|e| e.target == slipway_farm::cache::CacheExportTarget::Inline)
         {
-            crate::cache_io::embed_inline(self.worker.store(), &mut solved.images, &solved.cache)?;
+            crate::cache_io::embed_inline_records(
+                self.worker.store(),
+                &mut solved.images,
+                &solved.cache,
+            )?;
         }
         let images: Vec<PlatformImage> = solved
             .images

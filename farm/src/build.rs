@@ -140,11 +140,8 @@ impl BuildSpec {
                         dest.display()
                     )))
                 }
-                CacheExportTarget::Inline => {
-                    return Err(bad(
-                        "--cache-to type=inline is not supported with --builder yet".to_string(),
-                    ))
-                }
+                // Written into each platform image's config by the worker that built it.
+                CacheExportTarget::Inline => {}
                 CacheExportTarget::Registry { reference } => {
                     check_cache_ref("--cache-to", reference)?
                 }
@@ -268,11 +265,7 @@ mod tests {
             .contains("--cache-to dest=/c"));
         let mut s = ok.clone();
         s.cache_to = vec![CacheExport::new(CacheExportTarget::Inline)];
-        assert!(s
-            .validate()
-            .unwrap_err()
-            .to_string()
-            .contains("not supported with --builder yet"));
+        assert!(s.validate().is_ok(), "inline cache is the workers'");
         let mut s = ok;
         s.cache_from = vec![CacheImport::Registry {
             reference: " ".into(),

@@ -350,3 +350,48 @@ fn a_farm_build_exports_a_registry_cache_and_refuses_local_ones() -> Result<()> 
     );
     Ok(())
 }
+
+#[test]
+fn a_farm_builds_inline_cache_answers_a_fresh_farm() -> Result<()> {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let env = env()?;
+    let reg = env.registry.addr();
+    let image = format!("{reg}/farm-cache/inline:1");
+    let cluster = farm(&env, 1)?;
+    // The worker writes the records into its image's config before pushing it.
+    let out = run(cluster
+        .cli()
+        .args(["build", "--progress", "plain", "-t", &image, "--push"])
+        .args(["--cache-to", "type=inline"])
+        .arg(env.ctx.path()))?;
+    let first = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(!run_output(&first).is_empty(), "the RUNs ran:\n{first}");
+    let config = run_stdout(Command::new("skopeo").args([
+        "inspect",
+        "--config",
+        "--raw",
+        "--tls-verify=false",
+        &format!("docker://{image}"),
+    ]))?;
+    let c: Value = serde_json::from_str(&config)?;
+    let records = c["slipway.cache.v1"]["records"]
+        .as_array()
+        .map_or(0, Vec::len);
+    assert!(
+        records > 0,
+        "no inline cache in the pushed config: {config}"
+    );
+    drop(cluster);
+
+    // A new farm (empty data dirs, empty index) imports it from the image itself.
+    let fresh = farm(&env, 1)?;
+    let out = run(fresh
+        .cli()
+        .args(["build", "--progress", "plain", "--cache-from"])
+        .arg(format!("type=registry,ref={image}"))
+        .arg(env.ctx.path()))?;
+    let on_fresh = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(run_output(&on_fresh), Vec::<&str>::new(), "{on_fresh}");
+    assert!(on_fresh.contains("CACHED"), "{on_fresh}");
+    Ok(())
+}

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use oci_spec::image::Descriptor;
+use slipway_farm::cache::CacheExportTarget;
 use slipway_farm::{BlobDescriptor, TaskId, TaskResult, TaskSpec};
 use slipway_graph::Digest;
 use tokio::sync::mpsc;
@@ -109,9 +110,21 @@ pub async fn execute(
             Default::default()
         }
     };
-    let solved = solved.map_err(|source| TaskError::Solve {
+    let mut solved = solved.map_err(|source| TaskError::Solve {
         source: Box::new(source),
     })?;
+    if spec
+        .cache_to
+        .iter()
+        .any(|e| e.target == CacheExportTarget::Inline)
+    {
+        crate::remote::embed_inline(env.worker.store(), &mut solved.images, &solved.cache)
+            .map_err(|source| TaskError::Cache {
+                task,
+                what: "writing inline cache into the image".to_string(),
+                source: Box::new(source),
+            })?;
+    }
 
     tracing::info!(%task, bytes = farm_cache.fetched_bytes(), records = solved.cache.len(),
         "farm cache: bytes fetched from peers");

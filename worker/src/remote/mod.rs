@@ -7,6 +7,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+pub mod embed;
 pub mod format;
 pub mod inline;
 pub mod local;
@@ -14,6 +15,7 @@ pub mod registry;
 mod registry_cache;
 mod store_copy;
 
+pub use embed::{embed_inline, prefixes_of};
 pub use format::{CACHE_CONFIG_MEDIA_TYPE, CACHE_VERSION};
 pub use inline::{inline_cache_value, parse_inline, INLINE_KEY};
 pub use local::{export_to_dir, LocalCache};

@@ -35,7 +35,8 @@ pub async fn export_caches(
 ) -> Result<(), CacheExportError> {
     let mut records: Option<Vec<CacheRecord>> = None;
     for export in &spec.cache_to {
-        // Local and inline exports are refused at submission (BuildSpec::validate).
+        // Local exports are refused at submission (BuildSpec::validate); inline records
+        // were written into the images by the workers.
         let CacheExportTarget::Registry { reference } = &export.target else {
             continue;
         };
