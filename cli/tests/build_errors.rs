@@ -18,8 +18,8 @@ fn bad_flags_name_the_flag() {
         ),
         (&["--secret", "src=/x", "."], "--secret: "),
         (
-            &["--load", "."],
-            "--load: slipway has no docker daemon integration",
+            &["--load", "--platform", "linux/amd64,linux/arm64", "."],
+            "--output type=docker",
         ),
         (
             &["--builder", "farm:1234", "."],

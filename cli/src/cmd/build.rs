@@ -6,7 +6,7 @@ pub(crate) mod flags;
 mod request;
 mod session;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Args;
 use std::path::PathBuf;
 
@@ -46,7 +46,9 @@ pub struct BuildArgs {
     /// Push the image (shorthand for `--output=type=registry`).
     #[arg(long)]
     pub push: bool,
-    /// Load the image into docker (not supported: slipway has no docker daemon integration).
+    /// Load the image into docker (shorthand for `--output=type=docker` piped to
+    /// `docker load`; the docker CLI is `$SLIPWAY_DOCKER` or `docker`, talking to
+    /// `$DOCKER_HOST`). Single platform, as buildx's docker exporter.
     #[arg(long)]
     pub load: bool,
     /// Progress output: auto, tty, plain, rawjson or quiet.
@@ -98,25 +100,63 @@ pub struct BuildArgs {
     pub insecure: bool,
 }
 
-pub fn run(args: BuildArgs) -> Result<()> {
-    if args.load {
+pub fn run(mut args: BuildArgs) -> Result<()> {
+    // --load: a docker archive in a scratch dir, handed to `docker load` once built.
+    let load = if args.load {
+        let dir = tempfile::Builder::new()
+            .prefix("slipway-load-")
+            .tempdir()
+            .context("--load: creating a scratch directory")?;
+        let archive = dir.path().join("image.tar");
+        args.outputs
+            .push(format!("type=docker,dest={}", archive.display()));
+        Some((dir, archive))
+    } else {
+        None
+    };
+    build(&args)?;
+    if let Some((_dir, archive)) = load {
+        docker_load(&archive)?;
+    }
+    Ok(())
+}
+
+/// `docker load -i archive`, its output passed through.
+fn docker_load(archive: &std::path::Path) -> Result<()> {
+    let docker = std::env::var_os("SLIPWAY_DOCKER").unwrap_or_else(|| "docker".into());
+    let status = std::process::Command::new(&docker)
+        .arg("load")
+        .arg("-i")
+        .arg(archive)
+        .status()
+        .with_context(|| {
+            format!(
+                "--load: running {} load (set SLIPWAY_DOCKER to the docker CLI)",
+                docker.to_string_lossy()
+            )
+        })?;
+    if !status.success() {
         anyhow::bail!(
-            "--load: slipway has no docker daemon integration; export a docker archive with \
-             --output type=docker,dest=image.tar and run `docker load -i image.tar`"
+            "--load: `{} load` failed ({status}); is the docker daemon running (DOCKER_HOST)?",
+            docker.to_string_lossy()
         );
     }
+    Ok(())
+}
+
+fn build(args: &BuildArgs) -> Result<()> {
     let progress = args
         .progress
         .parse::<slipway_progress::ProgressMode>()
         .map_err(|e| anyhow::anyhow!("--progress: {e}"))?;
-    let req = request::build_request(&args)?;
+    let req = request::build_request(args)?;
     if let Some(builder) = args.builder.as_deref().filter(|a| !a.trim().is_empty()) {
         let opts = super::farm::client::FarmOptions {
             builder: Some(builder.to_string()),
             tls_dir: args.tls_dir.clone(),
             insecure: args.insecure,
         };
-        return super::farm::build::run(&args, req, progress, opts);
+        return super::farm::build::run(args, req, progress, opts);
     }
-    session::run(&args, req, progress)
+    session::run(args, req, progress)
 }

@@ -86,6 +86,11 @@ impl Dockerd {
         )
     }
 
+    /// `unix://…/docker.sock` of this daemon (for `DOCKER_HOST`).
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
     /// A `docker` command talking to this daemon, BuildKit on.
     pub fn docker(&self) -> Command {
         let mut c = Command::new(DOCKER);
