@@ -87,6 +87,9 @@ pub struct BuildSpec {
     /// `--build-context NAME=...`.
     #[serde(default)]
     pub named_contexts: BTreeMap<String, NamedContext>,
+    /// `--network`: the mode of every RUN that does not set its own.
+    #[serde(default)]
+    pub network: slipway_graph::NetworkMode,
 }
 
 /// Why a farm build refuses a `type=local` cache.

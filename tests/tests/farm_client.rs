@@ -152,6 +152,37 @@ fn farm_builds_read_local_and_image_build_contexts() -> Result<()> {
         stderr.lines().any(|l| l.ends_with("NAMED-CONTEXT-OK")),
         "the RUN did not see the named context:\n{stderr}"
     );
+
+    // --network none: the RUN sees only the loopback interface.
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        "FROM base\nRUN echo \"interfaces: $(ls /sys/class/net | tr '\\n' ' ')\"\n",
+    )?;
+    let out = cluster
+        .cli()
+        .args([
+            "build",
+            "--progress",
+            "plain",
+            "--network",
+            "none",
+            "--build-context",
+        ])
+        .arg(format!(
+            "base=docker-image://{}/library/busybox:latest",
+            registry.addr()
+        ))
+        .arg(ctx.path())
+        .output()?;
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    if !out.status.success() {
+        bail!("the --network none build failed:\n{stderr}");
+    }
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("interfaces: ") && !l.contains("RUN"))
+        .unwrap_or_default();
+    assert!(line.trim_end().ends_with("interfaces: lo"), "{stderr}");
     Ok(())
 }
 

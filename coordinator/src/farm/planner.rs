@@ -27,13 +27,15 @@ pub enum PlanError {
 /// One [`TaskSpec`] per output of `graph`, in output order; named after the platform. The
 /// task graph holds the output's root and its ancestors; `affinity` lists the digests whose
 /// presence on a worker helps the task (source vertices, resolved base images, the context
-/// tar when the task reads the context).
+/// tar when the task reads the context). The build's `--network` mode is applied first.
 pub fn plan(build: BuildId, spec: &BuildSpec, graph: Graph) -> Result<Vec<TaskSpec>, PlanError> {
     let invalid = |e: GraphError| PlanError::InvalidGraph {
         build,
         message: e.to_string(),
     };
     graph.validate().map_err(invalid)?;
+    // `--network`: every RUN that does not choose its own mode gets the build's.
+    let graph = crate::graph_edit::apply_network(graph, spec.network).map_err(invalid)?;
     if graph.outputs.is_empty() {
         return Err(PlanError::NoOutputs { build });
     }
@@ -318,6 +320,28 @@ mod tests {
         assert_eq!(tasks[0].context, None, "the main context is not read");
         assert!(tasks[0].affinity.contains(&Digest::of_bytes(b"extra")));
         assert!(!tasks[0].affinity.contains(&Digest::of_bytes(b"unused")));
+    }
+
+    #[test]
+    fn the_builds_network_mode_reaches_every_run_that_sets_none() {
+        let t = two_platforms();
+        let spec = BuildSpec {
+            network: NetworkMode::None,
+            ..spec()
+        };
+        let tasks = plan(BuildId::new(), &spec, t.graph).unwrap();
+        let modes: Vec<NetworkMode> = tasks
+            .iter()
+            .flat_map(|t| t.graph.vertices.values())
+            .filter_map(|v| match &v.op {
+                Op::Exec(e) => Some(e.network),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(modes, vec![NetworkMode::None; 2]);
+        for t in &tasks {
+            t.graph.validate().unwrap();
+        }
     }
 
     #[test]

@@ -4,6 +4,7 @@ use super::parse::{self, platform_strings};
 use crate::v1::build_state::State;
 use crate::{v1, ProtoError};
 use slipway_farm as farm;
+use slipway_graph::NetworkMode;
 
 impl From<farm::ContextRef> for v1::ContextRef {
     fn from(c: farm::ContextRef) -> v1::ContextRef {
@@ -79,6 +80,11 @@ impl From<farm::BuildSpec> for v1::BuildSpec {
                 .into_iter()
                 .map(|(k, v)| (k, v.into()))
                 .collect(),
+            network: match s.network {
+                NetworkMode::Sandbox => String::new(),
+                NetworkMode::None => "none".into(),
+                NetworkMode::Host => "host".into(),
+            },
         }
     }
 }
@@ -132,6 +138,18 @@ impl TryFrom<v1::BuildSpec> for farm::BuildSpec {
                 .into_iter()
                 .map(|(k, v)| Ok((k, v.try_into()?)))
                 .collect::<Result<_, ProtoError>>()?,
+            network: match s.network.as_str() {
+                "" | "default" => NetworkMode::Sandbox,
+                "none" => NetworkMode::None,
+                "host" => NetworkMode::Host,
+                other => {
+                    return Err(ProtoError::UnknownName {
+                        message: "BuildSpec",
+                        field: "network",
+                        value: other.to_string(),
+                    })
+                }
+            },
         })
     }
 }
@@ -255,6 +273,7 @@ mod tests {
                 ),
             ]
             .into(),
+            network: NetworkMode::None,
         }
     }
 

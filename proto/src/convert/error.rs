@@ -47,6 +47,12 @@ pub enum ProtoError {
         field: &'static str,
         value: i32,
     },
+    #[error("{message}.{field}: unknown value {value:?}")]
+    UnknownName {
+        message: &'static str,
+        field: &'static str,
+        value: String,
+    },
 }
 
 impl From<ProtoError> for tonic::Status {

@@ -22,9 +22,6 @@ fn build_spec(req: &BuildRequest, name: String) -> Result<(BuildSpec, Vec<FileEx
     if !req.ssh.is_empty() {
         anyhow::bail!("--ssh is not supported with --builder yet; run the build embedded");
     }
-    if req.network != Default::default() {
-        anyhow::bail!("--network is not supported with --builder yet; run the build embedded");
-    }
     let plan = plan_exports(&req.outputs, &req.tags, req.platforms.len().max(1))
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let push = match plan.pushes.as_slice() {
@@ -57,6 +54,7 @@ fn build_spec(req: &BuildRequest, name: String) -> Result<(BuildSpec, Vec<FileEx
         push,
         cache_from: req.cache_from.clone(),
         cache_to: req.cache_to.clone(),
+        network: req.network,
         // Directories are added once uploaded (`run`).
         named_contexts: req
             .named_contexts
