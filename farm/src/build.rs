@@ -92,9 +92,9 @@ pub struct BuildSpec {
     pub network: slipway_graph::NetworkMode,
 }
 
-/// Why a farm build refuses a `type=local` cache.
+/// Why the farm refuses a `type=local` cache import.
 const LOCAL_CACHE: &str =
-    "type=local cache is read/written on the client; not supported with --builder yet";
+    "a directory on the client: the client imports it into the farm's cache index before submitting";
 
 impl BuildSpec {
     pub fn validate(&self) -> Result<(), FarmError> {
@@ -137,12 +137,8 @@ impl BuildSpec {
         }
         for export in &self.cache_to {
             match &export.target {
-                CacheExportTarget::Local { dest } => {
-                    return Err(bad(format!(
-                        "--cache-to dest={}: {LOCAL_CACHE}",
-                        dest.display()
-                    )))
-                }
+                // Written by the client from the records and blobs it fetches afterwards.
+                CacheExportTarget::Local { .. } => {}
                 // Written into each platform image's config by the worker that built it.
                 CacheExportTarget::Inline => {}
                 CacheExportTarget::Registry { reference } => {
@@ -252,20 +248,14 @@ mod tests {
         s.cache_from.push(CacheImport::Local { src: "/c".into() });
         let e = s.validate().unwrap_err().to_string();
         assert!(
-            e.contains(
-                "type=local cache is read/written on the client; not supported with --builder yet"
-            ),
+            e.contains("--cache-from src=/c: a directory on the client"),
             "{e}"
         );
         let mut s = ok.clone();
         s.cache_to = vec![CacheExport::new(CacheExportTarget::Local {
             dest: "/c".into(),
         })];
-        assert!(s
-            .validate()
-            .unwrap_err()
-            .to_string()
-            .contains("--cache-to dest=/c"));
+        assert!(s.validate().is_ok(), "the client writes local caches");
         let mut s = ok.clone();
         s.cache_to = vec![CacheExport::new(CacheExportTarget::Inline)];
         assert!(s.validate().is_ok(), "inline cache is the workers'");

@@ -4,6 +4,8 @@
 //! A two-stage build runs on worker A (B drained); then A is drained (it keeps serving its
 //! blobs) and the same build goes to B, whose own cache is empty: every step is answered
 //! by the farm index, the layers come from A over the data plane, and no RUN executes on B.
+//! Registry, local (written by the client) and inline caches exported by a farm build make
+//! a fresh farm (empty data dirs, empty index) run nothing.
 //!
 //! Needs root, runc, docker-registry, skopeo (scripts/setup.sh).
 
@@ -271,7 +273,7 @@ fn build_embedded(env: &Env, args: &[&str]) -> Result<String> {
 }
 
 #[test]
-fn a_farm_build_exports_a_registry_cache_and_refuses_local_ones() -> Result<()> {
+fn a_farm_build_exports_registry_and_local_caches_a_fresh_farm_imports() -> Result<()> {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let env = env()?;
     let reg = env.registry.addr();
@@ -332,22 +334,30 @@ fn a_farm_build_exports_a_registry_cache_and_refuses_local_ones() -> Result<()> 
     assert!(on_fresh.contains("CACHED"), "{on_fresh}");
     drop(fresh);
 
-    // type=local is read/written on the client: refused with --builder.
+    // type=local is the client's: it writes the cache from the blobs it fetches from the
+    // workers, and a fresh farm imports it through its index and runs nothing.
     let dest = tempfile::tempdir()?;
-    let refused = cluster
+    let cache_dir = dest.path().join("cache");
+    run(cluster
         .cli()
         .args(["build", "--progress", "plain", "--cache-to"])
-        .arg(format!("type=local,dest={}", dest.path().display()))
-        .arg(env.ctx.path())
-        .output()?;
-    let message = String::from_utf8_lossy(&refused.stderr);
-    assert!(!refused.status.success(), "{message}");
+        .arg(format!("type=local,dest={},mode=max", cache_dir.display()))
+        .arg(env.ctx.path()))?;
     assert!(
-        message.contains(
-            "type=local cache is read/written on the client; not supported with --builder yet"
-        ),
-        "{message}"
+        cache_dir.join("index.json").is_file(),
+        "no local cache written"
     );
+    drop(cluster);
+    let fresh = farm(&env, 1)?;
+    let out = run(fresh
+        .cli()
+        .args(["build", "--progress", "plain", "--cache-from"])
+        .arg(format!("type=local,src={}", cache_dir.display()))
+        .arg(env.ctx.path()))?;
+    let from_local = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(run_output(&from_local), Vec::<&str>::new(), "{from_local}");
+    assert!(from_local.contains("CACHED"), "{from_local}");
+    assert!(from_local.contains("imported "), "{from_local}");
     Ok(())
 }
 

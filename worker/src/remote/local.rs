@@ -171,6 +171,25 @@ impl LocalCache {
         })
     }
 
+    /// Every record, sorted by key.
+    pub fn records(&self) -> Vec<CacheRecord> {
+        let mut out: Vec<CacheRecord> = self
+            .records
+            .iter()
+            .map(|(key, layers)| CacheRecord {
+                key: key.clone(),
+                layers: layers.clone(),
+            })
+            .collect();
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        out
+    }
+
+    /// Where the cache keeps blob `digest` (it may be missing).
+    pub fn blob_file(&self, digest: &Digest) -> PathBuf {
+        blob_path(&self.dir, digest)
+    }
+
     /// Number of records.
     pub fn len(&self) -> usize {
         self.records.len()

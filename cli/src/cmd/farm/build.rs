@@ -7,9 +7,11 @@
 
 use super::client::{is_transient, status_error, FarmClient, FarmOptions};
 use super::context_upload::upload_context;
+use super::outputs::ClientOutputs;
 use crate::cmd::build::BuildArgs;
 use anyhow::{Context, Result};
 use slipway_coordinator::{plan_exports, BuildRequest, FileExport, NamedContextSource};
+use slipway_farm::cache::CacheExportTarget;
 use slipway_farm::{BuildSpec, BuildState, BuildSummary, NamedContext, PushTarget};
 use slipway_progress::{ProgressEvent, ProgressMode};
 use slipway_proto::v1;
@@ -67,7 +69,12 @@ fn build_spec(req: &BuildRequest, name: String) -> Result<(BuildSpec, Vec<FileEx
             })
             .collect(),
     };
-    spec.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
+    // Local cache imports are the client's (imported into the farm's index before submit).
+    let mut checked = spec.clone();
+    checked
+        .cache_from
+        .retain(|c| !matches!(c, slipway_farm::cache::CacheImport::Local { .. }));
+    checked.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok((spec, plan.files))
 }
 
@@ -85,7 +92,16 @@ pub fn run(
         None => "stdin".into(),
     };
     let (mut spec, files) = build_spec(&req, name)?;
-    let has_files = !files.is_empty();
+    let outputs = ClientOutputs {
+        files,
+        caches: spec
+            .cache_to
+            .iter()
+            .filter(|c| matches!(c.target, CacheExportTarget::Local { .. }))
+            .cloned()
+            .collect(),
+    };
+    let has_files = !outputs.files.is_empty();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -113,6 +129,7 @@ pub fn run(
         }
         // One id for every try: a retry after a lost answer names the same build; the
         // session (secrets) is registered under it before the build exists.
+        super::cache_import::import_local_caches(&mut client, &mut spec).await?;
         let build_id = slipway_farm::BuildId::new().to_string();
         let session = if req.secrets.is_empty() {
             None
@@ -122,21 +139,21 @@ pub fn run(
         let followed = async {
             let id = submit(&mut client, &spec, &build_id).await?;
             let summary = follow(&mut client, &id, tx).await?;
-            if has_files && matches!(summary.state, BuildState::Succeeded { .. }) {
+            if !outputs.is_empty() && matches!(summary.state, BuildState::Succeeded { .. }) {
                 let platforms = if spec.platforms.is_empty() {
                     vec![slipway_coordinator::farm::node::submit::default_platform()]
                 } else {
                     spec.platforms.clone()
                 };
-                super::outputs::export_files(
+                super::outputs::write(
                     &mut client,
                     &id,
                     &platforms,
-                    files,
+                    outputs,
                     spec.source_date_epoch,
                 )
                 .await
-                .context("writing the build's file outputs")?;
+                .context("writing the build's outputs on the client")?;
             }
             Ok::<_, anyhow::Error>(summary)
         }

@@ -2,6 +2,7 @@
 //! incremental context upload.
 
 pub mod build;
+pub mod cache_import;
 pub mod client;
 pub mod context_prepare;
 pub mod context_upload;

@@ -1,29 +1,131 @@
-//! File outputs of a farm build (`-o type=oci|docker|tar|local` with `--builder`). Once the
-//! build succeeded, the client fetches each platform image's blobs (manifest, config and
-//! layers) from the data plane of the worker that built it into a private content store,
-//! writes the same root the leader stitches (the index over the platforms' manifests), and
-//! runs the exporters the embedded build uses.
+//! What a farm build writes on the client: file outputs (`-o type=oci|docker|tar|local`)
+//! and `--cache-to type=local` caches. Once the build succeeded, the client fetches each
+//! task's blobs (manifest, config, layers and, for a cache, the layers its records name)
+//! from the data plane of the worker that ran it into a private content store, writes the
+//! same root the leader stitches (the index over the platforms' manifests), and runs the
+//! exporters the embedded build uses.
 
 use super::client::{status_error, FarmClient};
 use anyhow::{Context, Result};
 use slipway_coordinator::export::export_file;
+use slipway_coordinator::farm::node::cache_export::merge_records;
 use slipway_coordinator::farm::node::stitching::{plan_root, Root};
 use slipway_coordinator::FileExport;
 use slipway_dataplane::{BlobClient, BlobStoreDir};
-use slipway_farm::{BlobDescriptor, TaskResult};
-use slipway_graph::Platform;
+use slipway_farm::cache::{CacheExport, CacheExportTarget, CacheMode, CacheRecord};
+use slipway_farm::TaskResult;
+use slipway_graph::{Digest, Platform};
 use slipway_oci::ContentStore;
 use slipway_proto::v1;
-use std::collections::HashMap;
+use slipway_worker::remote::export_to_dir;
+use std::collections::{BTreeSet, HashMap};
 
-/// Writes `files` from the results of the succeeded build `build_id`.
-pub async fn export_files(
+/// What to write once the build succeeded.
+pub struct ClientOutputs {
+    pub files: Vec<FileExport>,
+    /// `--cache-to type=local` exports.
+    pub caches: Vec<CacheExport>,
+}
+
+impl ClientOutputs {
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty() && self.caches.is_empty()
+    }
+}
+
+/// Writes `outputs` from the results of the succeeded build `build_id`.
+pub async fn write(
     client: &mut FarmClient,
     build_id: &str,
     platforms: &[Platform],
-    files: Vec<FileExport>,
+    outputs: ClientOutputs,
     source_date_epoch: Option<i64>,
 ) -> Result<()> {
+    let scratch = tempfile::Builder::new()
+        .prefix("slipway-farm-output-")
+        .tempdir()
+        .context("creating a scratch directory for the outputs")?;
+    let store = ContentStore::open(scratch.path().join("store"))
+        .context("opening the client's scratch content store")?;
+    let with_cache = !outputs.caches.is_empty();
+    let results = fetch(client, build_id, &store, with_cache).await?;
+    let root = plan_root(platforms, &results).context("stitching the image")?;
+    if let Root::Index { bytes, .. } = &root {
+        store
+            .put_bytes(bytes)
+            .context("writing the index into the scratch store")?;
+    }
+    let d = root.descriptor();
+    let root = oci_spec::image::Descriptor::new(
+        oci_spec::image::MediaType::from(d.media_type.as_str()),
+        d.size,
+        d.digest
+            .to_string()
+            .parse::<slipway_oci::Digest>()?
+            .to_oci(),
+    );
+    let built: Vec<Platform> = results.iter().map(|r| r.platform.clone()).collect();
+    let records = merge_records(&results);
+    tokio::task::spawn_blocking(move || -> Result<()> {
+        for file in &outputs.files {
+            export_file(
+                &store,
+                &root,
+                &built,
+                file,
+                source_date_epoch,
+                scratch.path(),
+            )
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        }
+        for cache in &outputs.caches {
+            let CacheExportTarget::Local { dest } = &cache.target else {
+                continue;
+            };
+            let selected = match cache.mode {
+                CacheMode::Max => records.clone(),
+                CacheMode::Min => final_stage_records(&records, &results),
+            };
+            let written = export_to_dir(&selected, &store, dest, cache.oci_media_types);
+            match written {
+                Ok(_) => {}
+                Err(e) if cache.ignore_error => {
+                    eprintln!("WARNING: exporting cache to {}: {e}", dest.display())
+                }
+                Err(e) => anyhow::bail!("exporting cache to {}: {e}", dest.display()),
+            }
+        }
+        Ok(())
+    })
+    .await
+    .context("the export task failed")?
+}
+
+/// `mode=min`: the records whose layers are a prefix of one platform image's layers.
+fn final_stage_records(records: &[CacheRecord], results: &[TaskResult]) -> Vec<CacheRecord> {
+    records
+        .iter()
+        .filter(|r| {
+            results.iter().any(|t| {
+                r.layers.len() <= t.layers.len()
+                    && r.layers
+                        .iter()
+                        .zip(&t.layers)
+                        .all(|(l, d)| l.digest == d.digest.to_string())
+            })
+        })
+        .cloned()
+        .collect()
+}
+
+/// Downloads every task's image blobs (and its cache records' layers when `with_cache`)
+/// into `store`; returns the task results.
+async fn fetch(
+    client: &mut FarmClient,
+    build_id: &str,
+    store: &ContentStore,
+    with_cache: bool,
+) -> Result<Vec<TaskResult>> {
     let detail = client
         .control()
         .get_build(v1::BuildRef {
@@ -40,14 +142,7 @@ pub async fn export_files(
         .filter_map(|w| w.spec)
         .map(|s| (s.id, s.data_addr))
         .collect();
-    let scratch = tempfile::Builder::new()
-        .prefix("slipway-farm-output-")
-        .tempdir()
-        .context("creating a scratch directory for the outputs")?;
-    let store = ContentStore::open(scratch.path().join("store"))
-        .context("opening the client's scratch content store")?;
     let dir = BlobStoreDir::open(store.root()).context("opening the scratch blob directory")?;
-
     let mut results = Vec::new();
     for task in detail.tasks {
         let result: TaskResult = task
@@ -62,56 +157,35 @@ pub async fn export_files(
                 result.platform
             )
         })?;
+        let mut wanted: BTreeSet<Digest> = [&result.manifest, &result.config]
+            .into_iter()
+            .chain(result.layers.iter())
+            .map(|d| d.digest.clone())
+            .collect();
+        if with_cache {
+            for r in &result.cache {
+                for l in &r.layers {
+                    wanted.insert(l.digest.parse().with_context(|| {
+                        format!("task {}: cache layer {:?}", task.name, l.digest)
+                    })?);
+                }
+            }
+        }
         let blobs = BlobClient::connect(addr.as_str(), &client.security)
             .await
             .with_context(|| format!("connecting to worker {worker}'s data plane at {addr}"))?;
-        let wanted: Vec<&BlobDescriptor> = [&result.manifest, &result.config]
-            .into_iter()
-            .chain(result.layers.iter())
-            .collect();
-        for d in wanted {
-            let dest = dir.blob_path(&d.digest.to_string().parse()?);
+        for digest in &wanted {
+            let dest = dir.blob_path(&digest.to_string().parse()?);
             if dest.is_file() {
                 continue;
             }
             blobs
-                .get(&d.digest, &dest)
+                .get(digest, &dest)
                 .await
-                .with_context(|| format!("fetching {} from worker {worker}", d.digest))?;
+                .with_context(|| format!("fetching {digest} from worker {worker}"))?;
         }
         blobs.close().await;
         results.push(result);
     }
-    let root = plan_root(platforms, &results).context("stitching the image")?;
-    if let Root::Index { bytes, .. } = &root {
-        store
-            .put_bytes(bytes)
-            .context("writing the index into the scratch store")?;
-    }
-    let d = root.descriptor();
-    let root = oci_spec::image::Descriptor::new(
-        oci_spec::image::MediaType::from(d.media_type.as_str()),
-        d.size,
-        d.digest
-            .to_string()
-            .parse::<slipway_oci::Digest>()?
-            .to_oci(),
-    );
-    let platforms: Vec<Platform> = results.iter().map(|r| r.platform.clone()).collect();
-    tokio::task::spawn_blocking(move || -> Result<()> {
-        for file in &files {
-            export_file(
-                &store,
-                &root,
-                &platforms,
-                file,
-                source_date_epoch,
-                scratch.path(),
-            )
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-        }
-        Ok(())
-    })
-    .await
-    .context("the export task failed")?
+    Ok(results)
 }

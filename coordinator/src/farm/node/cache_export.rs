@@ -35,8 +35,8 @@ pub async fn export_caches(
 ) -> Result<(), CacheExportError> {
     let mut records: Option<Vec<CacheRecord>> = None;
     for export in &spec.cache_to {
-        // Local exports are refused at submission (BuildSpec::validate); inline records
-        // were written into the images by the workers.
+        // Inline records were written into the images by the workers; local caches are
+        // written by the client.
         let CacheExportTarget::Registry { reference } = &export.target else {
             continue;
         };
