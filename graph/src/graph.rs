@@ -40,6 +40,21 @@ impl Graph {
         self.vertices.get(digest)
     }
 
+    /// The ids of every ssh agent an exec mounts (`RUN --mount=type=ssh`), sorted.
+    pub fn ssh_ids(&self) -> BTreeSet<String> {
+        let mut ids = BTreeSet::new();
+        for v in self.vertices.values() {
+            if let crate::Op::Exec(e) = &v.op {
+                for m in &e.mounts {
+                    if let crate::MountKind::Ssh { id, .. } = &m.kind {
+                        ids.insert(id.clone());
+                    }
+                }
+            }
+        }
+        ids
+    }
+
     /// The ids of every secret an exec mounts or exposes as a variable, sorted.
     pub fn secret_ids(&self) -> BTreeSet<String> {
         let mut ids = BTreeSet::new();

@@ -9,8 +9,10 @@
 //!   `COPY --from=NAME` on the worker; a `docker-image://` context replaces `FROM NAME`.
 //! - `-o type=local|oci`: the client fetches the result's blobs from the workers' data
 //!   planes and writes the files as the embedded build does.
+//! - `--ssh`: a step's connections to the agent socket reach the client's own ssh agent
+//!   through the leader and the client's session (the client's key is listed).
 //!
-//! Needs root, runc, docker-registry, skopeo (scripts/setup.sh).
+//! Needs root, runc, docker-registry, skopeo, openssh-client (scripts/setup.sh).
 
 use anyhow::{bail, Result};
 use sha2::Digest;
@@ -250,5 +252,104 @@ fn farm_builds_write_local_and_oci_outputs_on_the_client() -> Result<()> {
     );
     let raw = String::from_utf8_lossy(&inspect.stdout);
     assert!(raw.contains("schemaVersion"), "{raw}");
+    Ok(())
+}
+
+/// The worker-side agent socket of a running task (`<worker data>/tmp/ssh-*/0.sock`).
+fn worker_agent_socket(dir: &Path) -> Option<std::path::PathBuf> {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(Result::ok)
+        .find(|e| {
+            e.file_name() == "0.sock"
+                && e.path()
+                    .parent()
+                    .and_then(|p| p.file_name())
+                    .is_some_and(|n| n.to_string_lossy().starts_with("ssh-"))
+        })
+        .map(|e| e.path().to_path_buf())
+}
+
+#[test]
+fn farm_runs_reach_the_clients_ssh_agent() -> Result<()> {
+    let (registry, slipway) = slipway_e2e::seed::registry_with_base()?;
+    let agent = slipway_e2e::sshagent::SshAgent::start()?;
+    let keys = tempfile::tempdir()?;
+    let key = keys.path().join("id");
+    let made = std::process::Command::new("ssh-keygen")
+        .args([
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            "",
+            "-C",
+            "slipway-farm-key",
+            "-f",
+        ])
+        .arg(&key)
+        .status()?;
+    assert!(made.success(), "ssh-keygen failed");
+    let added = std::process::Command::new("ssh-add")
+        .env("SSH_AUTH_SOCK", agent.socket())
+        .arg(&key)
+        .output()?;
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+
+    let ctx = tempfile::tempdir()?;
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        format!(
+            "FROM {}/library/busybox:latest\n\
+             RUN --mount=type=ssh test -S \"$SSH_AUTH_SOCK\" && echo SSH-MOUNTED && sleep 6\n",
+            registry.addr()
+        ),
+    )?;
+    let cluster = one_worker_farm(slipway.bin(), "none")?;
+    let mut build = cluster
+        .cli()
+        .args(["build", "--progress", "plain", "--ssh"])
+        .arg(format!("default={}", agent.socket().display()))
+        .arg(ctx.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()?;
+    // While the step runs, the worker's agent socket answers with the client's keys: the
+    // agent protocol travels worker → leader → client session → the client's agent.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let socket = loop {
+        if let Some(s) = worker_agent_socket(cluster.dir()) {
+            break s;
+        }
+        if std::time::Instant::now() > deadline || build.try_wait()?.is_some() {
+            let out = build.wait_with_output()?;
+            bail!(
+                "no worker agent socket appeared:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let listed = std::process::Command::new("ssh-add")
+        .env("SSH_AUTH_SOCK", &socket)
+        .arg("-l")
+        .output()?;
+    let keys_seen = String::from_utf8_lossy(&listed.stdout).to_string();
+    let out = build.wait_with_output()?;
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "the build failed:\n{stderr}");
+    assert!(
+        stderr.lines().any(|l| l.ends_with("SSH-MOUNTED")),
+        "{stderr}"
+    );
+    assert!(
+        keys_seen.contains("slipway-farm-key"),
+        "the forwarded agent did not list the client's key: {keys_seen:?} {}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
     Ok(())
 }

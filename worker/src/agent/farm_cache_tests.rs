@@ -115,6 +115,17 @@ impl WorkerApi for Index {
     ) -> Result<Response<v1::SecretsResponse>, Status> {
         Ok(Response::new(v1::SecretsResponse { secrets: vec![] }))
     }
+
+    type SshForwardStream = std::pin::Pin<
+        Box<dyn tokio_stream::Stream<Item = Result<v1::SshFrame, Status>> + Send + 'static>,
+    >;
+
+    async fn ssh_forward(
+        &self,
+        _r: Request<tonic::Streaming<v1::SshFrame>>,
+    ) -> Result<Response<Self::SshForwardStream>, Status> {
+        Err(Status::unimplemented("no ssh forwarding in this test"))
+    }
 }
 
 fn layer(digest: &slipway_oci::Digest, size: u64) -> CacheLayer {

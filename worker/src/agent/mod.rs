@@ -29,6 +29,7 @@ mod runner;
 mod secrets;
 mod shared;
 mod slots;
+mod ssh;
 mod task;
 mod task_cache;
 pub mod unpack;

@@ -12,7 +12,9 @@ use super::error::AgentError;
 use super::progress::TaskProgress;
 use super::secrets;
 use super::shared::Shared;
+use super::ssh;
 use super::task::execute;
+use super::task::ClientServed;
 
 /// Runs `spec` in the background; `cancel` is its token from the task table.
 pub fn spawn(shared: Arc<Shared>, spec: TaskSpec, cancel: CancellationToken) {
@@ -50,10 +52,19 @@ async fn run(shared: Arc<Shared>, spec: TaskSpec, cancel: CancellationToken) {
         out: shared.reports.clone(),
         dropped: shared.dropped.clone(),
     };
-    let result = match secrets::fetch(&shared, &spec).await {
-        Ok(secrets) => {
+    // What the build's client serves: secrets (fetched now) and ssh agents (forwarded
+    // while the task runs).
+    let served = match (
+        secrets::fetch(&shared, &spec).await,
+        ssh::start(&shared, &spec),
+    ) {
+        (Ok(secrets), Ok((ssh, forwarders))) => Ok((ClientServed { secrets, ssh }, forwarders)),
+        (Err(e), _) | (_, Err(e)) => Err(e),
+    };
+    let result = match served {
+        Ok((served, _forwarders)) => {
             let _no_gc = shared.gc_lock.read().await;
-            execute(&shared.env, spec.clone(), secrets, progress, cancel.clone()).await
+            execute(&shared.env, spec.clone(), served, progress, cancel.clone()).await
         }
         Err(e) => Err(e),
     };

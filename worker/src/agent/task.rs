@@ -17,7 +17,7 @@ use super::error::{AgentError, TaskError};
 use super::progress::TaskProgress;
 use super::push::{push_detached, PushDetachedError};
 use super::task_cache::{self, CacheEnv};
-use crate::{ExportOptions, LocalSource, SecretSource, SolveRequest, Worker};
+use crate::{ExportOptions, LocalSource, SecretSource, SolveRequest, SshSource, Worker};
 
 /// Pushes of a task's image tried before the task fails.
 const PUSH_ATTEMPTS: u32 = 3;
@@ -32,12 +32,19 @@ pub struct TaskEnv {
     pub cache: CacheEnv,
 }
 
-/// Runs `spec` to its result with the `secrets` its client served. `cancel` stops the
-/// solve (running steps are killed).
+/// What the build's client serves a task: its secrets and its ssh agents.
+#[derive(Debug, Default)]
+pub struct ClientServed {
+    pub secrets: BTreeMap<String, SecretSource>,
+    pub ssh: BTreeMap<String, SshSource>,
+}
+
+/// Runs `spec` to its result with what its client serves. `cancel` stops the solve
+/// (running steps are killed).
 pub async fn execute(
     env: &TaskEnv,
     spec: TaskSpec,
-    secrets: BTreeMap<String, SecretSource>,
+    served: ClientServed,
     progress: TaskProgress,
     cancel: CancellationToken,
 ) -> Result<TaskResult, TaskError> {
@@ -95,8 +102,8 @@ pub async fn execute(
         export: ExportOptions::default(),
         cache_imports,
         cache_export: Some(crate::CacheExportOptions::for_exports(&spec.cache_to)),
-        secrets,
-        ..SolveRequest::default()
+        secrets: served.secrets,
+        ssh: served.ssh,
     };
     let (events, received) = mpsc::channel(1024);
     let pump = tokio::spawn(progress.pump(received));

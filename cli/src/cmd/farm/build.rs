@@ -21,9 +21,6 @@ use tokio::sync::mpsc;
 /// Turns the embedded request into a farm build spec, refusing what the farm cannot do yet.
 /// Also returns the file outputs, which the client writes from the results (`outputs`).
 fn build_spec(req: &BuildRequest, name: String) -> Result<(BuildSpec, Vec<FileExport>)> {
-    if !req.ssh.is_empty() {
-        anyhow::bail!("--ssh is not supported with --builder yet; run the build embedded");
-    }
     let plan = plan_exports(&req.outputs, &req.tags, req.platforms.len().max(1))
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let push = match plan.pushes.as_slice() {
@@ -131,10 +128,14 @@ pub fn run(
         // session (secrets) is registered under it before the build exists.
         super::cache_import::import_local_caches(&mut client, &mut spec).await?;
         let build_id = slipway_farm::BuildId::new().to_string();
-        let session = if req.secrets.is_empty() {
+        let session = if req.secrets.is_empty() && req.ssh.is_empty() {
             None
         } else {
-            Some(super::session::open(&opts, &build_id, req.secrets.clone()).await?)
+            let served = super::session::Served {
+                secrets: req.secrets.clone(),
+                ssh: req.ssh.clone(),
+            };
+            Some(super::session::open(&opts, &build_id, served).await?)
         };
         let followed = async {
             let id = submit(&mut client, &spec, &build_id).await?;

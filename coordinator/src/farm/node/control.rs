@@ -229,8 +229,10 @@ impl ControlService {
         let s = self.s.clone();
         tokio::spawn(async move {
             while let Ok(Some(m)) = inbound.message().await {
-                if let Some(Msg::Secret(answer)) = m.msg {
-                    s.sessions.answer(&build, answer);
+                match m.msg {
+                    Some(Msg::Secret(answer)) => s.sessions.answer(&build, answer),
+                    Some(Msg::SshData(data)) => s.sessions.ssh_from_client(&build, data).await,
+                    Some(Msg::Open(_)) | None => {}
                 }
             }
             s.sessions.close(&build, token);

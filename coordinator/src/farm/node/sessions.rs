@@ -20,6 +20,8 @@ struct Session {
     token: u64,
     tx: SessionSender,
     pending: HashMap<String, oneshot::Sender<v1::SecretAnswer>>,
+    /// Forwarded ssh-agent connections: bytes from the client go to the worker's stream.
+    ssh: HashMap<String, mpsc::Sender<v1::SshData>>,
 }
 
 /// The open sessions, by build.
@@ -45,6 +47,7 @@ impl Sessions {
                 token,
                 tx,
                 pending: HashMap::new(),
+                ssh: HashMap::new(),
             },
         );
         token
@@ -73,6 +76,69 @@ impl Sessions {
         if let Some(w) = waiting {
             let _ = w.send(answer);
         }
+    }
+
+    /// Opens a forwarded connection to the client's ssh agent `id`; the receiver gets the
+    /// client's bytes (and its close).
+    pub fn open_ssh(
+        &self,
+        build: &BuildId,
+        id: &str,
+    ) -> Result<(String, mpsc::Receiver<v1::SshData>), SessionError> {
+        let mut g = self.lock();
+        let session =
+            g.1.get_mut(build)
+                .ok_or(SessionError::NoSession { build: *build })?;
+        let conn_id = uuid::Uuid::new_v4().to_string();
+        let (tx, rx) = mpsc::channel(64);
+        let open = v1::SessionServerMessage {
+            msg: Some(v1::session_server_message::Msg::SshOpen(v1::SshOpen {
+                conn_id: conn_id.clone(),
+                id: id.to_string(),
+            })),
+        };
+        session
+            .tx
+            .try_send(Ok(open))
+            .map_err(|_| SessionError::Gone { build: *build })?;
+        session.ssh.insert(conn_id.clone(), tx);
+        Ok((conn_id, rx))
+    }
+
+    /// Bytes (or the close) of the client's side of a forwarded connection.
+    pub async fn ssh_from_client(&self, build: &BuildId, data: v1::SshData) {
+        let tx = {
+            let mut g = self.lock();
+            let Some(session) = g.1.get_mut(build) else {
+                return;
+            };
+            if data.close {
+                session.ssh.remove(&data.conn_id)
+            } else {
+                session.ssh.get(&data.conn_id).cloned()
+            }
+        };
+        if let Some(tx) = tx {
+            let _ = tx.send(data).await;
+        }
+    }
+
+    /// Bytes (or the close) of the RUN step's side, sent down the client's session.
+    pub async fn ssh_to_client(&self, build: &BuildId, data: v1::SshData) -> bool {
+        let tx = {
+            let mut g = self.lock();
+            let Some(session) = g.1.get_mut(build) else {
+                return false;
+            };
+            if data.close {
+                session.ssh.remove(&data.conn_id);
+            }
+            session.tx.clone()
+        };
+        let msg = v1::SessionServerMessage {
+            msg: Some(v1::session_server_message::Msg::SshData(data)),
+        };
+        tx.send(Ok(msg)).await.is_ok()
     }
 
     /// Asks the build's client for each of `ids`. Without a session every secret is
@@ -140,7 +206,7 @@ impl Sessions {
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum SessionError {
-    #[error("the client session of build {build} closed while its secrets were asked for")]
+    #[error("the client session of build {build} closed")]
     Gone { build: BuildId },
     #[error("the client of build {build} did not answer for secret {id:?} within {secs} s")]
     NoAnswer {
@@ -148,6 +214,8 @@ pub enum SessionError {
         id: String,
         secs: u64,
     },
+    #[error("build {build} has no client session (its client is gone, or passed no --ssh)")]
+    NoSession { build: BuildId },
 }
 
 #[cfg(test)]

@@ -43,6 +43,8 @@ macro_rules! unary {
     };
 }
 
+type SshStream = Pin<Box<dyn Stream<Item = Result<v1::SshFrame, Status>> + Send + 'static>>;
+
 /// How long the leader waits for a client's secrets (under the workers' request timeout).
 const SECRET_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(4);
 
@@ -137,6 +139,87 @@ impl WorkerApiService {
             .ask(&build, &req.ids, SECRET_TIMEOUT)
             .await?;
         Ok(v1::SecretsResponse { secrets })
+    }
+
+    /// Bridges one forwarded ssh-agent connection of a task held by the calling worker to
+    /// the build client's session.
+    async fn ssh_forward_local(
+        &self,
+        mut inbound: Streaming<v1::SshFrame>,
+    ) -> Result<SshStream, NodeError> {
+        let first = inbound
+            .message()
+            .await
+            .ok()
+            .flatten()
+            .ok_or(ProtoError::MissingField {
+                message: "SshFrame",
+                field: "worker_id/task_id/ssh_id (the first frame)",
+            })?;
+        let worker = worker_id(&first.worker_id)?;
+        let task = task_id(&first.task_id)?;
+        let held = self.s.raft.read(|st| {
+            let t = st.task(&task)?;
+            (t.state.worker() == Some(&worker)).then(|| (t.spec.build, t.spec.graph.ssh_ids()))
+        });
+        let refuse = |reason: String| NodeError::Refused {
+            what: "SshForward".to_string(),
+            reason,
+        };
+        let Some((build, used)) = held else {
+            return Err(refuse(format!(
+                "task {task} is not held by worker {worker}"
+            )));
+        };
+        if !used.contains(&first.ssh_id) {
+            return Err(refuse(format!(
+                "task {task} does not mount ssh {:?}",
+                first.ssh_id
+            )));
+        }
+        let (conn_id, mut from_client) = self.s.sessions.open_ssh(&build, &first.ssh_id)?;
+        let s = self.s.clone();
+        let conn = conn_id.clone();
+        // The step's bytes go to the client; the first frame may carry some already.
+        tokio::spawn(async move {
+            let mut frame = Some(first);
+            while let Some(f) = frame.take() {
+                let close = f.close;
+                if !f.data.is_empty() || close {
+                    let data = v1::SshData {
+                        conn_id: conn.clone(),
+                        data: f.data,
+                        close,
+                    };
+                    if !s.sessions.ssh_to_client(&build, data).await || close {
+                        return;
+                    }
+                }
+                frame = inbound.message().await.ok().flatten();
+            }
+            let close = v1::SshData {
+                conn_id: conn,
+                data: Vec::new(),
+                close: true,
+            };
+            s.sessions.ssh_to_client(&build, close).await;
+        });
+        let (tx, rx) = tokio::sync::mpsc::channel(64);
+        tokio::spawn(async move {
+            while let Some(d) = from_client.recv().await {
+                let close = d.close;
+                let frame = v1::SshFrame {
+                    data: d.data,
+                    close,
+                    ..Default::default()
+                };
+                if tx.send(Ok(frame)).await.is_err() || close {
+                    break;
+                }
+            }
+        });
+        tracing::debug!(%build, %task, conn = %conn_id, "ssh agent connection forwarded");
+        Ok(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx)))
     }
 
     async fn gc_done_local(&self, req: v1::GcResult) -> Result<v1::Ack, NodeError> {
@@ -328,6 +411,27 @@ impl WorkerApi for WorkerApiService {
             register,
             self.register_local(request.into_inner())
         )
+    }
+
+    type SshForwardStream = SshStream;
+
+    async fn ssh_forward(
+        &self,
+        request: Request<Streaming<v1::SshFrame>>,
+    ) -> Result<Response<SshStream>, Status> {
+        match self.s.route(&request)? {
+            Route::Leader { addr, .. } => {
+                let mut client = self.s.forwarder.worker_api(&addr)?;
+                let inbound = request.into_inner().map_while(|m| m.ok());
+                let resp = client
+                    .ssh_forward(self.s.forwarder.request(inbound))
+                    .await?;
+                Ok(resp.map(|s| Box::pin(s) as SshStream))
+            }
+            Route::Local => Ok(Response::new(
+                self.ssh_forward_local(request.into_inner()).await?,
+            )),
+        }
     }
 
     async fn get_secrets(
