@@ -40,35 +40,35 @@ impl Graph {
         self.vertices.get(digest)
     }
 
+    fn exec_ops(&self) -> impl Iterator<Item = &crate::ExecOp> {
+        self.vertices.values().filter_map(|v| match &v.op {
+            crate::Op::Exec(e) => Some(e),
+            _ => None,
+        })
+    }
+
     /// The ids of every ssh agent an exec mounts (`RUN --mount=type=ssh`), sorted.
     pub fn ssh_ids(&self) -> BTreeSet<String> {
-        let mut ids = BTreeSet::new();
-        for v in self.vertices.values() {
-            if let crate::Op::Exec(e) = &v.op {
-                for m in &e.mounts {
-                    if let crate::MountKind::Ssh { id, .. } = &m.kind {
-                        ids.insert(id.clone());
-                    }
-                }
-            }
-        }
-        ids
+        self.exec_ops()
+            .flat_map(|e| &e.mounts)
+            .filter_map(|m| match &m.kind {
+                crate::MountKind::Ssh { id, .. } => Some(id.clone()),
+                _ => None,
+            })
+            .collect()
     }
 
     /// The ids of every secret an exec mounts or exposes as a variable, sorted.
     pub fn secret_ids(&self) -> BTreeSet<String> {
-        let mut ids = BTreeSet::new();
-        for v in self.vertices.values() {
-            if let crate::Op::Exec(e) = &v.op {
-                for m in &e.mounts {
-                    if let crate::MountKind::Secret { id, .. } = &m.kind {
-                        ids.insert(id.clone());
-                    }
-                }
-                ids.extend(e.secret_env.iter().map(|s| s.id.clone()));
-            }
-        }
-        ids
+        self.exec_ops()
+            .flat_map(|e| {
+                let mounted = e.mounts.iter().filter_map(|m| match &m.kind {
+                    crate::MountKind::Secret { id, .. } => Some(id.clone()),
+                    _ => None,
+                });
+                mounted.chain(e.secret_env.iter().map(|s| s.id.clone()))
+            })
+            .collect()
     }
 
     fn vertex(&self, digest: &Digest) -> Result<&Vertex, GraphError> {
@@ -265,6 +265,43 @@ mod tests {
             vec![Input::of(on.clone())],
             p.clone(),
         )
+    }
+
+    #[test]
+    fn secret_and_ssh_ids_come_from_every_exec() {
+        let p = linux("amd64");
+        let mut g = Graph::new();
+        let base = g.add(image("busybox", &p));
+        let mut v = run("cat /run/secrets/a", &base, &p);
+        if let Op::Exec(e) = &mut v.op {
+            let mount = |kind| crate::Mount {
+                target: "/run/x".into(),
+                kind,
+            };
+            e.mounts.push(mount(crate::MountKind::Secret {
+                id: "a".into(),
+                required: false,
+                uid: 0,
+                gid: 0,
+                mode: 0o400,
+            }));
+            e.mounts.push(mount(crate::MountKind::Ssh {
+                id: "default".into(),
+                required: false,
+                uid: 0,
+                gid: 0,
+                mode: 0o600,
+            }));
+            e.secret_env.push(crate::SecretEnv {
+                id: "b".into(),
+                name: "B".into(),
+                required: true,
+            });
+        }
+        g.add(v);
+        assert_eq!(g.secret_ids().into_iter().collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(g.ssh_ids().into_iter().collect::<Vec<_>>(), ["default"]);
+        assert!(Graph::new().secret_ids().is_empty());
     }
 
     #[test]

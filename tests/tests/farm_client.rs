@@ -37,6 +37,22 @@ fn one_worker_farm(bin: &Path, emulate: &str) -> Result<Cluster> {
 
 const VALUE: &str = "farm-s3cr3t-7f1c9a2e";
 
+/// `slipway build --progress plain ARGS CONTEXT` on `cluster`: its progress (stderr), or
+/// an error carrying it.
+fn farm_build(cluster: &Cluster, args: &[&str], ctx: &Path) -> Result<String> {
+    let out = cluster
+        .cli()
+        .args(["build", "--progress", "plain"])
+        .args(args)
+        .arg(ctx)
+        .output()?;
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    if !out.status.success() {
+        bail!("slipway build {args:?} failed:\n{stderr}");
+    }
+    Ok(stderr)
+}
+
 /// Files under `dir` whose bytes contain `needle`.
 fn files_containing(dir: &Path, needle: &[u8]) -> Vec<String> {
     walkdir::WalkDir::new(dir)
@@ -71,16 +87,8 @@ fn farm_runs_mount_the_clients_secrets_and_the_farm_keeps_none() -> Result<()> {
         ),
     )?;
     let cluster = one_worker_farm(slipway.bin(), "none")?;
-    let out = cluster
-        .cli()
-        .args(["build", "--progress", "plain", "--secret"])
-        .arg(format!("id=tok,src={}", secret_file.display()))
-        .arg(ctx.path())
-        .output()?;
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    if !out.status.success() {
-        bail!("the build failed:\n{stderr}");
-    }
+    let secret_flag = format!("id=tok,src={}", secret_file.display());
+    let stderr = farm_build(&cluster, &["--secret", &secret_flag], ctx.path())?;
     for want in ["SECRET-FILE-OK", "SECRET-ENV-OK"] {
         assert!(
             stderr.lines().any(|l| l.ends_with(want)),
@@ -135,21 +143,16 @@ fn farm_builds_read_local_and_image_build_contexts() -> Result<()> {
          RUN grep -q from-named-context /note.txt && echo NAMED-CONTEXT-OK\n",
     )?;
     let cluster = one_worker_farm(slipway.bin(), "none")?;
-    let out = cluster
-        .cli()
-        .args(["build", "--progress", "plain", "--build-context"])
-        .arg(format!(
-            "base=docker-image://{}/library/busybox:latest",
-            registry.addr()
-        ))
-        .arg("--build-context")
-        .arg(format!("extra={}", extra.path().display()))
-        .arg(ctx.path())
-        .output()?;
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    if !out.status.success() {
-        bail!("the build failed:\n{stderr}");
-    }
+    let base = format!(
+        "base=docker-image://{}/library/busybox:latest",
+        registry.addr()
+    );
+    let extra_flag = format!("extra={}", extra.path().display());
+    let stderr = farm_build(
+        &cluster,
+        &["--build-context", &base, "--build-context", &extra_flag],
+        ctx.path(),
+    )?;
     assert!(
         stderr.lines().any(|l| l.ends_with("NAMED-CONTEXT-OK")),
         "the RUN did not see the named context:\n{stderr}"
@@ -160,26 +163,11 @@ fn farm_builds_read_local_and_image_build_contexts() -> Result<()> {
         ctx.path().join("Dockerfile"),
         "FROM base\nRUN echo \"interfaces: $(ls /sys/class/net | tr '\\n' ' ')\"\n",
     )?;
-    let out = cluster
-        .cli()
-        .args([
-            "build",
-            "--progress",
-            "plain",
-            "--network",
-            "none",
-            "--build-context",
-        ])
-        .arg(format!(
-            "base=docker-image://{}/library/busybox:latest",
-            registry.addr()
-        ))
-        .arg(ctx.path())
-        .output()?;
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    if !out.status.success() {
-        bail!("the --network none build failed:\n{stderr}");
-    }
+    let stderr = farm_build(
+        &cluster,
+        &["--network", "none", "--build-context", &base],
+        ctx.path(),
+    )?;
     let line = stderr
         .lines()
         .find(|l| l.contains("interfaces: ") && !l.contains("RUN"))
@@ -202,25 +190,12 @@ fn farm_builds_write_local_and_oci_outputs_on_the_client() -> Result<()> {
 
     // Two platforms into a local directory: one subdirectory each.
     let local = out_dir.path().join("rootfs");
-    let out = cluster
-        .cli()
-        .args([
-            "build",
-            "--progress",
-            "plain",
-            "--platform",
-            "linux/amd64,linux/arm64",
-        ])
-        .arg("-o")
-        .arg(format!("type=local,dest={}", local.display()))
-        .arg(ctx.path())
-        .output()?;
-    if !out.status.success() {
-        bail!(
-            "local output failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    let local_flag = format!("type=local,dest={}", local.display());
+    farm_build(
+        &cluster,
+        &["--platform", "linux/amd64,linux/arm64", "-o", &local_flag],
+        ctx.path(),
+    )?;
     for p in ["linux_amd64", "linux_arm64"] {
         let got = std::fs::read_to_string(local.join(p).join("hello"))?;
         assert_eq!(got, "hello from the farm\n", "{p}");
@@ -228,19 +203,12 @@ fn farm_builds_write_local_and_oci_outputs_on_the_client() -> Result<()> {
 
     // An OCI layout tar that skopeo reads.
     let tar = out_dir.path().join("image.tar");
-    let out = cluster
-        .cli()
-        .args(["build", "--progress", "plain", "--platform", "linux/amd64"])
-        .arg("-o")
-        .arg(format!("type=oci,dest={}", tar.display()))
-        .arg(ctx.path())
-        .output()?;
-    if !out.status.success() {
-        bail!(
-            "oci output failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    let oci_flag = format!("type=oci,dest={}", tar.display());
+    farm_build(
+        &cluster,
+        &["--platform", "linux/amd64", "-o", &oci_flag],
+        ctx.path(),
+    )?;
     let inspect = std::process::Command::new("skopeo")
         .args(["inspect", "--raw"])
         .arg(format!("oci-archive:{}", tar.display()))
