@@ -3,11 +3,8 @@
 //! `scripts/test-rootfs.sh`, and a runner for the built `slipway` binary.
 #![allow(dead_code)]
 
-use std::io::{Read as _, Write as _};
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output, Stdio};
 
 pub const REGISTRY_BIN: &str = "/usr/bin/docker-registry";
 pub const SKOPEO_BIN: &str = "/usr/bin/skopeo";
@@ -37,83 +34,25 @@ fn nix_is_root() -> bool {
         .unwrap_or(false)
 }
 
-/// A running `docker-registry serve`, killed on drop.
+/// The workspace's test registry (`slipway_e2e::registry`), with its address at hand.
 pub struct TestRegistry {
-    child: Child,
-    dir: tempfile::TempDir,
+    inner: slipway_e2e::registry::Registry,
     pub addr: String,
 }
 
 impl TestRegistry {
     pub fn start() -> TestRegistry {
         require_tools();
-        let dir = tempfile::tempdir().expect("tempdir");
-        let addr = format!("127.0.0.1:{}", free_port());
-        let config = format!(
-            "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {addr}\n",
-            dir.path().join("data").display()
-        );
-        let config_path = dir.path().join("config.yml");
-        std::fs::write(&config_path, config).expect("write config");
-        let log = std::fs::File::create(dir.path().join("registry.log")).expect("log");
-        let log2 = log.try_clone().expect("log clone");
-        let child = Command::new(REGISTRY_BIN)
-            .arg("serve")
-            .arg(&config_path)
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(log2)
-            .spawn()
-            .expect("spawn docker-registry");
-        let mut reg = TestRegistry { child, dir, addr };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Ok(Some(status)) = reg.child.try_wait() {
-                panic!("docker-registry exited early ({status}):\n{}", reg.log());
-            }
-            if matches!(http_status(&reg.addr, "/v2/"), Some(200) | Some(401)) {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "docker-registry did not answer:\n{}",
-                reg.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
+        let inner = slipway_e2e::registry::Registry::start().expect("starting docker-registry");
+        TestRegistry {
+            addr: inner.addr().to_string(),
+            inner,
         }
-        reg
     }
 
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("registry.log")).unwrap_or_default()
+        self.inner.log()
     }
-}
-
-impl Drop for TestRegistry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
-fn http_status(addr: &str, path: &str) -> Option<u16> {
-    let mut s = TcpStream::connect(addr).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").ok()?;
-    let mut buf = [0u8; 64];
-    let n = s.read(&mut buf).ok()?;
-    String::from_utf8_lossy(buf.get(..n)?)
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
 }
 
 /// Runs skopeo (plain HTTP to the test registry), failing the test with its stderr.

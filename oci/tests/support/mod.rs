@@ -7,11 +7,10 @@ pub mod image;
 pub mod proxy;
 pub mod token;
 
-use std::io::{Read as _, Write as _};
-use std::net::{TcpListener, TcpStream};
+use slipway_e2e::registry::{Registry, RegistryOptions as E2eOptions, TokenAuth};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 pub const REGISTRY_BIN: &str = "/usr/bin/docker-registry";
 pub const SKOPEO_BIN: &str = "/usr/bin/skopeo";
@@ -40,10 +39,9 @@ pub struct RegistryOptions {
     pub token_auth: Option<(String, PathBuf)>,
 }
 
-/// A running `docker-registry serve`, killed on drop.
+/// The workspace's test registry (`slipway_e2e::registry`), with its address at hand.
 pub struct TestRegistry {
-    child: Child,
-    dir: tempfile::TempDir,
+    inner: Registry,
     pub addr: String,
 }
 
@@ -55,89 +53,38 @@ impl TestRegistry {
     pub fn start_with(opts: RegistryOptions) -> TestRegistry {
         require_tools();
         crypto();
-        let dir = tempfile::tempdir().expect("tempdir");
-        let port = free_port();
-        let addr = format!("127.0.0.1:{port}");
-        let mut config = format!(
-            "version: 0.1\n\
-             log:\n  level: debug\n  accesslog:\n    disabled: false\n\
-             storage:\n  filesystem:\n    rootdirectory: {data}\n  delete:\n    enabled: true\n\
-             http:\n  addr: {addr}\n",
-            data = dir.path().join("data").display(),
-        );
-        if let Some((user, pass)) = &opts.basic_auth {
-            let hash = bcrypt::hash(pass, 5).expect("bcrypt");
-            let htpasswd = dir.path().join("htpasswd");
-            std::fs::write(&htpasswd, format!("{user}:{hash}\n")).expect("write htpasswd");
-            config.push_str(&format!(
-                "auth:\n  htpasswd:\n    realm: slipway-test\n    path: {}\n",
-                htpasswd.display()
-            ));
-        }
-        if let Some((realm, cert)) = &opts.token_auth {
-            config.push_str(&format!(
-                "auth:\n  token:\n    realm: {realm}\n    service: {}\n    issuer: {}\n    rootcertbundle: {}\n",
-                token::SERVICE,
-                token::ISSUER,
-                cert.display()
-            ));
-        }
-        let config_path = dir.path().join("config.yml");
-        std::fs::write(&config_path, config).expect("write config");
-        let log = std::fs::File::create(dir.path().join("registry.log")).expect("log file");
-        let log2 = log.try_clone().expect("log clone");
-        let child = Command::new(REGISTRY_BIN)
-            .arg("serve")
-            .arg(&config_path)
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(log2)
-            .spawn()
-            .expect("spawn docker-registry");
-        let mut reg = TestRegistry { child, dir, addr };
-        reg.wait_ready();
-        reg
-    }
-
-    fn wait_ready(&mut self) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("docker-registry exited early ({status}):\n{}", self.log());
-            }
-            if let Some(code) = http_status(&self.addr, "/v2/") {
-                if code == 200 || code == 401 {
-                    return;
-                }
-            }
-            assert!(
-                Instant::now() < deadline,
-                "docker-registry did not answer /v2/:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
+        let token_auth = opts.token_auth.map(|(realm, cert)| TokenAuth {
+            realm,
+            service: token::SERVICE.to_string(),
+            issuer: token::ISSUER.to_string(),
+            cert,
+        });
+        let inner = Registry::start_with(&E2eOptions {
+            basic_auth: opts.basic_auth,
+            token_auth,
+        })
+        .expect("starting docker-registry");
+        TestRegistry {
+            addr: inner.addr().to_string(),
+            inner,
         }
     }
 
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("registry.log")).unwrap_or_default()
+        self.inner.log()
     }
 
     /// Access-log request lines (`"METHOD /path HTTP/1.1" status`) containing `needle`.
     pub fn requests(&self, needle: &str) -> Vec<String> {
-        self.log()
-            .lines()
-            .filter(|l| l.contains("HTTP/1.1\" ") && l.contains(needle))
-            .map(str::to_string)
-            .collect()
+        self.inner.requests(needle)
     }
 
     pub fn data_dir(&self) -> PathBuf {
-        self.dir.path().join("data")
+        self.inner.data_dir()
     }
 
     pub fn scratch(&self) -> &Path {
-        self.dir.path()
+        self.inner.scratch()
     }
 
     pub fn reference(&self, repo_and_tag: &str) -> slipway_oci::registry::Reference {
@@ -147,29 +94,8 @@ impl TestRegistry {
     }
 }
 
-impl Drop for TestRegistry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
-/// Status code of a plain `GET path` (None if nothing answers).
-pub fn http_status(addr: &str, path: &str) -> Option<u16> {
-    let mut s = TcpStream::connect(addr).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").ok()?;
-    let mut buf = [0u8; 64];
-    let n = s.read(&mut buf).ok()?;
-    let head = String::from_utf8_lossy(&buf[..n]);
-    head.split_whitespace().nth(1)?.parse().ok()
+    slipway_e2e::registry::free_port().expect("free port")
 }
 
 /// Runs skopeo, failing the test with its stderr on a non-zero exit.
