@@ -29,6 +29,22 @@ pub struct ClusterOptions {
     pub isolated: Option<u64>,
 }
 
+impl ClusterOptions {
+    /// One coordinator and one amd64 worker with `slots` slots, also emulating `emulate`
+    /// (`none`, or a comma-separated platform list).
+    pub fn single(emulate: &str, slots: u32) -> ClusterOptions {
+        ClusterOptions {
+            coordinators: 1,
+            workers: vec![WorkerOptions {
+                emulate: emulate.into(),
+                slots,
+            }],
+            lease_ttl_ms: 3_000,
+            isolated: None,
+        }
+    }
+}
+
 impl Default for ClusterOptions {
     fn default() -> Self {
         ClusterOptions {

@@ -6,7 +6,7 @@
 //! Needs root, runc, docker-registry (scripts/setup.sh).
 
 use anyhow::{bail, Context, Result};
-use slipway_e2e::cluster::{Cluster, ClusterOptions, WorkerOptions};
+use slipway_e2e::cluster::{Cluster, ClusterOptions};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -82,15 +82,7 @@ fn two_concurrent_builds(cluster: &Cluster, reg: &str, sharing: &str) -> Result<
 #[test]
 fn locked_cache_mount_makes_the_second_build_wait() -> Result<()> {
     let (registry, slipway) = slipway_e2e::seed::registry_with_base()?;
-    let opts = ClusterOptions {
-        coordinators: 1,
-        workers: vec![WorkerOptions {
-            emulate: "none".into(),
-            slots: 2,
-        }],
-        ..ClusterOptions::default()
-    };
-    let cluster = Cluster::start(slipway.bin(), &opts)?;
+    let cluster = Cluster::start(slipway.bin(), &ClusterOptions::single("none", 2))?;
     let reg = registry.addr().to_string();
 
     // Control: with sharing=shared both steps are inside the cache at once.

@@ -7,7 +7,7 @@
 
 use anyhow::{bail, Context, Result};
 use slipway_e2e::builders::slipway::{skopeo_from_registry, Slipway};
-use slipway_e2e::cluster::{Cluster, ClusterOptions, WorkerOptions};
+use slipway_e2e::cluster::{Cluster, ClusterOptions};
 use slipway_e2e::process::run;
 use slipway_e2e::registry::Registry;
 use std::collections::BTreeMap;
@@ -118,17 +118,7 @@ fn probe_in_image(tag: &str, work: &Path) -> Result<Vec<u8>> {
 fn second_build_uploads_only_the_changed_file() -> Result<()> {
     let registry = Registry::start().context("starting docker-registry")?;
     let slipway = Slipway::locate(registry.addr()).context("locating slipway")?;
-    let cluster = Cluster::start(
-        slipway.bin(),
-        &ClusterOptions {
-            coordinators: 1,
-            workers: vec![WorkerOptions {
-                emulate: "none".into(),
-                slots: 2,
-            }],
-            ..ClusterOptions::default()
-        },
-    )?;
+    let cluster = Cluster::start(slipway.bin(), &ClusterOptions::single("none", 2))?;
     let work = tempfile::tempdir()?;
     let ctx = work.path().join("ctx");
     let cache = work.path().join("cache");

@@ -16,24 +16,8 @@
 
 use anyhow::{bail, Result};
 use sha2::Digest;
-use slipway_e2e::cluster::{Cluster, ClusterOptions, WorkerOptions};
+use slipway_e2e::cluster::{Cluster, ClusterOptions};
 use std::path::Path;
-
-/// A farm of one coordinator and one worker (amd64, also running `emulate`).
-fn one_worker_farm(bin: &Path, emulate: &str) -> Result<Cluster> {
-    Cluster::start(
-        bin,
-        &ClusterOptions {
-            coordinators: 1,
-            workers: vec![WorkerOptions {
-                emulate: emulate.into(),
-                slots: 1,
-            }],
-            lease_ttl_ms: 3_000,
-            isolated: None,
-        },
-    )
-}
 
 const VALUE: &str = "farm-s3cr3t-7f1c9a2e";
 
@@ -86,7 +70,7 @@ fn farm_runs_mount_the_clients_secrets_and_the_farm_keeps_none() -> Result<()> {
             reg = registry.addr()
         ),
     )?;
-    let cluster = one_worker_farm(slipway.bin(), "none")?;
+    let cluster = Cluster::start(slipway.bin(), &ClusterOptions::single("none", 1))?;
     let secret_flag = format!("id=tok,src={}", secret_file.display());
     let stderr = farm_build(&cluster, &["--secret", &secret_flag], ctx.path())?;
     for want in ["SECRET-FILE-OK", "SECRET-ENV-OK"] {
@@ -142,7 +126,7 @@ fn farm_builds_read_local_and_image_build_contexts() -> Result<()> {
         "FROM base\nCOPY --from=extra note.txt /note.txt\n\
          RUN grep -q from-named-context /note.txt && echo NAMED-CONTEXT-OK\n",
     )?;
-    let cluster = one_worker_farm(slipway.bin(), "none")?;
+    let cluster = Cluster::start(slipway.bin(), &ClusterOptions::single("none", 1))?;
     let base = format!(
         "base=docker-image://{}/library/busybox:latest",
         registry.addr()
@@ -185,7 +169,7 @@ fn farm_builds_write_local_and_oci_outputs_on_the_client() -> Result<()> {
         ctx.path().join("Dockerfile"),
         "FROM scratch\nCOPY hello /hello\n",
     )?;
-    let cluster = one_worker_farm(slipway.bin(), "linux/arm64")?;
+    let cluster = Cluster::start(slipway.bin(), &ClusterOptions::single("linux/arm64", 1))?;
     let out_dir = tempfile::tempdir()?;
 
     // Two platforms into a local directory: one subdirectory each.
@@ -277,7 +261,7 @@ fn farm_runs_reach_the_clients_ssh_agent() -> Result<()> {
             registry.addr()
         ),
     )?;
-    let cluster = one_worker_farm(slipway.bin(), "none")?;
+    let cluster = Cluster::start(slipway.bin(), &ClusterOptions::single("none", 1))?;
     let mut build = cluster
         .cli()
         .args(["build", "--progress", "plain", "--ssh"])

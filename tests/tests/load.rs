@@ -5,7 +5,7 @@
 
 use anyhow::{bail, Context, Result};
 use slipway_e2e::builders::dockerd::Dockerd;
-use slipway_e2e::cluster::{Cluster, ClusterOptions, WorkerOptions};
+use slipway_e2e::cluster::{Cluster, ClusterOptions};
 use std::process::Command;
 
 fn check(out: std::process::Output, what: &str) -> Result<String> {
@@ -53,18 +53,7 @@ fn load_puts_the_image_into_docker() -> Result<()> {
         "slipway-load/embedded:1",
     )?;
 
-    let cluster = Cluster::start(
-        slipway.bin(),
-        &ClusterOptions {
-            coordinators: 1,
-            workers: vec![WorkerOptions {
-                emulate: "none".into(),
-                slots: 1,
-            }],
-            lease_ttl_ms: 3_000,
-            isolated: None,
-        },
-    )?;
+    let cluster = Cluster::start(slipway.bin(), &ClusterOptions::single("none", 1))?;
     load(&mut cluster.cli(), &[], "slipway-load/farm:1")?;
     Ok(())
 }
