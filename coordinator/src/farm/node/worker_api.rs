@@ -8,7 +8,7 @@ use super::error::NodeError;
 use super::forward::Route;
 use super::shared::{now_ms, Shared};
 use crate::farm::state::{Command, FarmState};
-use slipway_farm::{TaskId, TaskResult, TaskState, WorkerId, WorkerSpec};
+use slipway_farm::{BuildId, TaskId, TaskResult, TaskState, WorkerId, WorkerSpec};
 use slipway_graph::Digest;
 use slipway_proto::v1;
 use slipway_proto::v1::task_outcome::Outcome;
@@ -110,19 +110,24 @@ impl WorkerApiService {
         })
     }
 
-    async fn get_secrets_local(
+    /// The build of `task` when `worker` holds it and its graph uses every one of `ids`
+    /// (as `used` lists them): what a worker may ask of the build's client.
+    fn held_task_using(
         &self,
-        req: v1::SecretsRequest,
-    ) -> Result<v1::SecretsResponse, NodeError> {
-        let worker = worker_id(&req.worker_id)?;
-        let task = task_id(&req.task_id)?;
-        // Only the worker holding the task gets secrets, and only those its graph uses.
+        what: &str,
+        worker: &str,
+        task: &str,
+        ids: &[String],
+        used: impl Fn(&slipway_graph::Graph) -> std::collections::BTreeSet<String>,
+    ) -> Result<BuildId, NodeError> {
+        let worker = worker_id(worker)?;
+        let task = task_id(task)?;
         let held = self.s.raft.read(|st| {
             let t = st.task(&task)?;
-            (t.state.worker() == Some(&worker)).then(|| (t.spec.build, t.spec.graph.secret_ids()))
+            (t.state.worker() == Some(&worker)).then(|| (t.spec.build, used(&t.spec.graph)))
         });
         let refuse = |reason: String| NodeError::Refused {
-            what: "GetSecrets".to_string(),
+            what: what.to_string(),
             reason,
         };
         let Some((build, used)) = held else {
@@ -130,9 +135,20 @@ impl WorkerApiService {
                 "task {task} is not held by worker {worker}"
             )));
         };
-        if let Some(id) = req.ids.iter().find(|id| !used.contains(*id)) {
-            return Err(refuse(format!("task {task} does not use secret {id:?}")));
+        if let Some(id) = ids.iter().find(|id| !used.contains(*id)) {
+            return Err(refuse(format!("task {task} does not use {id:?}")));
         }
+        Ok(build)
+    }
+
+    async fn get_secrets_local(
+        &self,
+        req: v1::SecretsRequest,
+    ) -> Result<v1::SecretsResponse, NodeError> {
+        let build =
+            self.held_task_using("GetSecrets", &req.worker_id, &req.task_id, &req.ids, |g| {
+                g.secret_ids()
+            })?;
         let secrets = self
             .s
             .sessions
@@ -156,27 +172,14 @@ impl WorkerApiService {
                 message: "SshFrame",
                 field: "worker_id/task_id/ssh_id (the first frame)",
             })?;
-        let worker = worker_id(&first.worker_id)?;
-        let task = task_id(&first.task_id)?;
-        let held = self.s.raft.read(|st| {
-            let t = st.task(&task)?;
-            (t.state.worker() == Some(&worker)).then(|| (t.spec.build, t.spec.graph.ssh_ids()))
-        });
-        let refuse = |reason: String| NodeError::Refused {
-            what: "SshForward".to_string(),
-            reason,
-        };
-        let Some((build, used)) = held else {
-            return Err(refuse(format!(
-                "task {task} is not held by worker {worker}"
-            )));
-        };
-        if !used.contains(&first.ssh_id) {
-            return Err(refuse(format!(
-                "task {task} does not mount ssh {:?}",
-                first.ssh_id
-            )));
-        }
+        let build = self.held_task_using(
+            "SshForward",
+            &first.worker_id,
+            &first.task_id,
+            std::slice::from_ref(&first.ssh_id),
+            |g| g.ssh_ids(),
+        )?;
+        let task = first.task_id.clone();
         let (conn_id, mut from_client) = self.s.sessions.open_ssh(&build, &first.ssh_id)?;
         let s = self.s.clone();
         let conn = conn_id.clone();
