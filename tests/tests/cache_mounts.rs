@@ -34,6 +34,23 @@ fn cache_log(worker_dir: &Path, prefix: &str) -> Result<String> {
     bail!("no cache mount {prefix}* under {}", root.display())
 }
 
+/// Whether a second step started before the first one ended, read from the cache's log
+/// order (the steps' own `OVERLAP` check races when both start at the same moment).
+fn overlapped(log: &str) -> bool {
+    let mut inside = 0usize;
+    for line in log.lines() {
+        if line.starts_with("start-") {
+            inside += 1;
+            if inside > 1 {
+                return true;
+            }
+        } else if line.starts_with("end-") {
+            inside = inside.saturating_sub(1);
+        }
+    }
+    false
+}
+
 /// Two builds of the same Dockerfile (differing in `N`) started together; returns the
 /// cache mount's log.
 fn two_concurrent_builds(cluster: &Cluster, reg: &str, sharing: &str) -> Result<String> {
@@ -88,14 +105,17 @@ fn locked_cache_mount_makes_the_second_build_wait() -> Result<()> {
     // Control: with sharing=shared both steps are inside the cache at once.
     let shared = two_concurrent_builds(&cluster, &reg, "shared")?;
     assert!(
-        shared.contains("OVERLAP"),
+        overlapped(&shared),
         "the two builds did not run concurrently, so the test proves nothing:\n{shared}"
     );
 
     // sharing=locked: the second waits until the first releases the cache.
     let locked = two_concurrent_builds(&cluster, &reg, "locked")?;
     let lines: Vec<&str> = locked.lines().collect();
-    assert!(!locked.contains("OVERLAP"), "{locked}");
+    assert!(
+        !locked.contains("OVERLAP") && !overlapped(&locked),
+        "{locked}"
+    );
     assert_eq!(lines.len(), 4, "{locked}");
     for pair in lines.chunks(2) {
         let (start, end) = (pair[0], pair[1]);
@@ -107,4 +127,13 @@ fn locked_cache_mount_makes_the_second_build_wait() -> Result<()> {
         );
     }
     Ok(())
+}
+
+#[test]
+fn overlap_is_read_from_the_log_order() {
+    // Both started before either touched the marker (seen on CI): still an overlap.
+    assert!(overlapped(
+        "start-shared2\nstart-shared1\nend-shared1\nend-shared2\n"
+    ));
+    assert!(!overlapped("start-a\nend-a\nstart-b\nend-b\n"));
 }
