@@ -42,11 +42,11 @@ struct Open {
 }
 
 /// Opens the session of `build_id` (registered by the leader when this returns) and
-/// serves `secrets` in the background.
+/// serves what the client offers (secrets, ssh agents) in the background.
 pub async fn open(opts: &FarmOptions, build_id: &str, served: Served) -> Result<Session> {
     let first = connect(opts, build_id)
         .await
-        .context("opening the build's client session (for --secret)")?;
+        .context("opening the build's client session (for --secret/--ssh)")?;
     let done = CancellationToken::new();
     let served: Shared = Arc::new(served);
     let (opts, id, stop) = (opts.clone(), build_id.to_string(), done.clone());
