@@ -141,11 +141,7 @@ pub fn run(
             let id = submit(&mut client, &spec, &build_id).await?;
             let summary = follow(&mut client, &id, tx).await?;
             if !outputs.is_empty() && matches!(summary.state, BuildState::Succeeded { .. }) {
-                let platforms = if spec.platforms.is_empty() {
-                    vec![slipway_coordinator::farm::node::submit::default_platform()]
-                } else {
-                    spec.platforms.clone()
-                };
+                let platforms = slipway_coordinator::farm::node::submit::target_platforms(&spec);
                 super::outputs::write(
                     &mut client,
                     &id,
