@@ -71,9 +71,7 @@ pub async fn import_local_caches(client: &mut FarmClient, spec: &mut BuildSpec) 
                 .await
                 .with_context(|| format!("uploading {} to worker {}", file.display(), worker.id))?;
         }
-        let mut api = slipway_proto::limits::worker_api_client(
-            super::client::channel(client.current_addr(), &client.security).await?,
-        );
+        let mut api = client.worker_api().await?;
         api.record_cache(v1::CacheRecords {
             worker_id: worker.id.clone(),
             records: records.iter().cloned().map(Into::into).collect(),

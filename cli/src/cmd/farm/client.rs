@@ -125,6 +125,16 @@ impl FarmClient {
         &self.addrs[self.current]
     }
 
+    /// A WorkerApi client to the coordinator in use (for what the client records there:
+    /// uploaded blobs, imported cache records).
+    pub async fn worker_api(
+        &self,
+    ) -> Result<slipway_proto::v1::worker_api_client::WorkerApiClient<Channel>> {
+        Ok(slipway_proto::limits::worker_api_client(
+            channel(self.current_addr(), &self.security).await?,
+        ))
+    }
+
     pub fn control(&mut self) -> &mut ControlClient<Channel> {
         &mut self.client
     }

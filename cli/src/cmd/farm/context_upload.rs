@@ -101,9 +101,7 @@ pub async fn upload_context(
         let Some(spec) = &w.spec else { continue };
         match upload_to(client, &spec.data_addr, &prepared, &mut counts).await {
             Ok(()) => {
-                let mut wc = slipway_proto::limits::worker_api_client(
-                    super::client::channel(client.current_addr(), &client.security).await?,
-                );
+                let mut wc = client.worker_api().await?;
                 wc.record_blob(v1::BlobLocation {
                     digest: prepared.encoded.index.digest.to_string(),
                     worker_id: spec.id.clone(),
