@@ -151,6 +151,7 @@ fn state(s: &Setup) -> (FarmState, Vec<WorkerId>) {
             build: *build,
             name: platform.to_string(),
             platform: platform.clone(),
+            kind: Default::default(),
             graph: Graph::new(),
             depends_on: vec![],
             context: None,

@@ -120,6 +120,7 @@ impl Coordinator {
             no_cache: req.no_cache,
             pull: req.pull,
             source_date_epoch: req.source_date_epoch,
+            pinned_imports: 0,
             export: ExportOptions {
                 media_types: plan.media_types,
                 ..ExportOptions::default()

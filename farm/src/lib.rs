@@ -19,5 +19,5 @@ pub use build::{
 };
 pub use error::FarmError;
 pub use ids::{BuildId, NodeId, TaskId, WorkerId};
-pub use task::{BlobDescriptor, TaskResult, TaskSpec, TaskState};
+pub use task::{BlobDescriptor, TaskKind, TaskResult, TaskSpec, TaskState};
 pub use worker::{Lease, Placement, PlatformSupport, WorkerSpec};

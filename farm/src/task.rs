@@ -23,6 +23,10 @@ pub struct TaskSpec {
     pub name: String,
     /// The platform the task's RUN steps execute as.
     pub platform: Platform,
+    /// Whether the task's output is one of the build's platform images or a stage other
+    /// tasks consume.
+    #[serde(default)]
+    pub kind: TaskKind,
     /// The vertices to solve; `graph.outputs` are the images this task produces.
     pub graph: Graph,
     /// Tasks whose results this one consumes (must succeed first).
@@ -47,6 +51,18 @@ pub struct TaskSpec {
     /// sources of that name read them).
     #[serde(default)]
     pub named_contexts: std::collections::BTreeMap<String, ContextRef>,
+}
+
+/// What a task's output is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum TaskKind {
+    /// One platform image of the build (stitched into the index, exported).
+    #[default]
+    Image,
+    /// A stage shared by several tasks, or run on another platform than the tasks that
+    /// consume it (e.g. `FROM --platform=$BUILDPLATFORM`): its result reaches the tasks
+    /// that depend on it through their solves, never the build's outputs.
+    Stage,
 }
 
 /// What a worker hands back for a task.

@@ -275,3 +275,57 @@ async fn a_hit_whose_blobs_are_gone_runs_the_step_instead() {
         "no warning"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn with_no_cache_only_the_pinned_imports_answer() {
+    let reg = TestRegistry::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, records, _, base) = export_on_a(&reg, &tmp.path().join("a"), CacheMode::Max).await;
+    let (_, built) = two_stage(&base, "x");
+    // The builder stage's result, as a stage task hands it over, then a cache with all.
+    let stage_key = {
+        let c = worker(&tmp.path().join("k"), "cache-key-probe");
+        let (mut g, _) = two_stage(&base, "x");
+        g.outputs[0].root = Some(built);
+        let mut req = request(g);
+        req.cache_export = Some(CacheExportOptions {
+            mode: CacheMode::Min,
+            compression: None,
+        });
+        let (r, _) = solve(&c.worker, req).await;
+        let r = r.unwrap();
+        assert_eq!(r.cache.len(), 1, "{:?}", r.cache);
+        r.cache[0].key.clone()
+    };
+    let stage: Vec<CacheRecord> = records
+        .iter()
+        .filter(|r| r.key == stage_key)
+        .cloned()
+        .collect();
+    assert_eq!(
+        stage.len(),
+        1,
+        "A recorded the builder's RUN under the same key"
+    );
+    for (pinned, runs) in [(1, 1), (0, 2)] {
+        let b = worker(
+            &tmp.path().join(format!("b{pinned}")),
+            &format!("cache-pinned-{pinned}"),
+        );
+        let (g, _) = two_stage(&base, "x");
+        let mut req = request(g);
+        req.no_cache = true;
+        req.cache_imports = vec![
+            Arc::new(StoreCache::new(a.worker.store().clone(), &stage)),
+            Arc::new(StoreCache::new(a.worker.store().clone(), &records)),
+        ];
+        req.pinned_imports = pinned;
+        let (r, _) = solve(&b.worker, req).await;
+        r.unwrap();
+        assert_eq!(
+            b.runs.load(Ordering::SeqCst),
+            runs,
+            "pinned_imports = {pinned}: only the final RUN runs when the stage is pinned"
+        );
+    }
+}

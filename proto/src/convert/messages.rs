@@ -11,11 +11,13 @@ use slipway_farm as farm;
 use slipway_graph::Digest;
 use uuid::Uuid;
 
-/// `Assignments` stream item: a task to run and its attempt number.
+/// `Assignments` stream item: a task to run, its attempt number, and the cache records of
+/// the tasks it depends on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Assignment {
     pub task: farm::TaskSpec,
     pub attempt: u32,
+    pub inputs: Vec<farm::cache::CacheRecord>,
 }
 
 impl TryFrom<Assignment> for v1::Assignment {
@@ -24,6 +26,7 @@ impl TryFrom<Assignment> for v1::Assignment {
         Ok(v1::Assignment {
             task: Some(a.task.try_into()?),
             attempt: a.attempt,
+            inputs: a.inputs.into_iter().map(Into::into).collect(),
         })
     }
 }
@@ -34,6 +37,7 @@ impl TryFrom<v1::Assignment> for Assignment {
         Ok(Assignment {
             task: parse::required(a.task, ("Assignment", "task"))?.try_into()?,
             attempt: a.attempt,
+            inputs: super::cache::records(a.inputs)?,
         })
     }
 }
@@ -339,7 +343,9 @@ mod tests {
         let a = Assignment {
             task: task(),
             attempt: 3,
+            inputs: result().cache,
         };
+        assert!(!a.inputs.is_empty());
         let wire = v1::Assignment::try_from(a.clone()).unwrap();
         assert_eq!(Assignment::try_from(wire).unwrap(), a);
 
@@ -430,6 +436,7 @@ mod tests {
         let e = Assignment::try_from(v1::Assignment {
             task: None,
             attempt: 1,
+            inputs: vec![],
         })
         .unwrap_err();
         assert_eq!(e.to_string(), "Assignment.task is missing");

@@ -25,5 +25,5 @@ mod task;
 mod worker;
 
 pub use error::ProtoError;
-pub use task::task_info;
+pub use task::{task_info, task_kind};
 pub use worker::placement;

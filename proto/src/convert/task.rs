@@ -42,6 +42,7 @@ impl TryFrom<farm::TaskSpec> for v1::TaskSpec {
             build_id: t.build.to_string(),
             name: t.name,
             platform: t.platform.to_string(),
+            kind: v1::TaskKind::from(t.kind) as i32,
             graph_json,
             depends_on: t.depends_on.iter().map(ToString::to_string).collect(),
             context: t.context.map(Into::into),
@@ -74,6 +75,7 @@ impl TryFrom<v1::TaskSpec> for farm::TaskSpec {
             build: parse::build_id(&t.build_id, (M, "build_id"))?,
             name: t.name,
             platform: parse::platform(&t.platform, (M, "platform"))?,
+            kind: task_kind(t.kind, (M, "kind"))?,
             graph,
             depends_on: t
                 .depends_on
@@ -98,6 +100,28 @@ impl TryFrom<v1::TaskSpec> for farm::TaskSpec {
                 .map(|(k, v)| Ok((k, v.try_into()?)))
                 .collect::<Result<_, ProtoError>>()?,
         })
+    }
+}
+
+impl From<farm::TaskKind> for v1::TaskKind {
+    fn from(k: farm::TaskKind) -> v1::TaskKind {
+        match k {
+            farm::TaskKind::Image => v1::TaskKind::Image,
+            farm::TaskKind::Stage => v1::TaskKind::Stage,
+        }
+    }
+}
+
+/// A wire `TaskKind` field (an `i32`; unset is `Image`); unknown values are refused.
+pub fn task_kind(value: i32, (message, field): parse::At) -> Result<farm::TaskKind, ProtoError> {
+    match v1::TaskKind::try_from(value) {
+        Ok(v1::TaskKind::Image) => Ok(farm::TaskKind::Image),
+        Ok(v1::TaskKind::Stage) => Ok(farm::TaskKind::Stage),
+        Err(_) => Err(ProtoError::UnknownEnum {
+            message,
+            field,
+            value,
+        }),
     }
 }
 
@@ -235,6 +259,8 @@ pub fn task_info(task: &farm::TaskSpec, state: &farm::TaskState, attempt: u32) -
         message,
         result,
         attempt,
+        kind: v1::TaskKind::from(task.kind) as i32,
+        depends_on: task.depends_on.iter().map(ToString::to_string).collect(),
     }
 }
 
@@ -266,6 +292,7 @@ pub(crate) mod tests {
             build: farm::BuildId::new(),
             name: "linux/arm64".into(),
             platform,
+            kind: farm::TaskKind::Stage,
             graph,
             depends_on: vec![farm::TaskId::new()],
             context: Some(farm::ContextRef {
@@ -389,6 +416,21 @@ pub(crate) mod tests {
                 e,
                 ProtoError::InvalidPlatform {
                     field: "platform",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+
+        let mut w = good.clone();
+        w.kind = 7;
+        let e = farm::TaskSpec::try_from(w).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                ProtoError::UnknownEnum {
+                    field: "kind",
+                    value: 7,
                     ..
                 }
             ),

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use slipway_farm::TaskSpec;
+use slipway_proto::convert::messages;
 use slipway_proto::v1::{task_outcome::Outcome, Assignment, AssignmentsRequest, TaskOutcome};
 use tonic::Code;
 
@@ -14,6 +14,7 @@ use super::coordinators::sleep;
 use super::runner;
 use super::shared::Shared;
 use super::slots::Offer;
+use super::task::Assigned;
 
 /// Holds the stream open until the agent shuts down.
 pub async fn follow(shared: Arc<Shared>) {
@@ -83,13 +84,15 @@ pub async fn follow(shared: Arc<Shared>) {
 /// Takes one assignment: runs it now, queues it, or ignores a duplicate.
 fn accept(shared: &Arc<Shared>, assignment: Assignment) {
     let attempt = assignment.attempt;
-    let Some(wire) = assignment.task else {
+    let Some(task_id) = assignment.task.as_ref().map(|t| t.id.clone()) else {
         tracing::warn!("an assignment without a task; ignored");
         return;
     };
-    let task_id = wire.id.clone();
-    let spec = match TaskSpec::try_from(wire) {
-        Ok(spec) => spec,
+    let assigned = match messages::Assignment::try_from(assignment) {
+        Ok(a) => Assigned {
+            spec: a.task,
+            inputs: a.inputs,
+        },
         Err(e) => {
             // The task can never run anywhere: fail it instead of waiting forever.
             tracing::warn!(task = %task_id, error = %e, "invalid task assigned");
@@ -101,14 +104,14 @@ fn accept(shared: &Arc<Shared>, assignment: Assignment) {
             return;
         }
     };
-    let task = spec.id;
+    let task = assigned.spec.id;
     let (offer, queued) = {
         let mut table = shared.table();
-        let offer = table.offer(task, attempt, spec);
+        let offer = table.offer(task, attempt, assigned);
         (offer, table.queued())
     };
     match offer {
-        Offer::Start(spec, cancel) => runner::spawn(shared.clone(), spec, cancel),
+        Offer::Start(assigned, cancel) => runner::spawn(shared.clone(), assigned, cancel),
         Offer::Queued => tracing::info!(%task, queued, "all slots busy; task queued"),
         Offer::Duplicate => tracing::debug!(%task, attempt, "already held; assignment ignored"),
         Offer::AlreadyFinished => {

@@ -54,6 +54,7 @@ impl Fake {
         let a = v1::Assignment {
             task: Some(v1::TaskSpec::try_from(task.clone()).unwrap()),
             attempt: 0,
+            inputs: vec![],
         };
         self.assigned.lock().unwrap().push(a.clone());
         if let Some(tx) = self.stream.lock().unwrap().as_ref() {
@@ -310,6 +311,7 @@ async fn runs_an_assigned_task_once_and_re_registers() {
         build: slipway_farm::BuildId::new(),
         name: "linux/amd64".into(),
         platform: platform.clone(),
+        kind: Default::default(),
         graph: graph.clone(),
         depends_on: vec![],
         context: Some(ContextRef {

@@ -30,6 +30,7 @@ mod secrets;
 mod shared;
 mod slots;
 mod ssh;
+mod stage_inputs;
 mod task;
 mod task_cache;
 pub mod unpack;

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use slipway_farm::TaskSpec;
+use slipway_farm::TaskId;
 use slipway_proto::v1::{task_outcome::Outcome, TaskOutcome, TaskRef};
 use tokio_util::sync::CancellationToken;
 use tonic::Code;
@@ -13,15 +13,15 @@ use super::progress::TaskProgress;
 use super::secrets;
 use super::shared::Shared;
 use super::ssh;
-use super::task::execute;
-use super::task::ClientServed;
+use super::task::{execute, Assigned, ClientServed};
 
-/// Runs `spec` in the background; `cancel` is its token from the task table.
-pub fn spawn(shared: Arc<Shared>, spec: TaskSpec, cancel: CancellationToken) {
-    tokio::spawn(run(shared, spec, cancel));
+/// Runs `assigned` in the background; `cancel` is its token from the task table.
+pub fn spawn(shared: Arc<Shared>, assigned: Assigned, cancel: CancellationToken) {
+    tokio::spawn(run(shared, assigned, cancel));
 }
 
-async fn run(shared: Arc<Shared>, spec: TaskSpec, cancel: CancellationToken) {
+async fn run(shared: Arc<Shared>, assigned: Assigned, cancel: CancellationToken) {
+    let spec = &assigned.spec;
     let task = spec.id;
     let worker_id = shared.spec.id.to_string();
     let task_ref = TaskRef {
@@ -37,10 +37,10 @@ async fn run(shared: Arc<Shared>, spec: TaskSpec, cancel: CancellationToken) {
         .await;
     match started {
         Ok(_) => {}
-        Err(AgentError::Cancelled) => return release(&shared, spec),
+        Err(AgentError::Cancelled) => return release(&shared, task),
         Err(e) if matches!(e.code(), Some(Code::NotFound | Code::FailedPrecondition)) => {
             tracing::warn!(%task, error = %e, "the coordinators refuse this task for this worker; not running it");
-            return release(&shared, spec);
+            return release(&shared, task);
         }
         Err(e) => tracing::warn!(%task, error = %e, "reporting the start of the task"),
     }
@@ -55,8 +55,8 @@ async fn run(shared: Arc<Shared>, spec: TaskSpec, cancel: CancellationToken) {
     // What the build's client serves: secrets (fetched now) and ssh agents (forwarded
     // while the task runs).
     let served = match (
-        secrets::fetch(&shared, &spec).await,
-        ssh::start(&shared, &spec),
+        secrets::fetch(&shared, spec).await,
+        ssh::start(&shared, spec),
     ) {
         (Ok(secrets), Ok((ssh, forwarders))) => Ok((ClientServed { secrets, ssh }, forwarders)),
         (Err(e), _) | (_, Err(e)) => Err(e),
@@ -64,13 +64,20 @@ async fn run(shared: Arc<Shared>, spec: TaskSpec, cancel: CancellationToken) {
     let result = match served {
         Ok((served, _forwarders)) => {
             let _no_gc = shared.gc_lock.read().await;
-            execute(&shared.env, spec.clone(), served, progress, cancel.clone()).await
+            execute(
+                &shared.env,
+                assigned.clone(),
+                served,
+                progress,
+                cancel.clone(),
+            )
+            .await
         }
         Err(e) => Err(e),
     };
     if cancel.is_cancelled() {
         tracing::info!(%task, "task cancelled; its outcome is not reported");
-        return release(&shared, spec);
+        return release(&shared, task);
     }
     let outcome = match result {
         Ok(r) => {
@@ -99,14 +106,14 @@ async fn run(shared: Arc<Shared>, spec: TaskSpec, cancel: CancellationToken) {
         Ok(_) | Err(AgentError::Cancelled) => {}
         Err(e) => tracing::warn!(%task, error = %e, "the coordinators did not take the outcome"),
     }
-    release(&shared, spec)
+    release(&shared, task)
 }
 
 /// Frees the task's slot and starts the queued tasks that now fit.
-fn release(shared: &Arc<Shared>, spec: TaskSpec) {
-    let next = shared.table_finish(spec.id);
-    for (_, spec, cancel) in next {
-        spawn(shared.clone(), spec, cancel);
+fn release(shared: &Arc<Shared>, task: TaskId) {
+    let next = shared.table_finish(task);
+    for (_, assigned, cancel) in next {
+        spawn(shared.clone(), assigned, cancel);
     }
     super::gc::after_task(shared);
 }

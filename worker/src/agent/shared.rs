@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use slipway_farm::{TaskId, TaskSpec, WorkerSpec};
+use slipway_farm::{TaskId, WorkerSpec};
 use slipway_proto::v1::{ProgressReport, RegisterRequest};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
@@ -13,7 +13,7 @@ use super::config::AgentTimings;
 use super::coordinators::Coordinators;
 use super::error::AgentError;
 use super::slots::TaskTable;
-use super::task::TaskEnv;
+use super::task::{Assigned, TaskEnv};
 
 /// Renewal period used until a coordinator answers a registration.
 const DEFAULT_RENEW_MS: u64 = 1_000;
@@ -23,7 +23,7 @@ pub struct Shared {
     pub spec: WorkerSpec,
     pub timings: AgentTimings,
     pub coordinators: Arc<Coordinators>,
-    pub table: Mutex<TaskTable<TaskSpec>>,
+    pub table: Mutex<TaskTable<Assigned>>,
     pub env: TaskEnv,
     pub reports: mpsc::Sender<ProgressReport>,
     /// Progress reports dropped because the queue was full.
@@ -65,13 +65,13 @@ impl Shared {
         }
     }
 
-    pub fn table(&self) -> MutexGuard<'_, TaskTable<TaskSpec>> {
+    pub fn table(&self) -> MutexGuard<'_, TaskTable<Assigned>> {
         // A poisoned lock means a panic while holding it; the table itself is still
         // consistent (every method leaves it so), so keep using it.
         self.table.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub fn table_finish(&self, task: TaskId) -> Vec<(TaskId, TaskSpec, CancellationToken)> {
+    pub fn table_finish(&self, task: TaskId) -> Vec<(TaskId, Assigned, CancellationToken)> {
         self.table().finish(task)
     }
 

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use oci_spec::image::Descriptor;
-use slipway_farm::cache::CacheExportTarget;
+use slipway_farm::cache::{CacheExportTarget, CacheRecord};
 use slipway_farm::{BlobDescriptor, TaskId, TaskResult, TaskSpec};
 use slipway_graph::Digest;
 use tokio::sync::mpsc;
@@ -32,6 +32,14 @@ pub struct TaskEnv {
     pub cache: CacheEnv,
 }
 
+/// A task as assigned to this worker: its spec and the cache records of the tasks it
+/// depends on (their results, on the workers that ran them).
+#[derive(Debug, Clone)]
+pub struct Assigned {
+    pub spec: TaskSpec,
+    pub inputs: Vec<CacheRecord>,
+}
+
 /// What the build's client serves a task: its secrets and its ssh agents.
 #[derive(Debug, Default)]
 pub struct ClientServed {
@@ -43,11 +51,12 @@ pub struct ClientServed {
 /// (running steps are killed).
 pub async fn execute(
     env: &TaskEnv,
-    spec: TaskSpec,
+    assigned: Assigned,
     served: ClientServed,
     progress: TaskProgress,
     cancel: CancellationToken,
 ) -> Result<TaskResult, TaskError> {
+    let Assigned { spec, inputs } = assigned;
     let task = spec.id;
     let scratch_root = env.worker.data_dir().join("tmp");
     let scratch = tempfile::Builder::new()
@@ -92,7 +101,8 @@ pub async fn execute(
         );
     }
 
-    let (cache_imports, farm_cache) = task_cache::imports(&env.cache, &spec, &cancel).await?;
+    let imports = task_cache::imports(&env.cache, &spec, inputs, &cancel).await?;
+    let farm_cache = imports.farm;
     let request = SolveRequest {
         graph: spec.graph.clone(),
         locals,
@@ -100,7 +110,8 @@ pub async fn execute(
         pull: spec.pull,
         source_date_epoch: spec.source_date_epoch,
         export: ExportOptions::default(),
-        cache_imports,
+        cache_imports: imports.caches,
+        pinned_imports: imports.pinned,
         cache_export: Some(crate::CacheExportOptions::for_exports(&spec.cache_to)),
         secrets: served.secrets,
         ssh: served.ssh,

@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 use super::coordinators::Coordinators;
 use super::error::{AgentError, TaskError};
 use super::farm_cache::FarmCache;
+use super::stage_inputs::StageInputs;
 use crate::remote::{push_cache_blobs, RegistryCache, RemoteCache, RemoteCacheError};
 
 /// What the cache side of a task needs from the agent.
@@ -40,13 +41,25 @@ fn cache_err(task: TaskId, what: String, source: RemoteCacheError) -> TaskError 
     }
 }
 
-/// The remote caches of `spec`'s solve: the farm index (also returned on its own, for
-/// its transfer count), then each `--cache-from`.
+/// The remote caches of a task's solve.
+pub struct Imports {
+    /// In lookup order: the stage inputs (when the task has any), the farm index, then each
+    /// `--cache-from`.
+    pub caches: Vec<Arc<dyn RemoteCache>>,
+    /// How many of `caches` are stage inputs (consulted even with `--no-cache`).
+    pub pinned: usize,
+    /// The farm index on its own, for its transfer count.
+    pub farm: Arc<FarmCache>,
+}
+
+/// The remote caches of `spec`'s solve; `inputs` are the cache records of the stage tasks
+/// it depends on.
 pub async fn imports(
     env: &CacheEnv,
     spec: &TaskSpec,
+    inputs: Vec<CacheRecord>,
     cancel: &CancellationToken,
-) -> Result<(Vec<Arc<dyn RemoteCache>>, Arc<FarmCache>), TaskError> {
+) -> Result<Imports, TaskError> {
     let task = spec.id;
     let farm = Arc::new(FarmCache::new(
         env.coordinators.clone(),
@@ -54,7 +67,13 @@ pub async fn imports(
         env.own_addr.clone(),
         cancel.clone(),
     ));
-    let mut out: Vec<Arc<dyn RemoteCache>> = vec![farm.clone()];
+    let stages = StageInputs::new(inputs, farm.clone());
+    let pinned = usize::from(!stages.is_empty());
+    let mut out: Vec<Arc<dyn RemoteCache>> = Vec::new();
+    if pinned > 0 {
+        out.push(Arc::new(stages));
+    }
+    out.push(farm.clone());
     for import in &spec.cache_from {
         match import {
             CacheImport::Registry { reference } => {
@@ -77,7 +96,11 @@ pub async fn imports(
             }
         }
     }
-    Ok((out, farm))
+    Ok(Imports {
+        caches: out,
+        pinned,
+        farm,
+    })
 }
 
 /// Tells the coordinators about `records` (best effort: the index is a hint) and pushes

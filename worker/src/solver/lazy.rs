@@ -109,18 +109,21 @@ async fn computed_key(
 
 /// `key` in this worker's index (its snapshot present), else in the remote caches in
 /// order. A remote cache that fails to answer is reported once as a warning and skipped.
+/// With `no_cache` only the pinned imports (this build's own results) are asked.
 async fn lookup(ctx: &Ctx, key: &CacheKey) -> Result<KeyState, VertexError> {
-    if ctx.req.no_cache {
-        return Ok(KeyState::Miss);
-    }
-    match ctx.inner.cache.result(key)? {
-        Some(ResultRecord { chain: None }) => return Ok(KeyState::Ready(None)),
-        Some(ResultRecord { chain: Some(c) }) if ctx.inner.snapshotter.contains(&c) => {
-            return Ok(KeyState::Ready(Some(c)))
+    let asked = if ctx.req.no_cache {
+        ctx.req.pinned_imports.min(ctx.req.cache_imports.len())
+    } else {
+        match ctx.inner.cache.result(key)? {
+            Some(ResultRecord { chain: None }) => return Ok(KeyState::Ready(None)),
+            Some(ResultRecord { chain: Some(c) }) if ctx.inner.snapshotter.contains(&c) => {
+                return Ok(KeyState::Ready(Some(c)))
+            }
+            _ => {}
         }
-        _ => {}
-    }
-    for (source, remote) in ctx.req.cache_imports.iter().enumerate() {
+        ctx.req.cache_imports.len()
+    };
+    for (source, remote) in ctx.req.cache_imports[..asked].iter().enumerate() {
         match remote.lookup(key.as_str()).await {
             Ok(Some(layers)) => return Ok(KeyState::Remote { layers, source }),
             Ok(None) => {}

@@ -28,6 +28,10 @@ pub struct SolveRequest {
     pub export: ExportOptions,
     /// Where to look for results this worker lacks, in order (after its own index).
     pub cache_imports: Vec<std::sync::Arc<dyn crate::remote::RemoteCache>>,
+    /// How many of the first `cache_imports` hold this build's own results (the stage
+    /// tasks a farm task depends on): those are consulted even with `no_cache`, as a
+    /// vertex is solved once per build.
+    pub pinned_imports: usize,
     /// Which results to hand back as portable records ([`SolveResult::cache`]); `None`:
     /// none.
     pub cache_export: Option<CacheExportOptions>,

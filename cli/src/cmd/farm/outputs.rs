@@ -13,9 +13,10 @@ use slipway_coordinator::farm::node::stitching::{plan_root, Root};
 use slipway_coordinator::FileExport;
 use slipway_dataplane::{BlobClient, BlobStoreDir};
 use slipway_farm::cache::{CacheExport, CacheExportTarget, CacheMode, CacheRecord};
-use slipway_farm::TaskResult;
-use slipway_graph::{Digest, Platform};
+use slipway_farm::{TaskKind, TaskResult};
+use slipway_graph::Platform;
 use slipway_oci::ContentStore;
+use slipway_proto::convert::task_kind;
 use slipway_proto::v1;
 use slipway_worker::remote::export_to_dir;
 use std::collections::{BTreeSet, HashMap};
@@ -48,7 +49,13 @@ pub async fn write(
     let store = ContentStore::open(scratch.path().join("store"))
         .context("opening the client's scratch content store")?;
     let with_cache = !outputs.caches.is_empty();
-    let results = fetch(client, build_id, &store, with_cache).await?;
+    let fetched = fetch(client, build_id, &store, with_cache).await?;
+    let records = merge_records(fetched.iter().map(|(_, r)| r));
+    let results: Vec<TaskResult> = fetched
+        .into_iter()
+        .filter(|(kind, _)| *kind == TaskKind::Image)
+        .map(|(_, r)| r)
+        .collect();
     let root = plan_root(platforms, &results).context("stitching the image")?;
     if let Root::Index { bytes, .. } = &root {
         store
@@ -65,7 +72,6 @@ pub async fn write(
             .to_oci(),
     );
     let built: Vec<Platform> = results.iter().map(|r| r.platform.clone()).collect();
-    let records = merge_records(&results);
     tokio::task::spawn_blocking(move || -> Result<()> {
         for file in &outputs.files {
             export_file(
@@ -118,14 +124,14 @@ fn final_stage_records(records: &[CacheRecord], results: &[TaskResult]) -> Vec<C
         .collect()
 }
 
-/// Downloads every task's image blobs (and its cache records' layers when `with_cache`)
-/// into `store`; returns the task results.
+/// Downloads every image task's image blobs (and every task's cache records' layers when
+/// `with_cache`) into `store`; returns the task results with their kinds.
 async fn fetch(
     client: &mut FarmClient,
     build_id: &str,
     store: &ContentStore,
     with_cache: bool,
-) -> Result<Vec<TaskResult>> {
+) -> Result<Vec<(TaskKind, TaskResult)>> {
     let detail = client
         .control()
         .get_build(v1::BuildRef {
@@ -157,11 +163,17 @@ async fn fetch(
                 result.platform
             )
         })?;
-        let mut wanted: BTreeSet<Digest> = [&result.manifest, &result.config]
-            .into_iter()
-            .chain(result.layers.iter())
-            .map(|d| d.digest.clone())
-            .collect();
+        let kind = task_kind(task.kind, ("TaskInfo", "kind"))
+            .with_context(|| format!("task {}", task.name))?;
+        let mut wanted = BTreeSet::new();
+        if kind == TaskKind::Image {
+            wanted.extend(
+                [&result.manifest, &result.config]
+                    .into_iter()
+                    .chain(result.layers.iter())
+                    .map(|d| d.digest.clone()),
+            );
+        }
         if with_cache {
             for r in &result.cache {
                 for l in &r.layers {
@@ -185,7 +197,7 @@ async fn fetch(
                 .with_context(|| format!("fetching {digest} from worker {worker}"))?;
         }
         blobs.close().await;
-        results.push(result);
+        results.push((kind, result));
     }
     Ok(results)
 }

@@ -2,10 +2,10 @@
 //! committed `Assign` down the stream of the worker holding the task. A worker that opens a
 //! new stream (reconnect, new incarnation) replaces its previous one.
 
-use crate::farm::state::TaskRecord;
-use slipway_farm::WorkerId;
+use crate::farm::state::FarmState;
+use slipway_farm::{TaskId, TaskState, WorkerId};
+use slipway_proto::convert::messages;
 use slipway_proto::v1::Assignment;
-use slipway_proto::ProtoError;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use tokio::sync::mpsc;
@@ -14,19 +14,30 @@ use uuid::Uuid;
 /// What an `Assignments` stream yields.
 pub type AssignmentItem = Result<Assignment, tonic::Status>;
 
-/// A task as an `Assignment` message (its graph encoded as JSON); a graph that cannot be
-/// encoded is logged and yields `None`.
-pub fn assignment_of(task: &TaskRecord) -> Option<Assignment> {
-    let wire: Result<Assignment, ProtoError> = (|| {
-        Ok(Assignment {
-            task: Some(task.spec.clone().try_into()?),
-            attempt: task.attempt,
+/// Task `task` as an `Assignment` message (its graph encoded as JSON), with the cache records
+/// of the tasks it depends on (all succeeded: a task is assigned only when ready). `None`
+/// when `task` is unknown; a task that cannot be encoded is logged and yields `None` too.
+pub fn assignment_of(st: &FarmState, task: &TaskId) -> Option<Assignment> {
+    let record = st.task(task)?;
+    let inputs = record
+        .spec
+        .depends_on
+        .iter()
+        .filter_map(|d| match &st.task(d)?.state {
+            TaskState::Succeeded { result, .. } => Some(result.cache.iter().cloned()),
+            _ => None,
         })
-    })();
-    match wire {
+        .flatten()
+        .collect();
+    let parsed = messages::Assignment {
+        task: record.spec.clone(),
+        attempt: record.attempt,
+        inputs,
+    };
+    match Assignment::try_from(parsed) {
         Ok(a) => Some(a),
         Err(e) => {
-            tracing::error!(task = %task.spec.id, error = %e, "encoding an assignment");
+            tracing::error!(task = %record.spec.id, error = %e, "encoding an assignment");
             None
         }
     }

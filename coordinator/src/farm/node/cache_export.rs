@@ -1,10 +1,12 @@
 //! `--cache-to type=registry` of a farm build: each worker pushed the blobs of its task's
 //! cache records into the reference's repository before finishing; once the image is
-//! stitched, the leader merges the records of every task (one per key) and writes the
-//! cache manifest under the reference. With `ignore-error=true` a failed export only warns.
+//! stitched, the leader merges the records of the tasks (one per key) and writes the
+//! cache manifest under the reference: for `mode=max` every task's, for `mode=min` only the
+//! image tasks' (a stage task's results are intermediate; it pushed no blobs there). With
+//! `ignore-error=true` a failed export only warns.
 
-use slipway_farm::cache::{CacheExportTarget, CacheRecord};
-use slipway_farm::{BuildSpec, TaskResult};
+use slipway_farm::cache::{CacheExportTarget, CacheMode, CacheRecord};
+use slipway_farm::{BuildSpec, TaskKind, TaskResult};
 use slipway_oci::registry::RegistryClient;
 use slipway_worker::remote::{write_cache_manifest, RemoteCacheError};
 use std::collections::BTreeMap;
@@ -18,30 +20,41 @@ pub struct CacheExportError {
     pub source: RemoteCacheError,
 }
 
-/// The records of all tasks, one per key (the first task's, in task order), sorted by key.
-pub fn merge_records(results: &[TaskResult]) -> Vec<CacheRecord> {
+/// The records of `results`, one per key (the first task's, in task order), sorted by key.
+pub fn merge_records<'a>(results: impl IntoIterator<Item = &'a TaskResult>) -> Vec<CacheRecord> {
     let mut merged: BTreeMap<&str, &CacheRecord> = BTreeMap::new();
-    for r in results.iter().flat_map(|t| t.cache.iter()) {
+    for r in results.into_iter().flat_map(|t| t.cache.iter()) {
         merged.entry(r.key.as_str()).or_insert(r);
     }
     merged.into_values().cloned().collect()
 }
 
-/// Writes the cache manifest of every registry `--cache-to` of `spec`.
+/// The records a cache export of `mode` holds: every task's for `Max`, the image tasks'
+/// for `Min`.
+pub fn records_for(mode: CacheMode, results: &[(TaskKind, TaskResult)]) -> Vec<CacheRecord> {
+    merge_records(
+        results
+            .iter()
+            .filter(|(kind, _)| mode == CacheMode::Max || *kind == TaskKind::Image)
+            .map(|(_, r)| r),
+    )
+}
+
+/// Writes the cache manifest of every registry `--cache-to` of `spec`; `results` are the
+/// build's task results with their task kinds.
 pub async fn export_caches(
     registry: &RegistryClient,
     spec: &BuildSpec,
-    results: &[TaskResult],
+    results: &[(TaskKind, TaskResult)],
 ) -> Result<(), CacheExportError> {
-    let mut records: Option<Vec<CacheRecord>> = None;
     for export in &spec.cache_to {
         // Inline records were written into the images by the workers; local caches are
         // written by the client.
         let CacheExportTarget::Registry { reference } = &export.target else {
             continue;
         };
-        let records = records.get_or_insert_with(|| merge_records(results));
-        match write_cache_manifest(records, registry, reference, export.oci_media_types).await {
+        let records = records_for(export.mode, results);
+        match write_cache_manifest(&records, registry, reference, export.oci_media_types).await {
             Ok(digest) => {
                 tracing::info!(%reference, manifest = %digest, records = records.len(), "cache exported")
             }
@@ -104,5 +117,21 @@ mod tests {
         let keys: Vec<char> = merged.iter().filter_map(|r| r.key.chars().next()).collect();
         assert_eq!(keys, ['a', 'b', 'c']);
         assert_eq!(merged[1], record('b', "x"), "the first task's record wins");
+    }
+
+    #[test]
+    fn min_exports_hold_only_the_image_tasks_records() {
+        let results = [
+            (TaskKind::Stage, result(vec![record('s', "stage")])),
+            (TaskKind::Image, result(vec![record('i', "image")])),
+        ];
+        let keys = |mode| -> Vec<char> {
+            records_for(mode, &results)
+                .iter()
+                .filter_map(|r| r.key.chars().next())
+                .collect()
+        };
+        assert_eq!(keys(CacheMode::Min), ['i']);
+        assert_eq!(keys(CacheMode::Max), ['i', 's']);
     }
 }

@@ -22,7 +22,7 @@ use super::stitching::{plan_root, push_root};
 use super::submit::target_platforms;
 use crate::farm::scheduler::{schedule, Decision, ScheduleInput};
 use crate::farm::state::{builds_to_forget, Command, FarmState, HistoryConfig};
-use slipway_farm::{BuildId, TaskState, WorkerId};
+use slipway_farm::{BuildId, TaskKind, TaskResult, TaskState, WorkerId};
 use std::collections::{BTreeSet, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -154,7 +154,7 @@ async fn place_tasks(s: &Shared) {
                 match s.commit_lenient(cmd).await {
                     Ok(true) => {
                         let sent = s.raft.read(|st| {
-                            let a = assignment_of(st.task(&task)?)?;
+                            let a = assignment_of(st, &task)?;
                             Some((st.worker(&worker)?.spec.incarnation, a))
                         });
                         if let Some((inc, a)) = sent {
@@ -216,7 +216,7 @@ async fn stitch(s: &Shared, build: BuildId) {
             .tasks_of(&build)
             .into_iter()
             .filter_map(|t| match &t.state {
-                TaskState::Succeeded { result, .. } => Some(result.clone()),
+                TaskState::Succeeded { result, .. } => Some((t.spec.kind, result.clone())),
                 _ => None,
             })
             .collect();
@@ -224,7 +224,12 @@ async fn stitch(s: &Shared, build: BuildId) {
     }) else {
         return;
     };
-    let outcome = match plan_root(&target_platforms(&spec), &results) {
+    let images: Vec<TaskResult> = results
+        .iter()
+        .filter(|(kind, _)| *kind == TaskKind::Image)
+        .map(|(_, r)| r.clone())
+        .collect();
+    let outcome = match plan_root(&target_platforms(&spec), &images) {
         Err(e) => Err(format!("stitching the image: {e}")),
         Ok(root) => match &spec.push {
             None => Ok(None),

@@ -114,6 +114,7 @@ mod tests {
             build: BuildId::new(),
             name: p.to_string(),
             platform: p,
+            kind: Default::default(),
             graph: Graph::new(),
             depends_on: vec![],
             context: None,

@@ -3,37 +3,12 @@
 
 use super::leases::Leases;
 use crate::farm::state::{FarmState, TaskRecord, WorkerRecord};
-use slipway_farm::{BuildId, TaskState};
+use slipway_farm::BuildId;
 use slipway_proto::v1;
 
 /// One task as `TaskInfo`.
 pub fn task_info(t: &TaskRecord) -> v1::TaskInfo {
-    let (worker, message, result) = match &t.state {
-        TaskState::Assigned { worker, .. } | TaskState::Running { worker, .. } => {
-            (Some(worker.to_string()), String::new(), None)
-        }
-        TaskState::Succeeded { worker, result } => (
-            Some(worker.to_string()),
-            String::new(),
-            Some(v1::TaskResult::from(result.clone())),
-        ),
-        TaskState::Failed { worker, message } => (
-            worker.as_ref().map(|w| w.to_string()),
-            message.clone(),
-            None,
-        ),
-        TaskState::Pending | TaskState::Canceled => (None, String::new(), None),
-    };
-    v1::TaskInfo {
-        id: t.spec.id.to_string(),
-        name: t.spec.name.clone(),
-        platform: t.spec.platform.to_string(),
-        state: Some(v1::TaskState::from(t.state.clone())),
-        worker,
-        message,
-        result,
-        attempt: t.attempt,
-    }
+    slipway_proto::convert::task_info(&t.spec, &t.state, t.attempt)
 }
 
 /// A build with its tasks, when known.

@@ -68,7 +68,7 @@ fn incarnation(message: &'static str, s: &str) -> Result<Uuid, NodeError> {
 }
 
 fn assignment(st: &FarmState, task: &TaskId) -> Option<v1::Assignment> {
-    assignment_of(st.task(task)?)
+    assignment_of(st, task)
 }
 
 /// Whether `worker` is registered, active, with this incarnation.

@@ -36,6 +36,7 @@ pub fn task_spec(build: BuildId, platform: Platform) -> TaskSpec {
         build,
         name: platform.to_string(),
         platform,
+        kind: Default::default(),
         graph: Graph::new(),
         depends_on: Vec::new(),
         context: None,
