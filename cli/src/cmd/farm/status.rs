@@ -250,10 +250,17 @@ pub fn builds(cmd: BuildsCommand) -> Result<()> {
                         .map(slipway_farm::TaskState::try_from)
                         .transpose()
                         .map_err(|e| anyhow::anyhow!("{e}"))?;
+                    let kind = slipway_proto::convert::task_kind(t.kind, ("TaskInfo", "kind"))
+                        .map_err(|e| anyhow::anyhow!("{e}"))?;
                     Ok(json!({
                         "id": t.id,
                         "name": t.name,
                         "platform": t.platform,
+                        "kind": match kind {
+                            slipway_farm::TaskKind::Image => "image",
+                            slipway_farm::TaskKind::Stage => "stage",
+                        },
+                        "depends_on": t.depends_on,
                         "state": state.as_ref().map(|s| s.name()),
                         "detail": state,
                         "worker": t.worker,
@@ -275,9 +282,15 @@ pub fn builds(cmd: BuildsCommand) -> Result<()> {
                     );
                     println!("Tasks:");
                     for t in &d.tasks {
+                        let kind = tasks
+                            .iter()
+                            .find(|x| x["id"] == t.id.as_str())
+                            .and_then(|x| x["kind"].as_str())
+                            .unwrap_or("");
                         println!(
-                            "  {:<38} {:<16} {:<10} attempt {} {}",
+                            "  {:<38} {:<5} {:<16} {:<10} attempt {} {}",
                             t.id,
+                            kind,
                             t.platform,
                             tasks
                                 .iter()
