@@ -4,8 +4,8 @@
 //! one input across decisions instead of rebuilding it.
 
 use super::Decision;
-use crate::farm::state::FarmState;
-use slipway_farm::{BuildId, Placement, PlatformSupport, TaskId, WorkerId};
+use crate::farm::state::{FarmState, TaskRecord};
+use slipway_farm::{BuildId, Placement, PlatformSupport, TaskId, TaskState, WorkerId};
 use slipway_graph::{Digest, Platform};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -84,6 +84,18 @@ pub struct ScheduleInput {
     task_build: HashMap<TaskId, BuildKey>,
 }
 
+/// A ready task's affinity: its own, plus the layers of the stage tasks it depends on
+/// (the worker that ran a stage holds its result; the task would fetch it otherwise).
+fn affinity_of(state: &FarmState, task: &TaskRecord) -> Vec<Digest> {
+    let mut affinity = task.spec.affinity.clone();
+    for dep in &task.spec.depends_on {
+        if let Some(TaskState::Succeeded { result, .. }) = state.task(dep).map(|d| &d.state) {
+            affinity.extend(result.layers.iter().map(|l| l.digest.clone()));
+        }
+    }
+    affinity
+}
+
 impl ScheduleInput {
     pub fn new() -> ScheduleInput {
         ScheduleInput::default()
@@ -123,7 +135,7 @@ impl ScheduleInput {
                 build: t.spec.build,
                 build_submitted_ms: submitted,
                 platform: t.spec.platform.clone(),
-                affinity: t.spec.affinity.clone(),
+                affinity: affinity_of(state, t),
                 not_before_ms,
             });
         }

@@ -350,3 +350,72 @@ fn from_state_uses_live_active_workers_ready_tasks_and_blobs() {
         .iter()
         .all(|d| !matches!(d, Decision::Assign { .. })));
 }
+
+#[test]
+fn a_task_after_a_stage_prefers_the_worker_holding_the_stage() {
+    use crate::farm::state::test_support::result_for;
+    use slipway_farm::{BlobDescriptor, Placement, TaskResult};
+    let mut state = FarmState::new();
+    for name in ["a", "b"] {
+        let spec = worker_spec(name, &["linux/amd64"], &[], 4);
+        assert_eq!(
+            state.apply(Command::RegisterWorker { spec, at_ms: 1 }),
+            Response::Ok
+        );
+    }
+    let b = BuildId::new();
+    let stage = task_spec(b, platform("linux/amd64"));
+    let mut image = task_spec(b, platform("linux/amd64"));
+    image.depends_on = vec![stage.id];
+    let (stage_id, image_id) = (stage.id, image.id);
+    assert!(state
+        .apply(Command::SubmitBuild {
+            id: b,
+            spec: build_spec(&["linux/amd64"]),
+            tasks: vec![stage, image],
+            at_ms: 1,
+        })
+        .is_ok());
+    let live = [wid("a"), wid("b")];
+    let input = ScheduleInput::from_state(&state, &live);
+    assert_eq!(input.task_count(), 1, "the image task waits for its stage");
+    // The stage ran on b, whose layer the farm knows b holds.
+    let layer = Digest::of_bytes(b"stage layer");
+    for cmd in [
+        Command::Assign {
+            task: stage_id,
+            worker: wid("b"),
+            placement: Placement::Native,
+            at_ms: 2,
+        },
+        Command::RecordBlob {
+            digest: layer.clone(),
+            worker: wid("b"),
+        },
+        Command::TaskSucceeded {
+            task: stage_id,
+            worker: wid("b"),
+            result: TaskResult {
+                layers: vec![BlobDescriptor {
+                    media_type: "application/vnd.oci.image.layer.v1.tar+gzip".into(),
+                    digest: layer.clone(),
+                    size: 1,
+                }],
+                ..result_for(&platform("linux/amd64"))
+            },
+            at_ms: 3,
+        },
+    ] {
+        assert!(state.apply(cmd).is_ok());
+    }
+    let input = ScheduleInput::from_state(&state, &live);
+    assert_eq!(
+        input.task(&image_id).map(|t| t.affinity.clone()),
+        Some(vec![layer])
+    );
+    let decisions = schedule(&input, 10);
+    assert!(
+        matches!(&decisions[..], [Decision::Assign { worker, .. }] if worker.as_str() == "b"),
+        "{decisions:?}"
+    );
+}
