@@ -94,4 +94,28 @@ async fn basic_auth_with_htpasswd() {
         "slipway:s3cret",
         &src,
     ]);
+
+    // A credential helper (`credsStore`), run as docker runs it: the registry's host:port on
+    // stdin, the login as JSON on stdout.
+    let helpers = tempfile::tempdir().unwrap();
+    let helper = helpers.path().join("docker-credential-teststore");
+    std::fs::write(
+        &helper,
+        format!(
+            "#!/bin/sh\n[ \"$1\" = get ] || exit 2\nread -r server\n\
+             [ \"$server\" = '{}' ] || {{ echo 'credentials not found in native keychain'; exit 1; }}\n\
+             echo '{{\"ServerURL\":\"'$server'\",\"Username\":\"slipway\",\"Secret\":\"s3cret\"}}'\n",
+            reg.addr
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&helper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let store_cfg = cfg_dir.path().join("store.json");
+    std::fs::write(&store_cfg, r#"{"credsStore":"teststore","auths":{}}"#).unwrap();
+    let c = with_credentials(CredentialStore::with_docker_config(
+        DockerConfig::load(&store_cfg)
+            .unwrap()
+            .with_helper_dir(helpers.path()),
+    ));
+    assert_eq!(c.resolve(&r).await.unwrap(), img.manifest.digest());
 }

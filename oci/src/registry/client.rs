@@ -113,7 +113,7 @@ impl RegistryClient {
             .resolve(reference.registry())
             .map_err(|source| RegistryError::Auth {
                 reference: reference.to_string(),
-                source,
+                source: Box::new(source),
             })?;
         let auth = credentials.to_registry_auth();
         let chunked = self.oci_client(&registry, false, reference)?;

@@ -74,7 +74,7 @@ pub enum RegistryError {
     #[error("{reference}: {source}")]
     Auth {
         reference: String,
-        source: crate::auth::AuthError,
+        source: Box<crate::auth::AuthError>,
     },
     #[error("{reference}: cannot {operation} across registries ({from} → {to})")]
     CrossRegistry {

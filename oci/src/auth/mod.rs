@@ -2,18 +2,21 @@
 //!
 //! Resolution for one registry, first match wins:
 //! 1. an explicit [`Credentials`] registered for that registry (e.g. from `--username/--password`);
-//! 2. the `auths` entry of `$DOCKER_CONFIG/config.json` (or `~/.docker/config.json`), matched the way
-//!    docker matches it: keys are reduced to `host[:port]` (scheme and path dropped), and Docker Hub
-//!    is stored under `https://index.docker.io/v1/`;
+//! 2. from `$DOCKER_CONFIG/config.json` (or `~/.docker/config.json`), with keys matched the way
+//!    docker matches them (reduced to `host[:port]`, scheme and path dropped; Docker Hub stored
+//!    under `https://index.docker.io/v1/`): the `credHelpers` helper for the registry, else the
+//!    `credsStore` helper, run as docker runs them ([`helper`]); when the helper has no login
+//!    for the registry, the `auths` entry;
 //! 3. anonymous.
 //!
-//! Credential helpers are not run. A `credHelpers` entry naming a helper for the registry in use is an
-//! error ([`AuthError::CredentialHelperUnsupported`]) because silently going anonymous would turn
-//! a helper-managed login into a confusing 401 later. A global `credsStore` without an inline entry
-//! is only logged (it applies to every registry, including public ones that need no login).
+//! A `credHelpers` helper that is not installed, or that fails, is an error (going anonymous would
+//! turn a helper-managed login into a confusing 401 later). A missing `credsStore` helper is only
+//! logged: it applies to every registry, including public ones that need no login.
 //!
 //! The token exchange itself (WWW-Authenticate `Bearer realm=…,service=…` → token endpoint) is done
 //! by `oci-client`; this module only decides which secret to present.
+
+mod helper;
 
 use base64::Engine as _;
 use serde::Deserialize;
@@ -82,10 +85,30 @@ pub enum AuthError {
     #[error("docker config {path}: entry {key:?} has an `auth` field that is not base64 of user:password")]
     BadAuthField { path: PathBuf, key: String },
     #[error(
-        "docker config {path} names credential helper {helper:?} for registry {registry}; credential \
-         helpers are not supported: log in with `--username/--password` or put an `auths` entry in the config"
+        "docker config {path} names credential helper {helper:?} for registry {registry}, but \
+         {program} is not installed (not on PATH)"
     )]
-    CredentialHelperUnsupported {
+    CredentialHelperMissing {
+        path: PathBuf,
+        registry: String,
+        helper: String,
+        program: String,
+    },
+    #[error(
+        "credential helper {program} (docker config {path}) for registry {registry}: {message}"
+    )]
+    CredentialHelperFailed {
+        path: PathBuf,
+        registry: String,
+        program: String,
+        message: String,
+    },
+    #[error(
+        "credential helper {helper:?} (docker config {path}) holds an identity token (OAuth2 refresh \
+         token) for registry {registry}, which is not supported; use a username and password or a \
+         registry token"
+    )]
+    HelperIdentityTokenUnsupported {
         path: PathBuf,
         registry: String,
         helper: String,
@@ -126,6 +149,8 @@ struct AuthEntry {
 pub struct DockerConfig {
     path: PathBuf,
     file: ConfigFile,
+    /// Where credential helpers are looked up; `None`: on `PATH`.
+    helper_dir: Option<PathBuf>,
 }
 
 /// Where docker looks for its config: `$DOCKER_CONFIG/config.json`, else `$HOME/.docker/config.json`.
@@ -165,40 +190,71 @@ impl DockerConfig {
         Ok(DockerConfig {
             path: path.to_path_buf(),
             file,
+            helper_dir: None,
         })
+    }
+
+    /// Looks credential helpers up in `dir` instead of on `PATH`.
+    pub fn with_helper_dir(mut self, dir: impl Into<PathBuf>) -> DockerConfig {
+        self.helper_dir = Some(dir.into());
+        self
     }
 
     /// Credentials for `registry` (as written in a reference: `docker.io`, `host:port`).
     pub fn credentials_for(&self, registry: &str) -> Result<Option<Credentials>, AuthError> {
         let wanted = registry_key(registry);
         let path = &self.path;
-        if let Some(helper) = self
+        let dedicated = self
             .file
             .cred_helpers
             .iter()
             .find(|(k, _)| normalize_key(k) == wanted)
-        {
-            return Err(AuthError::CredentialHelperUnsupported {
-                path: path.clone(),
-                registry: registry.to_string(),
-                helper: helper.1.clone(),
-            });
+            .map(|(_, helper)| helper);
+        let store = self.file.creds_store.as_ref().filter(|s| !s.is_empty());
+        if let Some(helper) = dedicated.or(store) {
+            match helper::get(self.helper_dir.as_deref(), helper, &wanted) {
+                Ok(helper::Answer::Login { username, secret }) => {
+                    return Ok(Some(Credentials::basic(username, secret)))
+                }
+                Ok(helper::Answer::IdentityToken) => {
+                    return Err(AuthError::HelperIdentityTokenUnsupported {
+                        path: path.clone(),
+                        registry: registry.to_string(),
+                        helper: helper.clone(),
+                    })
+                }
+                Ok(helper::Answer::NotFound) => {}
+                Err(helper::Failure::Missing { program }) if dedicated.is_none() => {
+                    tracing::warn!(config = %path.display(), %program, registry,
+                        "docker config names a credsStore that is not installed; using the config's auths");
+                }
+                Err(helper::Failure::Missing { program }) => {
+                    return Err(AuthError::CredentialHelperMissing {
+                        path: path.clone(),
+                        registry: registry.to_string(),
+                        helper: helper.clone(),
+                        program,
+                    })
+                }
+                Err(helper::Failure::Failed { program, message }) => {
+                    return Err(AuthError::CredentialHelperFailed {
+                        path: path.clone(),
+                        registry: registry.to_string(),
+                        program,
+                        message,
+                    })
+                }
+            }
         }
         let found = self
             .file
             .auths
             .iter()
             .find(|(k, _)| normalize_key(k) == wanted);
-        let Some((key, entry)) = found else {
-            if let Some(store) = &self.file.creds_store {
-                tracing::warn!(
-                    config = %path.display(), store, registry,
-                    "docker config names a credsStore; credential helpers are not supported, going anonymous"
-                );
-            }
-            return Ok(None);
-        };
-        entry_credentials(path, key, entry)
+        match found {
+            Some((key, entry)) => entry_credentials(path, key, entry),
+            None => Ok(None),
+        }
     }
 }
 
@@ -381,19 +437,86 @@ mod tests {
         ));
     }
 
+    fn cfg_with_helpers(json: &str, dir: &Path) -> DockerConfig {
+        cfg(json).with_helper_dir(dir)
+    }
+
     #[test]
-    fn cred_helper_for_registry_is_a_clear_error() {
-        let c = cfg(
-            r#"{"credHelpers": {"gcr.io": "gcloud"}, "credsStore": "desktop", "auths": {"x.io": {}}}"#,
+    fn cred_helpers_answer_before_auths_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        helper::tests::write_helper(
+            dir.path(),
+            "gcloud",
+            &[("gcr.io", "oauth2accesstoken", "ya29")],
         );
-        let err = c.credentials_for("gcr.io").unwrap_err();
+        helper::tests::write_helper(
+            dir.path(),
+            "desktop",
+            &[
+                ("x.io", "store-user", "store-pw"),
+                ("https://index.docker.io/v1/", "hub", "hubpw"),
+                ("tok.io", "<token>", "refresh"),
+            ],
+        );
+        let c = cfg_with_helpers(
+            &format!(
+                r#"{{"credHelpers": {{"gcr.io": "gcloud", "broken.example": "desktop", "none.io": "absent"}},
+                    "credsStore": "desktop",
+                    "auths": {{"x.io": {{}}, "y.io": {{"auth": "{}"}}}}}}"#,
+                b64("file:pw")
+            ),
+            dir.path(),
+        );
+        let got = |r: &str| c.credentials_for(r);
+        assert_eq!(
+            got("gcr.io").unwrap(),
+            Some(Credentials::basic("oauth2accesstoken", "ya29"))
+        );
+        assert_eq!(
+            got("x.io").unwrap(),
+            Some(Credentials::basic("store-user", "store-pw"))
+        );
+        // Docker Hub is asked for under its legacy key.
+        assert_eq!(
+            got("docker.io").unwrap(),
+            Some(Credentials::basic("hub", "hubpw"))
+        );
+        // The store has nothing for y.io: the auths entry answers; nothing at all: anonymous.
+        assert_eq!(got("y.io").unwrap(), Some(Credentials::basic("file", "pw")));
+        assert_eq!(got("quay.io").unwrap(), None);
+        let e = got("broken.example").unwrap_err();
         assert!(
-            err.to_string().contains("gcloud") && err.to_string().contains("gcr.io"),
-            "{err}"
+            matches!(&e, AuthError::CredentialHelperFailed { .. })
+                && e.to_string().contains("the keychain is locked"),
+            "{e}"
         );
-        // A global credsStore alone does not fail anonymous pulls from other registries.
-        assert_eq!(c.credentials_for("x.io").unwrap(), None);
+        let e = got("none.io").unwrap_err();
+        assert!(
+            matches!(&e, AuthError::CredentialHelperMissing { .. })
+                && e.to_string().contains("docker-credential-absent"),
+            "{e}"
+        );
+        assert!(matches!(
+            got("tok.io"),
+            Err(AuthError::HelperIdentityTokenUnsupported { .. })
+        ));
+    }
+
+    #[test]
+    fn a_missing_creds_store_does_not_fail_other_registries() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = cfg_with_helpers(
+            &format!(
+                r#"{{"credsStore": "desktop", "auths": {{"y.io": {{"auth": "{}"}}}}}}"#,
+                b64("file:pw")
+            ),
+            dir.path(),
+        );
         assert_eq!(c.credentials_for("quay.io").unwrap(), None);
+        assert_eq!(
+            c.credentials_for("y.io").unwrap(),
+            Some(Credentials::basic("file", "pw"))
+        );
     }
 
     #[test]
