@@ -29,6 +29,8 @@ want jq jq
 want curl curl
 # The farm tests cut a coordinator off in a network namespace.
 want ip iproute2
+# Git sources (`ADD <git ref>`): the workers run git; the tests serve repositories with git daemon.
+[ -x /usr/lib/git-core/git-daemon ] && command -v git >/dev/null || need_pkgs+=(git)
 
 if [ "${#need_pkgs[@]}" -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then

@@ -22,9 +22,9 @@ pub use error::GraphError;
 pub use graph::{Graph, GraphOutput};
 pub use image::{Healthcheck, HistoryEntry, ImageConfig};
 pub use op::{
-    CacheSharing, Chmod, Chown, CopyAction, ExecOp, ExecOutput, FileAction, FileOp, HttpSource,
-    ImageSource, InputIndex, LocalContext, MergeOp, MkdirAction, MkfileAction, Mount, MountKind,
-    NetworkMode, Op, RmAction, SecretEnv, SecurityMode, SourceOp, UserSpec,
+    CacheSharing, Chmod, Chown, CopyAction, ExecOp, ExecOutput, FileAction, FileOp, GitSource,
+    HttpSource, ImageSource, InputIndex, LocalContext, MergeOp, MkdirAction, MkfileAction, Mount,
+    MountKind, NetworkMode, Op, RmAction, SecretEnv, SecurityMode, SourceOp, UserSpec,
 };
 pub use platform::{Platform, PlatformError};
 pub use vertex::{Input, SourceLocation, Vertex};

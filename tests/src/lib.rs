@@ -7,6 +7,7 @@ pub mod case;
 pub mod cluster;
 pub mod compare;
 pub mod exclusions;
+pub mod git;
 pub mod image;
 pub mod process;
 pub mod registry;

@@ -3,6 +3,7 @@
 
 mod cache_flags;
 pub(crate) mod flags;
+mod remote_context;
 mod request;
 mod session;
 
@@ -10,10 +11,10 @@ use anyhow::{Context, Result};
 use clap::Args;
 use std::path::PathBuf;
 
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 pub struct BuildArgs {
-    /// The build context directory, or `-` to read the Dockerfile from standard input with
-    /// an empty context.
+    /// The build context: a directory, a git URL (`https://host/repo.git#ref:subdir`), or
+    /// `-` to read the Dockerfile from standard input with an empty context.
     pub context: String,
     /// The Dockerfile (default: PATH/Dockerfile; `-` for standard input).
     #[arg(short = 'f', long = "file")]
@@ -121,6 +122,19 @@ pub fn run(mut args: BuildArgs) -> Result<()> {
     Ok(())
 }
 
+/// The `default` agent of `--ssh`, which a git context over ssh uses.
+fn default_ssh_agent(args: &BuildArgs) -> Result<Option<PathBuf>> {
+    let env = |k: &str| std::env::var(k).ok();
+    for value in &args.ssh {
+        let (id, src) = flags::ssh(value, &env)?;
+        if id == "default" {
+            let slipway_worker::SshSource::AgentSocket(path) = src;
+            return Ok(Some(path));
+        }
+    }
+    Ok(None)
+}
+
 /// `docker load -i archive`, its output passed through.
 fn docker_load(archive: &std::path::Path) -> Result<()> {
     let docker = std::env::var_os("SLIPWAY_DOCKER").unwrap_or_else(|| "docker".into());
@@ -145,6 +159,19 @@ fn docker_load(archive: &std::path::Path) -> Result<()> {
 }
 
 fn build(args: &BuildArgs) -> Result<()> {
+    // A git context is checked out here and read like a local directory.
+    let remote = remote_context::fetch(&args.context, default_ssh_agent(args)?)?;
+    let local;
+    let args = match &remote {
+        Some(r) => {
+            let mut a = args.clone();
+            a.context = r.dir.to_string_lossy().into_owned();
+            a.file = remote_context::dockerfile_in(r, args.file.as_deref());
+            local = a;
+            &local
+        }
+        None => args,
+    };
     let progress = args
         .progress
         .parse::<slipway_progress::ProgressMode>()

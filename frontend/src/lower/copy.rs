@@ -4,13 +4,15 @@
 use crate::instructions::{AddCommand, CopyCommand, Location, SourcesAndDest};
 use crate::shell::{Lexer, LexerOptions};
 use slipway_graph::{
-    Chmod, Chown, CopyAction, Digest, FileAction, FileOp, HttpSource, MergeOp, Op, SourceOp,
+    Chmod, Chown, CopyAction, Digest, FileAction, FileOp, GitSource, HttpSource, MergeOp, Op,
+    SourceOp,
 };
 
 use super::chown::{parse_chmod, parse_chown};
 use super::ctx::{Inputs, VertexMeta};
 use super::dispatch::StageRun;
 use super::error::LowerErrorKind;
+use super::git_ref::{parse_git_ref, GitRef};
 use super::paths::{self, join, normalize_path, relative_to_workdir};
 
 /// Everything COPY and ADD share, after expansion.
@@ -29,6 +31,8 @@ struct CopySpec {
     excludes: Vec<String>,
     checksum: String,
     unpack: Option<bool>,
+    /// `ADD --keep-git-dir`.
+    keep_git_dir: Option<bool>,
 }
 
 pub fn dispatch_copy(
@@ -65,6 +69,7 @@ pub fn dispatch_copy(
         excludes: c.excludes.clone(),
         checksum: String::new(),
         unpack: None,
+        keep_git_dir: None,
     };
     lower_copy(s, spec)
 }
@@ -92,6 +97,7 @@ pub fn dispatch_add(
         excludes: c.excludes.clone(),
         checksum: s.expand(&c.checksum)?,
         unpack: c.unpack,
+        keep_git_dir: c.keep_git_dir,
     };
     lower_copy(s, spec)
 }
@@ -120,23 +126,66 @@ fn expand_params(s: &StageRun, p: &SourcesAndDest) -> Result<SourcesAndDest, Low
     Ok(out)
 }
 
+/// `src` as a git reference when it is one (not the deprecated `github.com/…` form, which
+/// only a build context may use); a malformed one is an error naming it.
+fn git_ref(src: &str) -> Result<Option<GitRef>, LowerErrorKind> {
+    match parse_git_ref(src) {
+        Ok(Some(r)) if !r.indistinguishable_from_local => Ok(Some(r)),
+        Ok(_) => Ok(None),
+        Err(source) => Err(LowerErrorKind::GitRef {
+            url: src.to_string(),
+            source,
+        }),
+    }
+}
+
+/// The git source of `ADD <git>`: the URL's options reconciled with the flags, as BuildKit
+/// does (`--keep-git-dir` and `?keep-git-dir=`, `--checksum` and `?checksum=` must agree).
+fn git_source(url: &str, git: GitRef, spec: &CopySpec) -> Result<GitSource, LowerErrorKind> {
+    let keep_git_dir = match (spec.keep_git_dir, git.keep_git_dir) {
+        (Some(flag), Some(query)) if flag != query => {
+            return Err(LowerErrorKind::InconsistentKeepGitDir)
+        }
+        (flag, query) => query.or(flag).unwrap_or(false),
+    };
+    let checksum = match (spec.checksum.as_str(), git.checksum.as_str()) {
+        (flag, query) if !flag.is_empty() && !query.is_empty() && flag != query => {
+            return Err(LowerErrorKind::GitChecksumConflict {
+                flag: flag.to_string(),
+                query: query.to_string(),
+            })
+        }
+        (flag, "") => flag.to_string(),
+        (_, query) => query.to_string(),
+    };
+    if !checksum.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(LowerErrorKind::GitChecksumNotHex {
+            url: url.to_string(),
+            value: checksum,
+        });
+    }
+    if git.mtime == "commit" {
+        return Err(LowerErrorKind::NotSupported {
+            what: "a git source with mtime=commit",
+        });
+    }
+    Ok(GitSource {
+        remote: git.remote,
+        reference: git.reference,
+        checksum,
+        subdir: git.subdir,
+        keep_git_dir,
+        skip_submodules: git.submodules == Some(false),
+    })
+}
+
 fn is_http(src: &str) -> bool {
     (src.starts_with("http://") || src.starts_with("https://")) && !is_git(src)
 }
 
-/// Git URLs as `dfgitutil.ParseGitRef` recognises them (remote forms only).
+/// Whether `src` is a git reference (a malformed one included: it fails later, named).
 fn is_git(src: &str) -> bool {
-    if src.starts_with("git://") || src.starts_with("ssh://") || src.starts_with("git@") {
-        return true;
-    }
-    let Some(rest) = src
-        .strip_prefix("https://")
-        .or_else(|| src.strip_prefix("http://"))
-    else {
-        return false;
-    };
-    let path = rest.split(['#', '?']).next().unwrap_or(rest);
-    path.ends_with(".git") || rest.contains(".git#")
+    git_ref(src).map_or(true, |r| r.is_some())
 }
 
 fn contains_wildcards(name: &str) -> bool {
@@ -204,16 +253,22 @@ fn lower_copy(s: &mut StageRun, spec: CopySpec) -> Result<(), LowerErrorKind> {
     let mut actions = Vec::new();
     for src in &spec.params.source_paths {
         msg.push_str(&format!(" {src}"));
-        if is_git(src) {
-            return Err(if spec.is_add {
-                LowerErrorKind::NotSupported {
-                    what: "ADD from a git repository",
-                }
-            } else {
-                LowerErrorKind::GitForCopy
-            });
-        }
-        let action = if is_http(src) {
+        let action = if let Some(git) = git_ref(src)? {
+            if !spec.is_add {
+                return Err(LowerErrorKind::GitForCopy);
+            }
+            let op = Op::Source(SourceOp::Git(git_source(src, git, &spec)?));
+            let build = s.ctx.opts.build_platform.clone();
+            let meta = VertexMeta {
+                name: name.clone(),
+                location: Some(spec.location),
+                command: None,
+            };
+            let checkout = s.ctx.add(op, Inputs::default(), &build, meta);
+            let mut a = CopyAction::new(Some(inputs.index(&checkout)), "/", &dest);
+            a.dir_contents_only = true;
+            a
+        } else if is_http(src) {
             if !spec.is_add {
                 return Err(LowerErrorKind::UrlForCopy);
             }

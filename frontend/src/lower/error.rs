@@ -111,6 +111,18 @@ pub enum LowerErrorKind {
     UrlForCopy,
     #[error("source can't be a git ref for COPY")]
     GitForCopy,
+    #[error("{url}: {source}")]
+    GitRef {
+        url: String,
+        #[source]
+        source: super::git_ref::GitRefError,
+    },
+    #[error("inconsistent keep-git-dir configuration")]
+    InconsistentKeepGitDir,
+    #[error("checksum mismatch {flag:?} != {query:?}")]
+    GitChecksumConflict { flag: String, query: String },
+    #[error("{url}: the git checksum {value:?} is not a commit id (hex digits)")]
+    GitChecksumNotHex { url: String, value: String },
     #[error("{what} is not supported yet")]
     NotSupported { what: &'static str },
     #[error("normalizing workdir: cannot normalize nothing")]

@@ -19,6 +19,7 @@ mod ctx;
 mod dispatch;
 mod env;
 mod error;
+pub mod git_ref;
 mod names;
 mod options;
 mod paths;

@@ -11,7 +11,7 @@ pub use exec::{
 pub use file::{
     Chmod, Chown, CopyAction, FileAction, FileOp, MkdirAction, MkfileAction, RmAction, UserSpec,
 };
-pub use source::{HttpSource, ImageSource, LocalContext, SourceOp};
+pub use source::{GitSource, HttpSource, ImageSource, LocalContext, SourceOp};
 
 use serde::{Deserialize, Serialize};
 

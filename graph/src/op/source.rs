@@ -12,6 +12,8 @@ pub enum SourceOp {
     Local(LocalContext),
     /// One file downloaded over HTTP(S) (`ADD https://...`).
     Http(HttpSource),
+    /// A git repository checked out at one commit (`ADD https://host/repo.git#ref:dir`).
+    Git(GitSource),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,4 +45,28 @@ pub struct HttpSource {
     /// Expected digest of the content (`ADD --checksum`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checksum: Option<Digest>,
+}
+
+/// A git repository checked out at one commit: its files (or those of `subdir`), without
+/// `.git` unless `keep_git_dir`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct GitSource {
+    /// The remote as git takes it (`https://…`, `http://…`, `git://…`, `ssh://…` or
+    /// `user@host:path`), without fragment or query.
+    pub remote: String,
+    /// A branch, tag, full ref name or commit; empty: the remote's `HEAD`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub reference: String,
+    /// The commit the reference must resolve to (`ADD --checksum`, `?checksum=`), full or
+    /// abbreviated hex.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub checksum: String,
+    /// Only this directory of the checkout is the result.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub subdir: String,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub keep_git_dir: bool,
+    /// Leave submodules out (BuildKit checks them out by default).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub skip_submodules: bool,
 }

@@ -104,6 +104,8 @@ pub enum VertexError {
     MissingSsh { id: String },
     #[error("downloading {url}: {reason}")]
     Http { url: String, reason: String },
+    #[error("git {remote}: {reason}")]
+    Git { remote: String, reason: String },
     #[error("{url}: content digest {actual} does not match the expected checksum {expected}")]
     ChecksumMismatch {
         url: String,

@@ -70,6 +70,9 @@ pub(crate) async fn key_phase(
         Op::Source(SourceOp::Http(src)) => {
             crate::source::http::solve(ctx, digest, vertex, src).await?
         }
+        Op::Source(SourceOp::Git(src)) => {
+            crate::source::git::solve(ctx, digest, vertex, src).await?
+        }
         Op::Exec(op) => {
             if op.security == slipway_graph::SecurityMode::Insecure {
                 return Err(VertexError::Unsupported {

@@ -23,14 +23,6 @@ fn key_for(src: &HttpSource, content: &str) -> CacheKey {
         .finish()
 }
 
-fn done(chain: crate::snapshot::ChainId, key: CacheKey) -> Done {
-    Done {
-        chain: Some(chain),
-        key,
-        listing: None,
-    }
-}
-
 pub(crate) async fn solve(
     ctx: &Ctx,
     digest: &Digest,
@@ -51,7 +43,7 @@ pub(crate) async fn solve(
             ctx.progress
                 .vertex(digest, vertex, VertexStatus::Cached)
                 .await;
-            return Ok(done(chain, key));
+            return Ok(super::done(chain, key));
         }
     }
     ctx.progress
@@ -97,7 +89,7 @@ pub(crate) async fn solve(
     ctx.progress
         .vertex(digest, vertex, VertexStatus::Done { duration_ms })
         .await;
-    Ok(done(chain, key))
+    Ok(super::done(chain, key))
 }
 
 /// Streams `url` into `path`; returns the content's `sha256:` digest.

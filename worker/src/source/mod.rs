@@ -1,6 +1,8 @@
 //! Where bytes enter a solve: base images (pulled, unpacked into snapshots keyed by chain
-//! ID) and local contexts (walked, checksummed, copied into a snapshot layer).
+//! ID), local contexts (walked, checksummed, copied into a snapshot layer), HTTP downloads
+//! and git checkouts.
 
+pub mod git;
 pub(crate) mod http;
 pub(crate) mod image;
 pub(crate) mod local;
@@ -15,6 +17,15 @@ pub(crate) fn chain_for_key(key: &CacheKey) -> Result<ChainId, crate::snapshot::
         .part("key", key.as_str())
         .finish();
     format!("sha256:{hex}").parse()
+}
+
+/// A source's result: the snapshot `chain`, recorded under `key`.
+pub(crate) fn done(chain: ChainId, key: CacheKey) -> crate::solver::Done {
+    crate::solver::Done {
+        chain: Some(chain),
+        key,
+        listing: None,
+    }
 }
 
 /// The OCI chain ID of `diff_id` on `parent`: sha256 of `"<parent> <diff_id>"`.

@@ -195,7 +195,7 @@ fn inputs_of(graph: &Graph) -> (Vec<Digest>, BTreeSet<String>) {
             SourceOp::Local(local) => {
                 locals.insert(local.name.clone());
             }
-            SourceOp::Http(_) => {}
+            SourceOp::Http(_) | SourceOp::Git(_) => {}
         }
     }
     (digests.into_iter().collect(), locals)
