@@ -102,6 +102,6 @@ pub fn commit(dir: &Path, files: &[(&str, &str)], message: &str) -> String {
         std::fs::write(p, content).unwrap();
     }
     git(dir, &["add", "-A"]);
-    git(dir, &["commit", "-q", "-m", message]);
+    git(dir, &["commit", "-q", "--allow-empty", "-m", message]);
     git(dir, &["rev-parse", "HEAD"])
 }

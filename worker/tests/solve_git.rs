@@ -225,3 +225,79 @@ async fn submodules_are_checked_out_unless_skipped() {
         names(&files)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn mtime_commit_gives_every_file_the_commit_time() {
+    common::require_tool("git");
+    let tmp = tempfile::tempdir().unwrap();
+    let server = GitServer::start(&tmp.path().join("repos"));
+    let (repo, remote) = server.repo("times.git");
+    commit(&repo, &[("a/b.txt", "b\n"), ("c.txt", "c\n")], "one");
+    std::os::unix::fs::symlink("c.txt", repo.join("link")).unwrap();
+    git(&repo, &["add", "-A"]);
+    // A commit made long ago, so checkout times and commit times differ.
+    let made = std::process::Command::new("git")
+        .arg("-C")
+        .arg(&repo)
+        .args(["commit", "-q", "-m", "old", "--author", "t <t@example.com>"])
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example.com")
+        .env("GIT_COMMITTER_DATE", "2001-02-03T04:05:06Z")
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let when: u64 = git(&repo, &["log", "-1", "--format=%ct"]).parse().unwrap();
+    assert_eq!(when, 981_173_106);
+    let w = worker(&tmp.path().join("w"), "git-mtime");
+    let p = host();
+    let mtimes = |src: GitSource| {
+        let mut g = Graph::new();
+        let v = g.add(Vertex::new(
+            Op::Source(SourceOp::Git(src)),
+            vec![],
+            p.clone(),
+        ));
+        output(&mut g, &v, &p);
+        let w = &w;
+        async move {
+            let (r, _) = solve(&w.worker, request(g)).await;
+            let r = r.unwrap();
+            let layer = &r.images[0].layers[0];
+            let d = slipway_oci::Digest::try_from(layer.digest()).unwrap();
+            let blob = w.worker.store().open_blob(&d).unwrap();
+            let mut tar = tar::Archive::new(slipway_oci::layer::decompress(blob).unwrap());
+            tar.entries()
+                .unwrap()
+                .map(|e| {
+                    let e = e.unwrap();
+                    (
+                        e.path().unwrap().display().to_string(),
+                        e.header().mtime().unwrap(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        }
+    };
+    let src = GitSource {
+        remote,
+        mtime_commit: true,
+        ..GitSource::default()
+    };
+    let got = mtimes(src.clone()).await;
+    assert!(got.len() >= 4, "{got:?}");
+    for (path, mtime) in &got {
+        assert_eq!(*mtime, when, "{path}");
+    }
+    // Without it, the checkout's own times (now, not 2001).
+    let got = mtimes(GitSource {
+        mtime_commit: false,
+        ..src
+    })
+    .await;
+    let files: Vec<_> = got.iter().filter(|(p, _)| p.ends_with(".txt")).collect();
+    assert!(!files.is_empty());
+    assert!(
+        files.iter().all(|(_, m)| *m > when + 100_000_000),
+        "{files:?}"
+    );
+}

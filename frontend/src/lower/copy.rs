@@ -164,11 +164,6 @@ fn git_source(url: &str, git: GitRef, spec: &CopySpec) -> Result<GitSource, Lowe
             value: checksum,
         });
     }
-    if git.mtime == "commit" {
-        return Err(LowerErrorKind::NotSupported {
-            what: "a git source with mtime=commit",
-        });
-    }
     Ok(GitSource {
         remote: git.remote,
         reference: git.reference,
@@ -176,6 +171,7 @@ fn git_source(url: &str, git: GitRef, spec: &CopySpec) -> Result<GitSource, Lowe
         subdir: git.subdir,
         keep_git_dir,
         skip_submodules: git.submodules == Some(false),
+        mtime_commit: git.mtime == "commit",
     })
 }
 

@@ -69,4 +69,8 @@ pub struct GitSource {
     /// Leave submodules out (BuildKit checks them out by default).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub skip_submodules: bool,
+    /// Every file's modification time is the commit's time (`?mtime=commit`), not the
+    /// checkout's.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub mtime_commit: bool,
 }

@@ -27,8 +27,11 @@ use crate::SshSource;
 const ALLOWED_PROTOCOLS: &str = "https:http:git:ssh";
 
 fn key_for(src: &GitSource, commit: &str) -> CacheKey {
-    KeyBuilder::new("git")
-        .part("remote", &src.remote)
+    let mut key = KeyBuilder::new("git");
+    if src.mtime_commit {
+        key.part("mtime", "commit");
+    }
+    key.part("remote", &src.remote)
         .part("commit", commit)
         .part(
             "subdir",
@@ -93,8 +96,8 @@ pub(crate) async fn solve(
         .await;
     let started = Instant::now();
     let checkout = scratch.join("checkout");
-    tokio::select! {
-        r = git.checkout(&checkout, &commit) => r?,
+    let commit_time = tokio::select! {
+        r = git.checkout_with_time(&checkout, &commit) => r?.1,
         _ = ctx.cancel.cancelled() => return Err(VertexError::Cancelled),
     };
     if !ctx.inner.snapshotter.contains(&chain) {
@@ -119,6 +122,9 @@ pub(crate) async fn solve(
                 let dest = prepared.path().join(&name);
                 std::fs::rename(entry.path(), &dest)
                     .map_err(VertexError::io("moving the checkout to", &dest))?;
+            }
+            if let Some(t) = commit_time {
+                set_mtimes(prepared.path(), t)?;
             }
             snapshotter.commit(prepared)?;
             Ok(())
@@ -156,10 +162,13 @@ pub async fn checkout_into(
     };
     let commit = git.resolve().await?;
     let checkout = scratch.join("checkout");
-    let commit = git.checkout(&checkout, &commit).await?;
+    let (commit, commit_time) = git.checkout_with_time(&checkout, &commit).await?;
     if !src.keep_git_dir {
         let dot_git = checkout.join(".git");
         std::fs::remove_dir_all(&dot_git).map_err(VertexError::io("removing", &dot_git))?;
+    }
+    if let Some(t) = commit_time {
+        set_mtimes(&checkout, t)?;
     }
     let root = checkout.join(&subdir);
     if !std::fs::symlink_metadata(&root).is_ok_and(|m| m.is_dir()) {
@@ -169,6 +178,35 @@ pub async fn checkout_into(
         ));
     }
     Ok((root, commit))
+}
+
+/// Sets the modification (and access) time of everything under `root`, `root` included, to
+/// `secs`; symlinks themselves, never their targets.
+fn set_mtimes(root: &Path, secs: i64) -> Result<(), VertexError> {
+    use nix::sys::stat::{utimensat, UtimensatFlags};
+    use nix::sys::time::TimeSpec;
+    let t = TimeSpec::new(secs, 0);
+    // Children before their directories, so setting a child does not touch a parent later.
+    for entry in walkdir::WalkDir::new(root).contents_first(true) {
+        let entry = entry.map_err(|e| VertexError::Io {
+            op: "walking",
+            path: root.to_path_buf(),
+            source: e.into(),
+        })?;
+        utimensat(
+            nix::fcntl::AT_FDCWD,
+            entry.path(),
+            &t,
+            &t,
+            UtimensatFlags::NoFollowSymlink,
+        )
+        .map_err(|e| VertexError::Io {
+            op: "setting the times of",
+            path: entry.path().to_path_buf(),
+            source: e.into(),
+        })?;
+    }
+    Ok(())
 }
 
 /// `subdir` as a relative path inside the checkout (`""` for the root); `None` when it
@@ -383,6 +421,29 @@ impl Git<'_> {
             .await?;
         }
         Ok(target)
+    }
+
+    /// [`Git::checkout`], then the commit's committer time when the source asks for commit
+    /// mtimes.
+    async fn checkout_with_time(
+        &self,
+        dir: &Path,
+        commit: &str,
+    ) -> Result<(String, Option<i64>), VertexError> {
+        let commit = self.checkout(dir, commit).await?;
+        if !self.src.mtime_commit {
+            return Ok((commit, None));
+        }
+        let out = self
+            .run(Some(dir), &["log", "-1", "--format=%ct", &commit])
+            .await?;
+        let secs = out.trim().parse::<i64>().map_err(|_| {
+            git_err(
+                self.src,
+                format!("commit time of {commit}: {:?} is not a number", out.trim()),
+            )
+        })?;
+        Ok((commit, Some(secs)))
     }
 
     async fn fetch_all(&self, dir: &Path) -> Result<(), VertexError> {

@@ -30,9 +30,6 @@ pub fn fetch(context: &str, ssh_agent: Option<PathBuf>) -> Result<Option<RemoteC
         }
         return Ok(None);
     };
-    if git.mtime == "commit" {
-        anyhow::bail!("context {context}: mtime=commit is not supported yet");
-    }
     let src = GitSource {
         remote: git.remote.clone(),
         reference: git.reference,
@@ -40,6 +37,7 @@ pub fn fetch(context: &str, ssh_agent: Option<PathBuf>) -> Result<Option<RemoteC
         subdir: git.subdir,
         keep_git_dir: git.keep_git_dir.unwrap_or(false),
         skip_submodules: git.submodules == Some(false),
+        mtime_commit: git.mtime == "commit",
     };
     let scratch = tempfile::Builder::new()
         .prefix("slipway-git-context-")
