@@ -138,9 +138,4 @@ fn a_git_url_is_a_build_context() {
         ],
     );
     assert_eq!(read(&dest.join("ci/index.html")), "<h1>v2</h1>\n");
-
-    // A remote tarball is refused, saying so.
-    let r = slipway_build(data.path(), cwd.path(), &["http://127.0.0.1:9/ctx.tar.gz"]);
-    assert!(!r.success);
-    assert!(r.stderr.contains("not supported yet"), "{}", r.stderr);
 }

@@ -93,7 +93,7 @@ pub(crate) async fn solve(
 }
 
 /// Streams `url` into `path`; returns the content's `sha256:` digest.
-async fn download(url: &str, path: &std::path::Path) -> Result<String, VertexError> {
+pub async fn download(url: &str, path: &std::path::Path) -> Result<String, VertexError> {
     let err = |reason: String| VertexError::Http {
         url: url.to_string(),
         reason,

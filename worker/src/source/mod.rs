@@ -3,7 +3,7 @@
 //! and git checkouts.
 
 pub mod git;
-pub(crate) mod http;
+pub mod http;
 pub(crate) mod image;
 pub(crate) mod local;
 pub mod whiteout;

@@ -1,19 +1,25 @@
-//! Remote build contexts: a git URL (`https://host/repo.git#ref:subdir`, `git@host:repo.git`,
-//! `git://…`, or the `github.com/owner/repo` form when no such local path exists) is checked
-//! out on the client, as the worker checks out `ADD <git ref>`, and the build then reads
-//! that directory like a local context (so farm builds upload it as usual). A relative `-f`
-//! names a file inside the checkout, as with BuildKit. Remote tarball contexts are refused.
+//! Remote build contexts, fetched on the client and then read like a local directory (so farm
+//! builds upload them as usual), as `docker build URL` does:
+//! - a git URL (`https://host/repo.git#ref:subdir`, `git@host:repo.git`, `git://…`, or the
+//!   `github.com/owner/repo` form when no such local path exists): checked out as the worker
+//!   checks out `ADD <git ref>`;
+//! - any other `http(s)://` URL: a tar archive (plain, gzip or zstd) unpacked with the same
+//!   hostile-input checks as a farm context, or else a Dockerfile with an empty context.
+//!
+//! A relative `-f` names a file inside the fetched context, as with BuildKit.
 
 use anyhow::{Context, Result};
 use slipway_frontend::lower::git_ref::parse_git_ref;
 use slipway_graph::GitSource;
 use std::path::{Path, PathBuf};
 
-/// A checked-out remote context; the directory goes when this is dropped.
+/// A fetched remote context; the directory goes when this is dropped.
 pub struct RemoteContext {
     _scratch: tempfile::TempDir,
-    /// The context directory (the checkout, or its subdir).
+    /// The context directory (the checkout or its subdir, the unpacked archive, or empty).
     pub dir: PathBuf,
+    /// The Dockerfile, when the URL named one rather than an archive.
+    pub dockerfile: Option<PathBuf>,
 }
 
 /// The remote context `context` names, checked out; `None` for a local directory or `-`.
@@ -24,9 +30,7 @@ pub fn fetch(context: &str, ssh_agent: Option<PathBuf>) -> Result<Option<RemoteC
     let git = parse_git_ref(context).with_context(|| format!("context {context}"))?;
     let Some(git) = git else {
         if context.starts_with("http://") || context.starts_with("https://") {
-            anyhow::bail!(
-                "context {context}: a remote tarball context is not supported yet; use a git URL or a local directory"
-            );
+            return url_context(context).map(Some);
         }
         return Ok(None);
     };
@@ -58,11 +62,84 @@ pub fn fetch(context: &str, ssh_agent: Option<PathBuf>) -> Result<Option<RemoteC
     Ok(Some(RemoteContext {
         _scratch: scratch,
         dir,
+        dockerfile: None,
     }))
 }
 
-/// `-f` for a remote context: a relative path names a file in the checkout.
+/// What a downloaded URL context holds.
+#[derive(Debug, PartialEq, Eq)]
+enum UrlContent {
+    Archive,
+    Dockerfile,
+}
+
+/// Downloads `url`: an archive is unpacked into the context directory; anything else is the
+/// Dockerfile of an empty context.
+fn url_context(url: &str) -> Result<RemoteContext> {
+    let scratch = tempfile::Builder::new()
+        .prefix("slipway-url-context-")
+        .tempdir()
+        .context("creating a directory for the context")?;
+    let download = scratch.path().join("download");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime
+        .block_on(slipway_worker::source::http::download(url, &download))
+        .with_context(|| format!("context {url}"))?;
+    let dir = scratch.path().join("context");
+    std::fs::create_dir(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let content = classify(&download).with_context(|| format!("context {url}"))?;
+    let dockerfile = match content {
+        UrlContent::Archive => {
+            let file = std::fs::File::open(&download)?;
+            let reader = slipway_oci::layer::decompress(std::io::BufReader::new(file))
+                .with_context(|| format!("context {url}"))?;
+            slipway_worker::agent::unpack::unpack_reader(reader, &dir)
+                .with_context(|| format!("context {url}: unpacking"))?;
+            None
+        }
+        UrlContent::Dockerfile => Some(download),
+    };
+    Ok(RemoteContext {
+        _scratch: scratch,
+        dir,
+        dockerfile,
+    })
+}
+
+/// An archive (a tar, possibly gzip or zstd compressed) or a Dockerfile; bzip2 and xz
+/// archives are refused.
+fn classify(path: &Path) -> Result<UrlContent> {
+    let mut head = Vec::with_capacity(6);
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(std::fs::File::open(path)?, 6),
+        &mut head,
+    )?;
+    if head.starts_with(b"BZh") || head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
+        anyhow::bail!("a bzip2 or xz compressed context is not supported yet (gzip and zstd are)");
+    }
+    let reader = slipway_oci::layer::decompress(std::fs::File::open(path)?)?;
+    let mut archive = tar::Archive::new(reader);
+    let is_tar = archive
+        .entries()
+        .ok()
+        .and_then(|mut e| e.next())
+        .is_some_and(|first| first.is_ok());
+    Ok(if is_tar {
+        UrlContent::Archive
+    } else {
+        UrlContent::Dockerfile
+    })
+}
+
+/// `-f` for a remote context: a relative path names a file in it; a URL that was a
+/// Dockerfile is the Dockerfile.
 pub fn dockerfile_in(remote: &RemoteContext, file: Option<&str>) -> Option<String> {
+    if let Some(d) = &remote.dockerfile {
+        return Some(d.to_string_lossy().into_owned());
+    }
     match file {
         Some("-") => Some("-".to_string()),
         Some(f) if Path::new(f).is_relative() => {
