@@ -18,6 +18,10 @@ fn bad_flags_name_the_flag() {
         ),
         (&["--secret", "src=/x", "."], "--secret: "),
         (
+            &["--allow", "network.host,device", "."],
+            "--allow: unknown entitlement \"device\"",
+        ),
+        (
             &["--load", "--platform", "linux/amd64,linux/arm64", "."],
             "--output type=docker",
         ),

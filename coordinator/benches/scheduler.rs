@@ -163,6 +163,7 @@ fn state(s: &Setup) -> (FarmState, Vec<WorkerId>) {
             cache_from: vec![],
             cache_to: vec![],
             named_contexts: Default::default(),
+            allow: Default::default(),
         });
     }
     for (id, tasks) in by_build {

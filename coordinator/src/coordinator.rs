@@ -121,6 +121,7 @@ impl Coordinator {
             pull: req.pull,
             source_date_epoch: req.source_date_epoch,
             pinned_imports: 0,
+            allow: req.allow.clone(),
             export: ExportOptions {
                 media_types: plan.media_types,
                 ..ExportOptions::default()

@@ -44,6 +44,8 @@ pub struct BuildRequest {
     pub labels: BTreeMap<String, String>,
     /// `--network`: the default network of RUN steps.
     pub network: NetworkMode,
+    /// `--allow`: entitlements the build asks for.
+    pub allow: std::collections::BTreeSet<slipway_graph::Entitlement>,
     pub source_date_epoch: Option<i64>,
     /// `--cache-from`, in order.
     pub cache_from: Vec<slipway_farm::cache::CacheImport>,

@@ -90,6 +90,9 @@ pub struct BuildSpec {
     /// `--network`: the mode of every RUN that does not set its own.
     #[serde(default)]
     pub network: slipway_graph::NetworkMode,
+    /// `--allow`: the entitlements the build asks for.
+    #[serde(default)]
+    pub allow: std::collections::BTreeSet<slipway_graph::Entitlement>,
 }
 
 /// Why the farm refuses a `type=local` cache import.

@@ -51,6 +51,9 @@ pub struct TaskSpec {
     /// sources of that name read them).
     #[serde(default)]
     pub named_contexts: std::collections::BTreeMap<String, ContextRef>,
+    /// The build's `--allow` entitlements.
+    #[serde(default)]
+    pub allow: std::collections::BTreeSet<slipway_graph::Entitlement>,
 }
 
 /// What a task's output is for.

@@ -9,6 +9,7 @@
 //! Invariant: this crate knows nothing of Dockerfiles, tonic, Raft or IO.
 
 pub mod digest;
+pub mod entitlement;
 pub mod error;
 pub mod graph;
 pub mod image;
@@ -18,6 +19,7 @@ pub mod render;
 pub mod vertex;
 
 pub use digest::{Digest, DigestError};
+pub use entitlement::{Entitlement, UnknownEntitlement};
 pub use error::GraphError;
 pub use graph::{Graph, GraphOutput};
 pub use image::{Healthcheck, HistoryEntry, ImageConfig};

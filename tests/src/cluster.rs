@@ -17,6 +17,8 @@ pub struct WorkerOptions {
     /// `--emulate` value: `none`, or a comma-separated platform list.
     pub emulate: String,
     pub slots: u32,
+    /// `--allow-insecure-entitlement` value (comma separated); empty: none.
+    pub entitlements: String,
 }
 
 /// What to start.
@@ -38,6 +40,7 @@ impl ClusterOptions {
             workers: vec![WorkerOptions {
                 emulate: emulate.into(),
                 slots,
+                entitlements: String::new(),
             }],
             lease_ttl_ms: 3_000,
             isolated: None,
@@ -53,14 +56,17 @@ impl Default for ClusterOptions {
                 WorkerOptions {
                     emulate: "linux/arm64,linux/arm/v7".into(),
                     slots: 2,
+                    entitlements: String::new(),
                 },
                 WorkerOptions {
                     emulate: "linux/arm64".into(),
                     slots: 2,
+                    entitlements: String::new(),
                 },
                 WorkerOptions {
                     emulate: "linux/arm/v7".into(),
                     slots: 2,
+                    entitlements: String::new(),
                 },
             ],
             lease_ttl_ms: 2_000,
@@ -221,6 +227,11 @@ impl Cluster {
                 "--tls-name".into(),
                 name.clone(),
             ];
+            let mut args = args;
+            if !w.entitlements.is_empty() {
+                args.push("--allow-insecure-entitlement".into());
+                args.push(w.entitlements.clone());
+            }
             cluster.workers.insert(
                 n,
                 Proc {

@@ -275,10 +275,12 @@ fn worker_killed_during_a_run_step_its_task_reruns_elsewhere() -> Result<()> {
             WorkerOptions {
                 emulate: "linux/arm64".into(),
                 slots: 2,
+                entitlements: String::new(),
             },
             WorkerOptions {
                 emulate: "linux/arm64".into(),
                 slots: 2,
+                entitlements: String::new(),
             },
         ],
         ..ClusterOptions::default()
@@ -347,10 +349,12 @@ fn two_amd64_workers_both_take_work_from_a_queue() -> Result<()> {
             WorkerOptions {
                 emulate: "none".into(),
                 slots: 1,
+                entitlements: String::new(),
             },
             WorkerOptions {
                 emulate: "none".into(),
                 slots: 1,
+                entitlements: String::new(),
             },
         ],
         ..ClusterOptions::default()

@@ -166,6 +166,7 @@ fn farm(env: &Env, workers: usize) -> Result<Cluster> {
     let amd64 = WorkerOptions {
         emulate: "none".into(),
         slots: 1,
+        entitlements: String::new(),
     };
     Cluster::start(
         env.slipway.bin(),

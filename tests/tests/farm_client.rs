@@ -11,6 +11,9 @@
 //!   planes and writes the files as the embedded build does.
 //! - `--ssh`: a step's connections to the agent socket reach the client's own ssh agent
 //!   through the leader and the client's session (the client's key is listed).
+//! - `--allow security.insecure`: travels with the build to a worker started with
+//!   `--allow-insecure-entitlement security.insecure`, whose `RUN --security=insecure` can
+//!   then mount; without `--allow` the step is refused, naming the flag.
 //!
 //! Needs root, runc, docker-registry, skopeo, openssh-client (scripts/setup.sh).
 
@@ -126,7 +129,9 @@ fn farm_builds_read_local_and_image_build_contexts() -> Result<()> {
         "FROM base\nCOPY --from=extra note.txt /note.txt\n\
          RUN grep -q from-named-context /note.txt && echo NAMED-CONTEXT-OK\n",
     )?;
-    let cluster = Cluster::start(slipway.bin(), &ClusterOptions::single("none", 1))?;
+    let mut options = ClusterOptions::single("none", 1);
+    options.workers[0].entitlements = "security.insecure".into();
+    let cluster = Cluster::start(slipway.bin(), &options)?;
     let base = format!(
         "base=docker-image://{}/library/busybox:latest",
         registry.addr()
@@ -157,6 +162,31 @@ fn farm_builds_read_local_and_image_build_contexts() -> Result<()> {
         .find(|l| l.contains("interfaces: ") && !l.contains("RUN"))
         .unwrap_or_default();
     assert!(line.trim_end().ends_with("interfaces: lo"), "{stderr}");
+
+    // RUN --security=insecure: granted with --allow (the worker allows it), refused without.
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        "FROM base\nRUN --security=insecure mkdir -p /m && mount -t tmpfs none /m && echo MOUNT-OK\n",
+    )?;
+    let stderr = farm_build(
+        &cluster,
+        &["--allow", "security.insecure", "--build-context", &base],
+        ctx.path(),
+    )?;
+    assert!(
+        stderr.lines().any(|l| l.ends_with("MOUNT-OK")),
+        "the insecure RUN could not mount:\n{stderr}"
+    );
+    let err = farm_build(
+        &cluster,
+        &["--no-cache", "--build-context", &base],
+        ctx.path(),
+    )
+    .expect_err("an insecure RUN without --allow must fail");
+    assert!(
+        err.to_string().contains("--allow security.insecure"),
+        "{err}"
+    );
     Ok(())
 }
 

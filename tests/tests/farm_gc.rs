@@ -47,6 +47,7 @@ impl Farm {
         let amd64 = WorkerOptions {
             emulate: "none".into(),
             slots: 1,
+            entitlements: String::new(),
         };
         let cluster = Cluster::start(
             slipway.bin(),

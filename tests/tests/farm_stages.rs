@@ -22,10 +22,12 @@ fn a_build_platform_stage_runs_once_for_two_platform_images() -> Result<()> {
             WorkerOptions {
                 emulate: "none".into(),
                 slots: 1,
+                entitlements: String::new(),
             },
             WorkerOptions {
                 emulate: "linux/arm64".into(),
                 slots: 1,
+                entitlements: String::new(),
             },
         ],
         ..ClusterOptions::default()

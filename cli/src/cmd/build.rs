@@ -71,6 +71,10 @@ pub struct BuildArgs {
     /// Network of RUN steps: default, none or host.
     #[arg(long, default_value = "default")]
     pub network: String,
+    /// Extra privileged entitlement (repeatable, or comma separated): `network.host`,
+    /// `security.insecure` (for `RUN --security=insecure`).
+    #[arg(long = "allow", value_delimiter = ',')]
+    pub allow: Vec<String>,
     /// Image label `KEY=VALUE` (repeatable).
     #[arg(long = "label")]
     pub labels: Vec<String>,

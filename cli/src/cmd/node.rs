@@ -92,6 +92,10 @@ pub struct WorkerArgs {
     /// A registry reached over plain HTTP (repeatable; loopback always is).
     #[arg(long = "insecure-registry")]
     pub insecure_registries: Vec<String>,
+    /// An entitlement this worker grants builds that ask for it with `--allow`
+    /// (repeatable, or comma separated): `network.host`, `security.insecure`.
+    #[arg(long = "allow-insecure-entitlement", value_delimiter = ',')]
+    pub allow_insecure_entitlements: Vec<String>,
     #[command(flatten)]
     pub tls: TlsArgs,
 }
@@ -240,6 +244,10 @@ pub fn run_worker(a: WorkerArgs) -> Result<()> {
         },
         registry,
         credentials: CredentialStore::from_env().context("reading registry credentials")?,
+        allowed_entitlements: super::build::flags::entitlements(
+            "--allow-insecure-entitlement",
+            &a.allow_insecure_entitlements,
+        )?,
         ..slipway_worker::WorkerConfig::default()
     };
     let mut config = slipway_worker::agent::AgentConfig::new(worker_id, a.coordinators.clone());

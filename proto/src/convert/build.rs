@@ -85,6 +85,7 @@ impl From<farm::BuildSpec> for v1::BuildSpec {
                 NetworkMode::None => "none".into(),
                 NetworkMode::Host => "host".into(),
             },
+            allow: s.allow.iter().map(ToString::to_string).collect(),
         }
     }
 }
@@ -150,6 +151,7 @@ impl TryFrom<v1::BuildSpec> for farm::BuildSpec {
                     })
                 }
             },
+            allow: entitlements(&s.allow, "BuildSpec")?,
         })
     }
 }
@@ -218,6 +220,23 @@ impl TryFrom<v1::BuildSummary> for farm::BuildSummary {
     }
 }
 
+/// Entitlement names of a wire list; an unknown name is refused.
+pub fn entitlements(
+    names: &[String],
+    message: &'static str,
+) -> Result<std::collections::BTreeSet<slipway_graph::Entitlement>, ProtoError> {
+    names
+        .iter()
+        .map(|n| {
+            n.parse().map_err(|_| ProtoError::UnknownName {
+                message,
+                field: "allow",
+                value: n.clone(),
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -274,6 +293,7 @@ mod tests {
             ]
             .into(),
             network: NetworkMode::None,
+            allow: [slipway_graph::Entitlement::SecurityInsecure].into(),
         }
     }
 

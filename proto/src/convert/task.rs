@@ -58,6 +58,7 @@ impl TryFrom<farm::TaskSpec> for v1::TaskSpec {
                 .into_iter()
                 .map(|(k, v)| (k, v.into()))
                 .collect(),
+            allow: t.allow.iter().map(ToString::to_string).collect(),
         })
     }
 }
@@ -99,6 +100,7 @@ impl TryFrom<v1::TaskSpec> for farm::TaskSpec {
                 .into_iter()
                 .map(|(k, v)| Ok((k, v.try_into()?)))
                 .collect::<Result<_, ProtoError>>()?,
+            allow: super::build::entitlements(&t.allow, "TaskSpec")?,
         })
     }
 }
@@ -319,6 +321,7 @@ pub(crate) mod tests {
                 },
             )]
             .into(),
+            allow: [slipway_graph::Entitlement::NetworkHost].into(),
         }
     }
 
@@ -434,6 +437,14 @@ pub(crate) mod tests {
                     ..
                 }
             ),
+            "{e}"
+        );
+
+        let mut w = good.clone();
+        w.allow = vec!["device".into()];
+        let e = farm::TaskSpec::try_from(w).unwrap_err();
+        assert!(
+            matches!(e, ProtoError::UnknownName { field: "allow", .. }),
             "{e}"
         );
 

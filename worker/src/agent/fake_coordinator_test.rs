@@ -327,6 +327,7 @@ async fn runs_an_assigned_task_once_and_re_registers() {
         cache_from: vec![],
         cache_to: vec![],
         named_contexts: Default::default(),
+        allow: Default::default(),
     };
     let task = task_with(&digest, tar.len());
     fake.assign(&task);

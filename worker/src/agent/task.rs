@@ -106,6 +106,7 @@ pub async fn execute(
     let request = SolveRequest {
         graph: spec.graph.clone(),
         locals,
+        allow: spec.allow.clone(),
         no_cache: spec.no_cache,
         pull: spec.pull,
         source_date_epoch: spec.source_date_epoch,

@@ -45,6 +45,7 @@ pub struct RunSpec {
     /// Empty means [`DEFAULT_HOSTNAME`].
     pub hostname: String,
     pub network: NetworkMode,
+    pub security: Security,
     /// Extra mounts, applied after the standard ones.
     pub mounts: Vec<MountSpec>,
     pub resources: Resources,
@@ -62,6 +63,17 @@ pub enum NetworkMode {
     None,
     /// The host's network namespace; `/etc/resolv.conf` comes from the host.
     Host,
+}
+
+/// The container's privileges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Security {
+    /// Docker's default capabilities, masked and read-only paths, read-only /sys, no devices.
+    #[default]
+    Sandbox,
+    /// `RUN --security=insecure`, as BuildKit: every capability this process holds, nothing
+    /// masked, writable /sys, all devices allowed (plus fuse, kvm, tun, loop nodes).
+    Insecure,
 }
 
 /// An extra mount requested by the caller.

@@ -348,6 +348,7 @@ fn prepare_bundle(
         mounts: &spec.mounts,
         resources: spec.resources,
         cgroups_path,
+        security: spec::SpecSecurity::resolve(spec.security)?,
     };
     let destinations: Vec<String> = spec::mounts(&input)?
         .iter()

@@ -10,7 +10,7 @@ use oci_spec::runtime::{
     UserBuilder,
 };
 
-use super::{Access, ExecError, MountSpec, NetworkMode, ResolvedUser, Resources, Result};
+use super::{Access, ExecError, MountSpec, NetworkMode, ResolvedUser, Resources, Result, Security};
 
 /// Docker's default capability set.
 pub(crate) const DEFAULT_CAPS: [Capability; 14] = [
@@ -70,6 +70,136 @@ pub(crate) struct SpecInput<'a> {
     pub mounts: &'a [MountSpec],
     pub resources: Resources,
     pub cgroups_path: String,
+    /// `Insecure`: the capabilities granted ([`caps_from_mask`] of the runtime's bounding set).
+    pub security: SpecSecurity,
+}
+
+/// The privileges of a container, resolved.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) enum SpecSecurity {
+    #[default]
+    Sandbox,
+    Insecure {
+        caps: HashSet<Capability>,
+    },
+}
+
+impl SpecSecurity {
+    /// `security` with, for `Insecure`, this process's bounding capability set.
+    pub(crate) fn resolve(security: Security) -> Result<SpecSecurity> {
+        match security {
+            Security::Sandbox => Ok(SpecSecurity::Sandbox),
+            Security::Insecure => {
+                let status = std::fs::read_to_string("/proc/self/status").map_err(|e| {
+                    ExecError::InvalidSpec {
+                        field: "capabilities",
+                        value: "/proc/self/status".into(),
+                        reason: if e.kind() == std::io::ErrorKind::NotFound {
+                            "not found"
+                        } else {
+                            "unreadable"
+                        },
+                    }
+                })?;
+                let mask = status
+                    .lines()
+                    .find_map(|l| l.strip_prefix("CapBnd:"))
+                    .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+                    .unwrap_or(0);
+                Ok(SpecSecurity::Insecure {
+                    caps: caps_from_mask(mask),
+                })
+            }
+        }
+    }
+}
+
+/// Linux capability names by bit number (linux/capability.h).
+const CAP_NAMES: [&str; 41] = [
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "DAC_READ_SEARCH",
+    "FOWNER",
+    "FSETID",
+    "KILL",
+    "SETGID",
+    "SETUID",
+    "SETPCAP",
+    "LINUX_IMMUTABLE",
+    "NET_BIND_SERVICE",
+    "NET_BROADCAST",
+    "NET_ADMIN",
+    "NET_RAW",
+    "IPC_LOCK",
+    "IPC_OWNER",
+    "SYS_MODULE",
+    "SYS_RAWIO",
+    "SYS_CHROOT",
+    "SYS_PTRACE",
+    "SYS_PACCT",
+    "SYS_ADMIN",
+    "SYS_BOOT",
+    "SYS_NICE",
+    "SYS_RESOURCE",
+    "SYS_TIME",
+    "SYS_TTY_CONFIG",
+    "MKNOD",
+    "LEASE",
+    "AUDIT_WRITE",
+    "AUDIT_CONTROL",
+    "SETFCAP",
+    "MAC_OVERRIDE",
+    "MAC_ADMIN",
+    "SYSLOG",
+    "WAKE_ALARM",
+    "BLOCK_SUSPEND",
+    "AUDIT_READ",
+    "PERFMON",
+    "BPF",
+    "CHECKPOINT_RESTORE",
+];
+
+/// The capabilities whose bits are set in `mask` (bits this crate does not know are left out).
+pub(crate) fn caps_from_mask(mask: u64) -> HashSet<Capability> {
+    CAP_NAMES
+        .iter()
+        .enumerate()
+        .filter(|(bit, _)| mask & (1u64 << bit) != 0)
+        .filter_map(|(_, name)| {
+            serde_json::from_value(serde_json::Value::String(format!("CAP_{name}"))).ok()
+        })
+        .collect()
+}
+
+/// Device nodes an insecure container gets (BuildKit's `WithInsecureSpec`).
+fn insecure_devices() -> Result<Vec<oci_spec::runtime::LinuxDevice>> {
+    use oci_spec::runtime::{LinuxDeviceBuilder, LinuxDeviceType};
+    let mut nodes: Vec<(String, LinuxDeviceType, i64, i64)> = vec![
+        ("/dev/kmsg".into(), LinuxDeviceType::C, 1, 11),
+        ("/dev/cuse".into(), LinuxDeviceType::C, 10, 203),
+        ("/dev/fuse".into(), LinuxDeviceType::C, 10, 229),
+        ("/dev/kvm".into(), LinuxDeviceType::C, 10, 232),
+        ("/dev/net/tun".into(), LinuxDeviceType::C, 10, 200),
+        ("/dev/loop-control".into(), LinuxDeviceType::C, 10, 237),
+    ];
+    for i in 0..8 {
+        nodes.push((format!("/dev/loop{i}"), LinuxDeviceType::B, 7, i));
+    }
+    nodes
+        .into_iter()
+        .map(|(path, typ, major, minor)| {
+            LinuxDeviceBuilder::default()
+                .path(path)
+                .typ(typ)
+                .major(major)
+                .minor(minor)
+                .file_mode(0o660u32)
+                .uid(0u32)
+                .gid(0u32)
+                .build()
+                .map_err(spec_err)
+        })
+        .collect()
 }
 
 fn spec_err(e: impl std::fmt::Display) -> ExecError {
@@ -128,7 +258,10 @@ pub(crate) fn mounts(input: &SpecInput<'_>) -> Result<Vec<Mount>> {
             "/sys",
             "sysfs",
             p("sysfs"),
-            &["nosuid", "noexec", "nodev", "ro"],
+            match input.security {
+                SpecSecurity::Sandbox => &["nosuid", "noexec", "nodev", "ro"],
+                SpecSecurity::Insecure { .. } => &["nosuid", "noexec", "nodev", "rw"],
+            },
         )?,
         mount("/etc/hosts", "bind", &input.etc.hosts, &["rbind", "ro"])?,
         mount(
@@ -181,8 +314,13 @@ pub(crate) fn mounts(input: &SpecInput<'_>) -> Result<Vec<Mount>> {
 }
 
 pub(crate) fn build(input: &SpecInput<'_>) -> Result<Spec> {
-    let caps: HashSet<Capability> = DEFAULT_CAPS.into_iter().collect();
-    let capabilities = LinuxCapabilitiesBuilder::default()
+    let mut caps: HashSet<Capability> = DEFAULT_CAPS.into_iter().collect();
+    let mut capabilities = LinuxCapabilitiesBuilder::default();
+    if let SpecSecurity::Insecure { caps: all } = &input.security {
+        caps.extend(all.iter().cloned());
+        capabilities = capabilities.ambient(caps.clone()).inheritable(caps.clone());
+    }
+    let capabilities = capabilities
         .bounding(caps.clone())
         .effective(caps.clone())
         .permitted(caps)
@@ -229,7 +367,24 @@ pub(crate) fn build(input: &SpecInput<'_>) -> Result<Spec> {
         .access("rwm")
         .build()
         .map_err(spec_err)?;
-    let mut resources = LinuxResourcesBuilder::default().devices(vec![deny_all]);
+    let device_rules = match input.security {
+        SpecSecurity::Sandbox => vec![deny_all],
+        SpecSecurity::Insecure { .. } => ["c", "b"]
+            .into_iter()
+            .map(|typ| {
+                LinuxDeviceCgroupBuilder::default()
+                    .allow(true)
+                    .typ(
+                        typ.parse::<oci_spec::runtime::LinuxDeviceType>()
+                            .map_err(spec_err)?,
+                    )
+                    .access("rwm")
+                    .build()
+                    .map_err(spec_err)
+            })
+            .collect::<Result<Vec<_>>>()?,
+    };
+    let mut resources = LinuxResourcesBuilder::default().devices(device_rules);
     if let Some(limit) = input.resources.memory_bytes {
         resources = resources.memory(
             LinuxMemoryBuilder::default()
@@ -246,14 +401,20 @@ pub(crate) fn build(input: &SpecInput<'_>) -> Result<Spec> {
                 .map_err(spec_err)?,
         );
     }
-    let linux = LinuxBuilder::default()
+    let mut linux = LinuxBuilder::default()
         .namespaces(namespaces)
         .resources(resources.build().map_err(spec_err)?)
-        .cgroups_path(PathBuf::from(&input.cgroups_path))
-        .masked_paths(MASKED_PATHS.map(String::from).to_vec())
-        .readonly_paths(READONLY_PATHS.map(String::from).to_vec())
-        .build()
-        .map_err(spec_err)?;
+        .cgroups_path(PathBuf::from(&input.cgroups_path));
+    linux = match input.security {
+        SpecSecurity::Sandbox => linux
+            .masked_paths(MASKED_PATHS.map(String::from).to_vec())
+            .readonly_paths(READONLY_PATHS.map(String::from).to_vec()),
+        SpecSecurity::Insecure { .. } => linux
+            .masked_paths(Vec::<String>::new())
+            .readonly_paths(Vec::<String>::new())
+            .devices(insecure_devices()?),
+    };
+    let linux = linux.build().map_err(spec_err)?;
 
     SpecBuilder::default()
         .version("1.0.2")
@@ -298,6 +459,7 @@ mod tests {
                 pids: None,
             },
             cgroups_path: "/slipway/x".into(),
+            security: SpecSecurity::Sandbox,
         }
     }
 
@@ -398,5 +560,73 @@ mod tests {
                 Err(ExecError::InvalidSpec { .. })
             ));
         }
+    }
+
+    #[test]
+    fn capability_masks_name_the_kernels_bits() {
+        let caps = caps_from_mask((1 << 0) | (1 << 21) | (1 << 40) | (1 << 63));
+        let want: HashSet<Capability> = [
+            Capability::Chown,
+            Capability::SysAdmin,
+            Capability::CheckpointRestore,
+        ]
+        .into();
+        assert_eq!(caps, want, "bit 63 is no capability this crate knows");
+        assert_eq!(caps_from_mask(0), HashSet::new());
+    }
+
+    #[test]
+    fn insecure_configs_drop_the_sandbox() {
+        let etc = EtcFiles {
+            hosts: "/b/hosts".into(),
+            resolv_conf: "/b/resolv.conf".into(),
+            hostname: "/b/hostname".into(),
+        };
+        let user = ResolvedUser {
+            uid: 0,
+            gid: 0,
+            additional_gids: vec![],
+            home: "/root".into(),
+        };
+        let args = ["sh".to_string()];
+        let mut i = input(&etc, &user, &[], &args, NetworkMode::Host);
+        i.security = SpecSecurity::Insecure {
+            caps: caps_from_mask(u64::MAX),
+        };
+        let json = serde_json::to_value(build(&i).unwrap()).unwrap();
+        let eff = json["process"]["capabilities"]["effective"]
+            .as_array()
+            .unwrap();
+        assert_eq!(eff.len(), CAP_NAMES.len());
+        assert!(eff.contains(&serde_json::json!("CAP_SYS_ADMIN")));
+        assert!(json["linux"]["maskedPaths"].as_array().unwrap().is_empty());
+        assert!(json["linux"]["readonlyPaths"]
+            .as_array()
+            .unwrap()
+            .is_empty());
+        let sys = json["mounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["destination"] == "/sys")
+            .unwrap();
+        assert!(sys["options"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!("rw")));
+        let rules = json["linux"]["resources"]["devices"].as_array().unwrap();
+        assert!(rules.iter().all(|r| r["allow"] == true), "{rules:?}");
+        let devices = json["linux"]["devices"].as_array().unwrap();
+        assert!(devices.iter().any(|d| d["path"] == "/dev/fuse"));
+        // The sandbox keeps Docker's defaults.
+        let json = serde_json::to_value(
+            build(&input(&etc, &user, &[], &args, NetworkMode::Host)).unwrap(),
+        )
+        .unwrap();
+        let eff = json["process"]["capabilities"]["effective"]
+            .as_array()
+            .unwrap();
+        assert_eq!(eff.len(), DEFAULT_CAPS.len());
+        assert!(!json["linux"]["maskedPaths"].as_array().unwrap().is_empty());
     }
 }

@@ -23,6 +23,9 @@ pub struct WorkerConfig {
     pub registry: RegistryConfig,
     pub credentials: CredentialStore,
     pub snapshot_backend: BackendChoice,
+    /// Entitlements this worker grants to builds that ask for them (buildkitd's
+    /// `--allow-insecure-entitlement`).
+    pub allowed_entitlements: std::collections::BTreeSet<slipway_graph::Entitlement>,
 }
 
 impl Default for WorkerConfig {
@@ -36,6 +39,7 @@ impl Default for WorkerConfig {
             registry: RegistryConfig::default(),
             credentials: CredentialStore::default(),
             snapshot_backend: BackendChoice::default(),
+            allowed_entitlements: Default::default(),
         }
     }
 }

@@ -118,6 +118,19 @@ pub enum VertexError {
     BadImage { reference: String, reason: String },
     #[error("{what} is not implemented by this worker yet")]
     Unsupported { what: &'static str },
+    #[error("{what} needs the {entitlement} entitlement: pass `--allow {entitlement}`")]
+    NotEntitled {
+        what: &'static str,
+        entitlement: slipway_graph::Entitlement,
+    },
+    #[error(
+        "{what} needs the {entitlement} entitlement, which this worker does not grant (start it \
+         with `--allow-insecure-entitlement {entitlement}`)"
+    )]
+    WorkerRefusesEntitlement {
+        what: &'static str,
+        entitlement: slipway_graph::Entitlement,
+    },
     #[error("a {kind} vertex has no result after its key phase")]
     NoResult { kind: &'static str },
     #[error(transparent)]

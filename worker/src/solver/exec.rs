@@ -96,6 +96,11 @@ pub(crate) async fn run(
             GraphNetwork::Sandbox | GraphNetwork::Host => NetworkMode::Host,
             GraphNetwork::None => NetworkMode::None,
         },
+        // Entitlement checked in the key phase (`Ctx::entitled`).
+        security: match op.security {
+            slipway_graph::SecurityMode::Sandbox => crate::executor::Security::Sandbox,
+            slipway_graph::SecurityMode::Insecure => crate::executor::Security::Insecure,
+        },
         mounts,
         ..Default::default()
     };

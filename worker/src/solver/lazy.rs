@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use slipway_farm::cache::CacheLayer;
 use slipway_fsutil::Listing;
-use slipway_graph::{Digest, Op, SourceOp, Vertex};
+use slipway_graph::{Digest, Entitlement, Op, SourceOp, Vertex};
 use slipway_progress::VertexStatus;
 
 use super::key::vertex_key;
@@ -75,9 +75,7 @@ pub(crate) async fn key_phase(
         }
         Op::Exec(op) => {
             if op.security == slipway_graph::SecurityMode::Insecure {
-                return Err(VertexError::Unsupported {
-                    what: "RUN --security=insecure",
-                });
+                ctx.entitled("RUN --security=insecure", Entitlement::SecurityInsecure)?;
             }
             return computed_key(ctx, digest, vertex, inputs).await;
         }

@@ -18,6 +18,9 @@ pub struct SolveRequest {
     pub secrets: BTreeMap<String, SecretSource>,
     /// SSH agents by id (`default` when `--mount=type=ssh` names none).
     pub ssh: BTreeMap<String, SshSource>,
+    /// Entitlements the build asks for (buildx's `--allow`); granted only when the worker
+    /// allows them too.
+    pub allow: std::collections::BTreeSet<slipway_graph::Entitlement>,
     /// Ignore cache hits (everything runs; results still refresh the cache).
     pub no_cache: bool,
     /// Re-resolve base image tags even when an earlier solve resolved them.

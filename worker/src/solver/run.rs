@@ -52,6 +52,21 @@ pub(crate) struct Ctx {
 }
 
 impl Ctx {
+    /// `Ok` when the build asked for `entitlement` and this worker grants it.
+    pub(crate) fn entitled(
+        &self,
+        what: &'static str,
+        entitlement: slipway_graph::Entitlement,
+    ) -> Result<(), VertexError> {
+        if !self.req.allow.contains(&entitlement) {
+            return Err(VertexError::NotEntitled { what, entitlement });
+        }
+        if !self.inner.allowed_entitlements.contains(&entitlement) {
+            return Err(VertexError::WorkerRefusesEntitlement { what, entitlement });
+        }
+        Ok(())
+    }
+
     fn fail(&self, err: SolveError) {
         if let Ok(mut f) = self.failure.lock() {
             if f.is_none() {

@@ -41,6 +41,8 @@ pub(crate) struct Inner {
         std::sync::Mutex<std::collections::HashMap<PathBuf, Arc<slipway_fsutil::HashCache>>>,
     /// Held while a remote cache hit is unpacked (hits share base layers).
     pub imports: tokio::sync::Mutex<()>,
+    /// What this worker grants builds that ask (`WorkerConfig::allowed_entitlements`).
+    pub allowed_entitlements: std::collections::BTreeSet<slipway_graph::Entitlement>,
 }
 
 impl std::fmt::Debug for Worker {
@@ -129,6 +131,7 @@ impl Worker {
                 permits: Arc::new(tokio::sync::Semaphore::new(parallelism.max(1))),
                 hash_caches: Default::default(),
                 imports: tokio::sync::Mutex::new(()),
+                allowed_entitlements: config.allowed_entitlements.clone(),
             }),
         })
     }

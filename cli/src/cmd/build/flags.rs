@@ -237,6 +237,19 @@ pub fn build_context(value: &str) -> Result<(String, NamedContextSource), FlagEr
     Ok((name.to_string(), NamedContextSource::Dir(dir)))
 }
 
+/// Entitlement names given to `flag` (each value may list several, comma separated).
+pub fn entitlements(
+    flag: &'static str,
+    values: &[String],
+) -> Result<std::collections::BTreeSet<slipway_graph::Entitlement>, FlagError> {
+    values
+        .iter()
+        .flat_map(|v| v.split(','))
+        .filter(|n| !n.trim().is_empty())
+        .map(|n| n.parse().map_err(|e| err(flag, format!("{e}"))))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -107,6 +107,7 @@ pub fn build_request(args: &BuildArgs) -> Result<BuildRequest> {
         pull: args.pull,
         labels: flags::labels(&args.labels)?,
         network: flags::network(&args.network)?,
+        allow: flags::entitlements("--allow", &args.allow)?,
         source_date_epoch,
         cache_from: super::cache_flags::cache_from(&args.cache_from)?,
         cache_to: super::cache_flags::cache_to(&args.cache_to)?,

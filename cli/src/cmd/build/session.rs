@@ -19,6 +19,8 @@ pub fn run(args: &BuildArgs, req: BuildRequest, mode: ProgressMode) -> Result<()
         data_dir: args.data_dir.join("worker"),
         registry: registry.clone(),
         credentials: CredentialStore::from_env().context("reading registry credentials")?,
+        // The embedded worker is the user's own: it grants what the build asks for.
+        allowed_entitlements: req.allow.clone(),
         ..WorkerConfig::default()
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -54,6 +54,7 @@ fn build_spec(req: &BuildRequest, name: String) -> Result<(BuildSpec, Vec<FileEx
         cache_from: req.cache_from.clone(),
         cache_to: req.cache_to.clone(),
         network: req.network,
+        allow: req.allow.clone(),
         // Directories are added once uploaded (`run`).
         named_contexts: req
             .named_contexts

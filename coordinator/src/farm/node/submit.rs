@@ -126,6 +126,7 @@ mod tests {
             cache_from: vec![],
             cache_to: vec![],
             named_contexts: Default::default(),
+            allow: Default::default(),
         }
     }
 

@@ -172,6 +172,7 @@ impl Planner<'_> {
             cache_from: spec.cache_from.clone(),
             cache_to,
             named_contexts,
+            allow: spec.allow.clone(),
         })
     }
 }

@@ -48,6 +48,7 @@ pub fn task_spec(build: BuildId, platform: Platform) -> TaskSpec {
         cache_from: Vec::new(),
         cache_to: Vec::new(),
         named_contexts: Default::default(),
+        allow: Default::default(),
     }
 }
 
