@@ -44,11 +44,27 @@ fn key_for(src: &GitSource, commit: &str) -> CacheKey {
         .finish()
 }
 
+/// An error about `src`; a password in its URL never reaches the message (nor does it
+/// where git's own output repeats the URL).
 fn git_err(src: &GitSource, reason: impl Into<String>) -> VertexError {
-    VertexError::Git {
-        remote: src.remote.clone(),
-        reason: reason.into(),
-    }
+    let reason = reason.into();
+    let (remote, reason) = match url_password(&src.remote) {
+        Some(password) => (
+            src.remote.replacen(password, "xxxxx", 1),
+            reason.replace(password, "xxxxx"),
+        ),
+        None => (src.remote.clone(), reason),
+    };
+    VertexError::Git { remote, reason }
+}
+
+/// The password of a `scheme://user:password@host/...` URL.
+fn url_password(url: &str) -> Option<&str> {
+    let (_, rest) = url.split_once("://")?;
+    let authority = rest.split('/').next()?;
+    let (userinfo, _) = authority.rsplit_once('@')?;
+    let (_, password) = userinfo.split_once(':')?;
+    (!password.is_empty()).then_some(password)
 }
 
 pub(crate) async fn solve(
@@ -488,6 +504,24 @@ mod tests {
         assert_eq!(c("light").as_deref(), Some("6"));
         assert_eq!(c("pull/42/head").as_deref(), Some("7"));
         assert_eq!(c("nope"), None);
+    }
+
+    #[test]
+    fn passwords_in_urls_never_reach_errors() {
+        let src = GitSource {
+            remote: "https://bob:hunter2@example.com/r.git".into(),
+            ..GitSource::default()
+        };
+        let e = git_err(
+            &src,
+            "fatal: unable to access 'https://bob:hunter2@example.com/r.git/': 403",
+        )
+        .to_string();
+        assert!(!e.contains("hunter2"), "{e}");
+        assert!(e.contains("https://bob:xxxxx@example.com/r.git"), "{e}");
+        assert_eq!(url_password("git@github.com:o/r.git"), None);
+        assert_eq!(url_password("https://token@example.com/r.git"), None);
+        assert_eq!(url_password("https://a:b@h/r.git"), Some("b"));
     }
 
     #[test]

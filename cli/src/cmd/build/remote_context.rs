@@ -58,7 +58,7 @@ pub fn fetch(context: &str, ssh_agent: Option<PathBuf>) -> Result<Option<RemoteC
             ssh_agent,
         ))
         .with_context(|| format!("context {context}"))?;
-    tracing::info!(remote = %git.remote, %commit, "git context checked out");
+    tracing::info!(%commit, "git context checked out");
     Ok(Some(RemoteContext {
         _scratch: scratch,
         dir,
