@@ -16,6 +16,7 @@ mod assignments;
 mod blobs;
 mod config;
 mod context;
+mod context_dirs;
 mod coordinators;
 mod error;
 mod farm_cache;

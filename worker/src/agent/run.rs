@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use super::blobs::{ContextBlobs, DataPlane};
 use super::config::AgentConfig;
+use super::context_dirs::ContextDirs;
 use super::coordinators::Coordinators;
 use super::error::AgentError;
 use super::shared::Shared;
@@ -107,6 +108,9 @@ impl Agent {
             spec.data_addr.clone(),
             timings,
         ));
+        // Unheld context directories kept for later tasks: twice the slots, at least 4.
+        let keep = (config.slots as usize).saturating_mul(2).max(4);
+        let contexts = Arc::new(ContextDirs::open(worker.data_dir().join("contexts"), keep)?);
         let registry = Arc::new(cache_registry(&worker));
         let (worker_id, data_addr) = (spec.id.clone(), spec.data_addr.clone());
         let (reports, received) = mpsc::channel(progress::QUEUE);
@@ -117,6 +121,7 @@ impl Agent {
             TaskEnv {
                 worker,
                 blobs: blobs.clone(),
+                contexts,
                 cache: CacheEnv {
                     coordinators: coordinators.clone(),
                     security: config.security.clone(),

@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::blobs::ContextBlobs;
 use super::context::fetch_context;
+use super::context_dirs::{ContextDirs, ContextLease};
 use super::error::{AgentError, TaskError};
 use super::progress::TaskProgress;
 use super::push::{push_detached, PushDetachedError};
@@ -29,6 +30,8 @@ pub const MAIN_CONTEXT: &str = "context";
 pub struct TaskEnv {
     pub worker: Worker,
     pub blobs: Arc<ContextBlobs>,
+    /// Materialized contexts, shared by the tasks that read the same one.
+    pub contexts: Arc<ContextDirs>,
     pub cache: CacheEnv,
 }
 
@@ -67,16 +70,24 @@ pub async fn execute(
             &scratch_root,
         ))
         .map_err(|source| TaskError::Agent { task, source })?;
-    let context_dir = scratch.path().join("context");
-    std::fs::create_dir(&context_dir)
-        .map_err(AgentError::io("creating", &context_dir))
-        .map_err(|source| TaskError::Agent { task, source })?;
-
-    if let Some(context) = &spec.context {
-        let unpacked = fetch_context(&env.blobs, task, context, &context_dir, &cancel).await?;
-        tracing::debug!(%task, entries = unpacked.entries, bytes = unpacked.bytes, "context unpacked");
-    }
-
+    // Contexts are read from directories shared by digest (held until the task ends); a
+    // task without a main context gets an empty one.
+    let mut leases = Vec::new();
+    let context_dir = match &spec.context {
+        Some(context) => {
+            let lease = shared_context(env, task, context, &cancel).await?;
+            let dir = lease.dir().to_path_buf();
+            leases.push(lease);
+            dir
+        }
+        None => {
+            let dir = scratch.path().join("context");
+            std::fs::create_dir(&dir)
+                .map_err(AgentError::io("creating", &dir))
+                .map_err(|source| TaskError::Agent { task, source })?;
+            dir
+        }
+    };
     let mut locals = BTreeMap::from([(
         MAIN_CONTEXT.to_string(),
         LocalSource {
@@ -84,21 +95,17 @@ pub async fn execute(
             excludes: Vec::new(),
         },
     )]);
-    // Local `--build-context` directories, each unpacked like the main context.
-    for (i, (name, context)) in spec.named_contexts.iter().enumerate() {
-        let dir = scratch.path().join(format!("named-{i}"));
-        std::fs::create_dir(&dir)
-            .map_err(AgentError::io("creating", &dir))
-            .map_err(|source| TaskError::Agent { task, source })?;
-        let unpacked = fetch_context(&env.blobs, task, context, &dir, &cancel).await?;
-        tracing::debug!(%task, %name, entries = unpacked.entries, "named context unpacked");
+    // Local `--build-context` directories, each shared like the main context.
+    for (name, context) in &spec.named_contexts {
+        let lease = shared_context(env, task, context, &cancel).await?;
         locals.insert(
             name.clone(),
             LocalSource {
-                dir,
+                dir: lease.dir().to_path_buf(),
                 excludes: Vec::new(),
             },
         );
+        leases.push(lease);
     }
 
     let imports = task_cache::imports(&env.cache, &spec, inputs, &cancel).await?;
@@ -215,6 +222,27 @@ pub async fn execute(
         executed: counts.executed,
         cache: solved.cache,
     })
+}
+
+/// The shared directory of `context`, materialized from its blobs unless a task did so.
+async fn shared_context(
+    env: &TaskEnv,
+    task: TaskId,
+    context: &slipway_farm::ContextRef,
+    cancel: &CancellationToken,
+) -> Result<ContextLease, TaskError> {
+    env.contexts
+        .get(
+            &context.digest,
+            |dir| async move {
+                let unpacked = fetch_context(&env.blobs, task, context, &dir, cancel).await?;
+                tracing::debug!(%task, entries = unpacked.entries, bytes = unpacked.bytes,
+                    digest = %context.digest, "context materialized");
+                Ok(())
+            },
+            |source| TaskError::Agent { task, source },
+        )
+        .await
 }
 
 fn blob_descriptor(
