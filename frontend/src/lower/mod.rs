@@ -172,11 +172,16 @@ fn source_date_epoch(
     if value.is_empty() {
         return Ok(None);
     }
-    let epoch = value.parse::<i64>().map_err(|_| {
-        LowerError::nowhere(LowerErrorKind::SourceDateEpoch {
-            value: value.clone(),
-        })
-    })?;
+    // Seconds of years 0 to 9999: what an image's `created` time (RFC 3339) can hold.
+    let epoch = value
+        .parse::<i64>()
+        .ok()
+        .filter(|e| (-62_167_219_200..=253_402_300_799).contains(e))
+        .ok_or_else(|| {
+            LowerError::nowhere(LowerErrorKind::SourceDateEpoch {
+                value: value.clone(),
+            })
+        })?;
     if global.contains("SOURCE_DATE_EPOCH") {
         global.set("SOURCE_DATE_EPOCH", &epoch.to_string());
     }

@@ -78,9 +78,9 @@ pub struct ImageRef {
     pub config_digest: Digest,
 }
 
-fn created_time(opts: &ImageOptions) -> String {
+fn created_time(opts: &ImageOptions) -> Result<String, ImageError> {
     if let Some(c) = &opts.created {
-        return c.clone();
+        return Ok(c.clone());
     }
     let secs = opts.source_date_epoch.unwrap_or_else(|| {
         std::time::SystemTime::now()
@@ -88,7 +88,7 @@ fn created_time(opts: &ImageOptions) -> String {
             .map(|d| d.as_secs() as i64)
             .unwrap_or(0)
     });
-    rfc3339(secs)
+    rfc3339(secs).ok_or(ImageError::CreatedOutOfRange { secs })
 }
 
 fn spec(what: &'static str) -> impl FnOnce(oci_spec::OciSpecError) -> ImageError {
@@ -114,7 +114,7 @@ pub fn write_image(
     }
     let mt = opts.media_types;
     let mut annotations = opts.annotations.clone();
-    let created = created_time(opts);
+    let created = created_time(opts)?;
     if opts.annotate_created {
         annotations.insert(OciAnnotation::Created.key().into(), created.clone());
     }

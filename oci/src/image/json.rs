@@ -25,31 +25,14 @@ fn sorted(v: Value) -> Value {
     }
 }
 
-/// RFC 3339 UTC time (`2006-01-02T15:04:05Z`) for seconds since the Unix epoch.
-pub fn rfc3339(secs: i64) -> String {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
-    )
-}
-
-/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
+/// RFC 3339 UTC time (`2006-01-02T15:04:05Z`) for seconds since the Unix epoch; `None`
+/// outside years 0–9999 (which RFC 3339, and Go's JSON encoding of times, cannot write).
+pub fn rfc3339(secs: i64) -> Option<String> {
+    use chrono::Datelike;
+    let t = chrono::DateTime::from_timestamp(secs, 0)?;
+    (0..=9999)
+        .contains(&t.year())
+        .then(|| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
 }
 
 #[cfg(test)]
@@ -58,9 +41,13 @@ mod tests {
 
     #[test]
     fn times() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
-        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(0).unwrap(), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(1_700_000_000).unwrap(), "2023-11-14T22:13:20Z");
+        assert_eq!(rfc3339(951_782_400).unwrap(), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(-1).unwrap(), "1969-12-31T23:59:59Z");
+        assert_eq!(rfc3339(253_402_300_799).unwrap(), "9999-12-31T23:59:59Z");
+        assert_eq!(rfc3339(253_402_300_800), None, "year 10000");
+        assert_eq!(rfc3339(i64::MAX), None);
     }
 
     #[test]

@@ -39,6 +39,8 @@ pub enum ImageError {
         what: &'static str,
         source: oci_spec::OciSpecError,
     },
+    #[error("created time {secs} (seconds since 1970) is outside years 0-9999")]
+    CreatedOutOfRange { secs: i64 },
     #[error("history has {history} non-empty entries but the image has {layers} layers")]
     HistoryMismatch { history: usize, layers: usize },
     #[error("annotations need OCI media types (Docker manifests have none): {key}")]

@@ -86,7 +86,13 @@ pub fn build_request(args: &BuildArgs) -> Result<BuildRequest> {
     {
         Some(v) if !v.is_empty() => Some(
             v.parse::<i64>()
-                .map_err(|_| anyhow::anyhow!("SOURCE_DATE_EPOCH={v:?}: not a number of seconds"))?,
+                .ok()
+                .filter(|e| (-62_167_219_200..=253_402_300_799).contains(e))
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "SOURCE_DATE_EPOCH={v:?}: not a number of seconds in years 0 to 9999"
+                    )
+                })?,
         ),
         _ => None,
     };
