@@ -100,13 +100,10 @@ pub(crate) async fn solve(
         _ = ctx.cancel.cancelled() => return Err(VertexError::Cancelled),
     };
     let key = key_for(src, &commit);
-    let chain = super::chain_for_key(&key)?;
-    if !ctx.req.no_cache && ctx.inner.snapshotter.contains(&chain) {
-        ctx.progress
-            .vertex(digest, vertex, VertexStatus::Cached)
-            .await;
-        return Ok(super::done(chain, key));
+    if let Some(done) = super::cached(ctx, digest, vertex, &key).await? {
+        return Ok(done);
     }
+    let chain = super::chain_for_key(&key)?;
     ctx.progress
         .vertex(digest, vertex, VertexStatus::Started)
         .await;

@@ -37,13 +37,8 @@ pub(crate) async fn solve(
         });
     }
     if let Some(sum) = &src.checksum {
-        let key = key_for(src, sum.as_str());
-        let chain = super::chain_for_key(&key)?;
-        if !ctx.req.no_cache && ctx.inner.snapshotter.contains(&chain) {
-            ctx.progress
-                .vertex(digest, vertex, VertexStatus::Cached)
-                .await;
-            return Ok(super::done(chain, key));
+        if let Some(done) = super::cached(ctx, digest, vertex, &key_for(src, sum.as_str())).await? {
+            return Ok(done);
         }
     }
     ctx.progress

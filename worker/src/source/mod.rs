@@ -19,6 +19,23 @@ pub(crate) fn chain_for_key(key: &CacheKey) -> Result<ChainId, crate::snapshot::
     format!("sha256:{hex}").parse()
 }
 
+/// The snapshot already committed for `key`, reported as cached (never with `no_cache`).
+pub(crate) async fn cached(
+    ctx: &crate::solver::Ctx,
+    digest: &slipway_graph::Digest,
+    vertex: &slipway_graph::Vertex,
+    key: &CacheKey,
+) -> Result<Option<crate::solver::Done>, crate::solver::VertexError> {
+    let chain = chain_for_key(key)?;
+    if ctx.req.no_cache || !ctx.inner.snapshotter.contains(&chain) {
+        return Ok(None);
+    }
+    ctx.progress
+        .vertex(digest, vertex, slipway_progress::VertexStatus::Cached)
+        .await;
+    Ok(Some(done(chain, key.clone())))
+}
+
 /// A source's result: the snapshot `chain`, recorded under `key`.
 pub(crate) fn done(chain: ChainId, key: CacheKey) -> crate::solver::Done {
     crate::solver::Done {
