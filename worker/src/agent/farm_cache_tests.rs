@@ -1,132 +1,22 @@
-//! [`FarmCache`] against an in-process fake coordinator (only `LookupCache` and `FindBlob`
-//! answer) and a real data-plane server over a peer's content store.
+//! [`FarmCache`] against the in-process fake coordinator (its `LookupCache` and `FindBlob`)
+//! and a real data-plane server over a peer's content store.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
 use slipway_dataplane::{BlobServer, BlobStoreDir};
 use slipway_graph::Digest;
 use slipway_oci::ContentStore;
-use slipway_proto::v1::{self, worker_api_server::WorkerApi};
+use slipway_proto::v1;
 use slipway_tls::Security;
-use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
-use tonic::{Request, Response, Status};
 
 use super::config::AgentTimings;
 use super::coordinators::Coordinators;
+use super::fake_coordinator::Fake;
 use super::farm_cache::FarmCache;
 use crate::remote::{CacheLayer, RemoteCache, RemoteCacheError};
-
-#[derive(Clone)]
-struct Index {
-    hits: Vec<v1::CacheHit>,
-    holders: Vec<String>,
-    lookups: Arc<AtomicUsize>,
-}
-
-fn no(what: &str) -> Status {
-    Status::unimplemented(format!("{what} is not part of this fake"))
-}
-
-#[tonic::async_trait]
-impl WorkerApi for Index {
-    async fn register(
-        &self,
-        _r: Request<v1::RegisterRequest>,
-    ) -> Result<Response<v1::RegisterResponse>, Status> {
-        Err(no("Register"))
-    }
-    async fn renew(
-        &self,
-        _r: Request<v1::RenewRequest>,
-    ) -> Result<Response<v1::RenewResponse>, Status> {
-        Err(no("Renew"))
-    }
-    type AssignmentsStream = tokio_stream::Empty<Result<v1::Assignment, Status>>;
-    async fn assignments(
-        &self,
-        _r: Request<v1::AssignmentsRequest>,
-    ) -> Result<Response<Self::AssignmentsStream>, Status> {
-        Err(no("Assignments"))
-    }
-    async fn started(&self, _r: Request<v1::TaskRef>) -> Result<Response<v1::Ack>, Status> {
-        Err(no("Started"))
-    }
-    async fn progress(
-        &self,
-        _r: Request<tonic::Streaming<v1::ProgressReport>>,
-    ) -> Result<Response<v1::Ack>, Status> {
-        Err(no("Progress"))
-    }
-    async fn finish(&self, _r: Request<v1::TaskOutcome>) -> Result<Response<v1::Ack>, Status> {
-        Err(no("Finish"))
-    }
-    async fn record_blob(
-        &self,
-        _r: Request<v1::BlobLocation>,
-    ) -> Result<Response<v1::Ack>, Status> {
-        Err(no("RecordBlob"))
-    }
-    async fn find_blob(
-        &self,
-        _r: Request<v1::BlobRef>,
-    ) -> Result<Response<v1::BlobLocations>, Status> {
-        Ok(Response::new(v1::BlobLocations {
-            data_addrs: self.holders.clone(),
-        }))
-    }
-    async fn lookup_cache(
-        &self,
-        r: Request<v1::CacheQuery>,
-    ) -> Result<Response<v1::CacheAnswer>, Status> {
-        self.lookups.fetch_add(1, Ordering::SeqCst);
-        let keys = r.into_inner().keys;
-        Ok(Response::new(v1::CacheAnswer {
-            hits: self
-                .hits
-                .iter()
-                .filter(|h| keys.contains(&h.key))
-                .cloned()
-                .collect(),
-        }))
-    }
-    async fn record_cache(
-        &self,
-        _r: Request<v1::CacheRecords>,
-    ) -> Result<Response<v1::Ack>, Status> {
-        Err(no("RecordCache"))
-    }
-    async fn forget_blobs(
-        &self,
-        _r: Request<v1::ForgottenBlobs>,
-    ) -> Result<Response<v1::Ack>, Status> {
-        Err(no("ForgetBlobs"))
-    }
-
-    async fn gc_done(&self, _r: Request<v1::GcResult>) -> Result<Response<v1::Ack>, Status> {
-        Err(no("GcDone"))
-    }
-
-    async fn get_secrets(
-        &self,
-        _r: Request<v1::SecretsRequest>,
-    ) -> Result<Response<v1::SecretsResponse>, Status> {
-        Ok(Response::new(v1::SecretsResponse { secrets: vec![] }))
-    }
-
-    type SshForwardStream = std::pin::Pin<
-        Box<dyn tokio_stream::Stream<Item = Result<v1::SshFrame, Status>> + Send + 'static>,
-    >;
-
-    async fn ssh_forward(
-        &self,
-        _r: Request<tonic::Streaming<v1::SshFrame>>,
-    ) -> Result<Response<Self::SshForwardStream>, Status> {
-        Err(Status::unimplemented("no ssh forwarding in this test"))
-    }
-}
 
 fn layer(digest: &slipway_oci::Digest, size: u64) -> CacheLayer {
     CacheLayer {
@@ -153,22 +43,14 @@ async fn looks_up_memoizes_misses_and_fetches_from_a_peer() {
     let serving = tokio::spawn(async move { server.serve().await });
 
     let key = "ab".repeat(32);
-    let index = Index {
-        hits: vec![v1::CacheHit {
-            key: key.clone(),
-            layers: vec![layer(&held, body.len() as u64).into()],
-        }],
-        // Our own address is skipped; the peer answers.
-        holders: vec!["127.0.0.1:9".into(), peer_addr],
-        lookups: Arc::default(),
-    };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let grpc = listener.local_addr().unwrap().to_string();
-    let grpc_server = tokio::spawn(
-        tonic::transport::Server::builder()
-            .add_service(slipway_proto::limits::worker_api_server(index.clone()))
-            .serve_with_incoming(TcpListenerStream::new(listener)),
-    );
+    let index = Fake::default();
+    *index.hits.lock().unwrap() = vec![v1::CacheHit {
+        key: key.clone(),
+        layers: vec![layer(&held, body.len() as u64).into()],
+    }];
+    // Our own address is skipped; the peer answers.
+    *index.peers.lock().unwrap() = vec!["127.0.0.1:9".into(), peer_addr];
+    let grpc = index.serve().await;
     let timings = AgentTimings {
         request_timeout: Duration::from_secs(2),
         ..AgentTimings::default()
@@ -212,6 +94,5 @@ async fn looks_up_memoizes_misses_and_fetches_from_a_peer() {
     let e = cache.fetch(&absent, &local, &scratch).await.unwrap_err();
     assert!(matches!(e, RemoteCacheError::BlobUnavailable { .. }), "{e}");
 
-    grpc_server.abort();
     serving.abort();
 }

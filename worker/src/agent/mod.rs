@@ -37,6 +37,8 @@ mod task_cache;
 pub mod unpack;
 
 #[cfg(test)]
+mod fake_coordinator;
+#[cfg(test)]
 mod fake_coordinator_test;
 #[cfg(test)]
 mod farm_cache_tests;
