@@ -73,12 +73,7 @@ pub(crate) async fn solve(
     vertex: &Vertex,
     src: &GitSource,
 ) -> Result<Done, VertexError> {
-    let subdir = clean_subdir(&src.subdir).ok_or_else(|| {
-        git_err(
-            src,
-            format!("subdir {:?} leaves the repository", src.subdir),
-        )
-    })?;
+    let subdir = subdir_of(src)?;
     let scratch = ctx
         .inner
         .data_dir
@@ -118,13 +113,7 @@ pub(crate) async fn solve(
         let target = chain.clone();
         let (src, keep) = (src.clone(), src.keep_git_dir);
         blocking(move || {
-            let root = checkout.join(&subdir);
-            if !std::fs::symlink_metadata(&root).is_ok_and(|m| m.is_dir()) {
-                return Err(git_err(
-                    &src,
-                    format!("subdir {:?} is not a directory of the checkout", src.subdir),
-                ));
-            }
+            let root = result_root(&src, &checkout, &subdir)?;
             let prepared = snapshotter.prepare_layer_dir(&target, None)?;
             for entry in std::fs::read_dir(&root).map_err(VertexError::io("reading", &root))? {
                 let entry = entry.map_err(VertexError::io("reading", &root))?;
@@ -160,12 +149,7 @@ pub async fn checkout_into(
     scratch: &Path,
     ssh_agent: Option<PathBuf>,
 ) -> Result<(PathBuf, String), VertexError> {
-    let subdir = clean_subdir(&src.subdir).ok_or_else(|| {
-        git_err(
-            src,
-            format!("subdir {:?} leaves the repository", src.subdir),
-        )
-    })?;
+    let subdir = subdir_of(src)?;
     let home = scratch.join("home");
     std::fs::create_dir_all(&home).map_err(VertexError::io("creating", &home))?;
     let git = Git {
@@ -183,14 +167,7 @@ pub async fn checkout_into(
     if let Some(t) = commit_time {
         set_mtimes(&checkout, t)?;
     }
-    let root = checkout.join(&subdir);
-    if !std::fs::symlink_metadata(&root).is_ok_and(|m| m.is_dir()) {
-        return Err(git_err(
-            src,
-            format!("subdir {:?} is not a directory of the checkout", src.subdir),
-        ));
-    }
-    Ok((root, commit))
+    Ok((result_root(src, &checkout, &subdir)?, commit))
 }
 
 /// Sets the modification (and access) time of everything under `root`, `root` included, to
@@ -220,6 +197,29 @@ fn set_mtimes(root: &Path, secs: i64) -> Result<(), VertexError> {
         })?;
     }
     Ok(())
+}
+
+/// The source's subdir, cleaned; an error when it would leave the repository.
+fn subdir_of(src: &GitSource) -> Result<PathBuf, VertexError> {
+    clean_subdir(&src.subdir).ok_or_else(|| {
+        git_err(
+            src,
+            format!("subdir {:?} leaves the repository", src.subdir),
+        )
+    })
+}
+
+/// The directory of `checkout` that is the result: the checkout or its `subdir`, which
+/// must be a directory.
+fn result_root(src: &GitSource, checkout: &Path, subdir: &Path) -> Result<PathBuf, VertexError> {
+    let root = checkout.join(subdir);
+    if !std::fs::symlink_metadata(&root).is_ok_and(|m| m.is_dir()) {
+        return Err(git_err(
+            src,
+            format!("subdir {:?} is not a directory of the checkout", src.subdir),
+        ));
+    }
+    Ok(root)
 }
 
 /// `subdir` as a relative path inside the checkout (`""` for the root); `None` when it

@@ -47,23 +47,27 @@ pub fn fetch(context: &str, ssh_agent: Option<PathBuf>) -> Result<Option<RemoteC
         .prefix("slipway-git-context-")
         .tempdir()
         .context("creating a directory for the git context")?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
-    let (dir, commit) = runtime
-        .block_on(slipway_worker::source::git::checkout_into(
-            &src,
-            scratch.path(),
-            ssh_agent,
-        ))
-        .with_context(|| format!("context {context}"))?;
+    let (dir, commit) = block_on(slipway_worker::source::git::checkout_into(
+        &src,
+        scratch.path(),
+        ssh_agent,
+    ))?
+    .with_context(|| format!("context {context}"))?;
     tracing::info!(%commit, "git context checked out");
     Ok(Some(RemoteContext {
         _scratch: scratch,
         dir,
         dockerfile: None,
     }))
+}
+
+/// Runs `f` to completion on a runtime of its own (the build's runtime starts later).
+fn block_on<T>(f: impl std::future::Future<Output = T>) -> Result<T> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?
+        .block_on(f))
 }
 
 /// What a downloaded URL context holds.
@@ -81,12 +85,7 @@ fn url_context(url: &str) -> Result<RemoteContext> {
         .tempdir()
         .context("creating a directory for the context")?;
     let download = scratch.path().join("download");
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
-    runtime
-        .block_on(slipway_worker::source::http::download(url, &download))
+    block_on(slipway_worker::source::http::download(url, &download))?
         .with_context(|| format!("context {url}"))?;
     let dir = scratch.path().join("context");
     std::fs::create_dir(&dir).with_context(|| format!("creating {}", dir.display()))?;
