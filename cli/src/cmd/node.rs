@@ -235,13 +235,9 @@ pub fn run_worker(a: WorkerArgs) -> Result<()> {
         ..RegistryConfig::default()
     };
     let worker_config = slipway_worker::WorkerConfig {
+        // The runtime state and bundles live in the data dir too (`<data dir>/runtime`), so
+        // workers sharing a machine (and what a killed one leaves behind) never meet.
         data_dir: a.data_dir.clone(),
-        // Each farm worker keeps its runtime state and bundles in its own data dir, so workers
-        // sharing a machine (and what a killed one leaves behind) never meet.
-        runtime: slipway_worker::executor::RuncConfig {
-            state_dir: a.data_dir.join("runtime"),
-            ..Default::default()
-        },
         registry,
         credentials: CredentialStore::from_env().context("reading registry credentials")?,
         allowed_entitlements: super::build::flags::entitlements(

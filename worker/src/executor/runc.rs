@@ -42,9 +42,6 @@ pub struct RuncConfig {
     pub kind: RuntimeKind,
     /// Overrides the binary looked up in `PATH` by `kind`.
     pub binary: Option<PathBuf>,
-    /// The runtime's state root (`--root`) and the bundles live here; only this
-    /// executor's containers are in it.
-    pub state_dir: PathBuf,
     /// Copied into containers on the host network.
     pub host_resolv_conf: PathBuf,
     /// Containers' cgroups are `<cgroup_parent>/<container id>`.
@@ -56,7 +53,6 @@ impl Default for RuncConfig {
         RuncConfig {
             kind: RuntimeKind::Runc,
             binary: None,
-            state_dir: PathBuf::from("/run/slipway/runtime"),
             host_resolv_conf: PathBuf::from("/etc/resolv.conf"),
             cgroup_parent: "/slipway".into(),
         }
@@ -69,6 +65,8 @@ impl Default for RuncConfig {
 pub struct Runc {
     config: RuncConfig,
     binary: PathBuf,
+    /// The runtime's state root (`state/`, its `--root`) and the bundles (`bundles/`).
+    state_dir: PathBuf,
 }
 
 /// How long to keep retrying `kill` while the runtime is still creating the container.
@@ -76,8 +74,12 @@ const KILL_RETRIES: usize = 50;
 const KILL_INTERVAL: Duration = Duration::from_millis(100);
 
 impl Runc {
-    /// Checks that the runtime binary exists and creates the state dirs.
-    pub fn new(config: RuncConfig) -> Result<Runc> {
+    /// Checks that the runtime binary exists and creates the state dirs under
+    /// `state_dir`: the runtime's state root (`--root`) and the bundles live there, and
+    /// only this executor's containers are in it (a worker passes `<data dir>/runtime`,
+    /// so two workers or builds never see each other's containers).
+    pub fn new(state_dir: impl Into<PathBuf>, config: RuncConfig) -> Result<Runc> {
+        let state_dir = state_dir.into();
         let name = config.kind.binary_name();
         let binary = match &config.binary {
             Some(b) => b.clone(),
@@ -86,13 +88,14 @@ impl Runc {
                 source: std::io::Error::new(std::io::ErrorKind::NotFound, "not found in PATH"),
             })?,
         };
-        for d in [
-            config.state_dir.join("state"),
-            config.state_dir.join("bundles"),
-        ] {
+        for d in [state_dir.join("state"), state_dir.join("bundles")] {
             fs::create_dir_all(&d).map_err(ExecError::io("creating", &d))?;
         }
-        Ok(Runc { config, binary })
+        Ok(Runc {
+            config,
+            binary,
+            state_dir,
+        })
     }
 
     pub fn binary(&self) -> &Path {
@@ -118,16 +121,14 @@ impl Runc {
 
     /// Bundle dirs currently present (there is one per running container).
     pub fn bundles(&self) -> Result<Vec<PathBuf>> {
-        let dir = self.config.state_dir.join("bundles");
+        let dir = self.state_dir.join("bundles");
         let rd = fs::read_dir(&dir).map_err(ExecError::io("reading", &dir))?;
         Ok(rd.filter_map(|e| e.ok()).map(|e| e.path()).collect())
     }
 
     fn command(&self, args: &[&str]) -> Command {
         let mut c = Command::new(&self.binary);
-        c.arg("--root")
-            .arg(self.config.state_dir.join("state"))
-            .args(args);
+        c.arg("--root").arg(self.state_dir.join("state")).args(args);
         c.stdin(Stdio::null());
         c
     }
@@ -159,12 +160,12 @@ impl Runc {
         }
         let command = spec.args.join(" ");
         let id = format!("slipway-{}", uuid::Uuid::new_v4().simple());
-        let bundle = self.config.state_dir.join("bundles").join(&id);
+        let bundle = self.state_dir.join("bundles").join(&id);
         fs::create_dir(&bundle).map_err(ExecError::io("creating", &bundle))?;
         // From here the guard deletes the container and the bundle however we leave.
         let mut guard = ContainerGuard {
             binary: self.binary.clone(),
-            state: self.config.state_dir.join("state"),
+            state: self.state_dir.join("state"),
             id: id.clone(),
             bundle: bundle.clone(),
             stubs: MountStubs::default(),

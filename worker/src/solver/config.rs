@@ -12,8 +12,10 @@ use crate::snapshot::BackendChoice;
 /// Everything [`Worker::open`](super::Worker::open) needs.
 #[derive(Debug)]
 pub struct WorkerConfig {
-    /// Snapshots, content store, cache index and cache mounts live here.
+    /// Snapshots, content store, cache index, cache mounts and the runtime's state
+    /// ([`WorkerConfig::runtime_dir`]) live here.
     pub data_dir: PathBuf,
+    /// Which OCI runtime and how containers run; its state is always under `data_dir`.
     pub runtime: RuncConfig,
     pub emulation: EmulationMode,
     pub emulation_config: EmulationConfig,
@@ -45,6 +47,13 @@ impl Default for WorkerConfig {
 }
 
 impl WorkerConfig {
+    /// `<data_dir>/runtime`: the runtime's state root and the bundles of this worker's
+    /// containers, so two workers or builds on one machine never see each other's, and
+    /// what a killed worker left is found (and removed) by the next one on its data dir.
+    pub fn runtime_dir(&self) -> PathBuf {
+        self.data_dir.join("runtime")
+    }
+
     /// `max_parallel`, with 0 resolved to the number of CPUs.
     pub fn parallelism(&self) -> usize {
         match self.max_parallel {

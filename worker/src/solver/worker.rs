@@ -57,10 +57,11 @@ impl std::fmt::Debug for Worker {
 
 impl Worker {
     /// Opens the worker's data dir (`snapshots/`, `content/`, `cache/`, `cache-mounts/`,
-    /// `tmp/`), checks the runtime binary and detects (or, with
+    /// `tmp/`, and `runtime/`: the runtime's state root and bundles), checks the runtime
+    /// binary and detects (or, with
     /// [`EmulationMode::Auto`](crate::emulation::EmulationMode::Auto), registers) emulators.
     pub fn open(config: WorkerConfig) -> Result<Worker, WorkerError> {
-        let runc = Runc::new(config.runtime.clone())?;
+        let runc = Runc::new(config.runtime_dir(), config.runtime.clone())?;
         Worker::with_executor(config, Arc::new(runc))
     }
 

@@ -86,12 +86,14 @@ pub fn runc_in(state: &Path, cgroup_parent: &str) -> Runc {
         Ok(other) => panic!("SLIPWAY_TEST_RUNTIME={other}: expected runc or crun"),
     };
     require_tool(kind.binary_name());
-    Runc::new(RuncConfig {
-        kind,
-        state_dir: state.to_path_buf(),
-        cgroup_parent: cgroup_parent.into(),
-        ..Default::default()
-    })
+    Runc::new(
+        state,
+        RuncConfig {
+            kind,
+            cgroup_parent: cgroup_parent.into(),
+            ..Default::default()
+        },
+    )
     .unwrap()
 }
 

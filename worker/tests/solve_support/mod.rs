@@ -213,11 +213,13 @@ pub fn worker_with(dir: &Path, name: &str, adjust: impl FnOnce(&mut WorkerConfig
     require_root();
     require_tool("runc");
     let cgroup = format!("/slipway-test-solve-{name}-{}", std::process::id());
-    let runc = Runc::new(RuncConfig {
-        state_dir: dir.join("runc"),
-        cgroup_parent: cgroup.clone(),
-        ..Default::default()
-    })
+    let runc = Runc::new(
+        dir.join("runc"),
+        RuncConfig {
+            cgroup_parent: cgroup.clone(),
+            ..Default::default()
+        },
+    )
     .unwrap();
     let runs = Arc::new(AtomicUsize::new(0));
     let exec = Counting {
