@@ -1,31 +1,39 @@
-//! The leader controller: a loop on every node that acts only while the node leads. It
-//! wakes every tick (~50 ms) and whenever the applied log index or the cluster view
-//! changes, and then:
-//! 1. brings the lease table in line with the registered workers (a new leader grants each
-//!    a full TTL) and commits `WorkerLost` for every expired lease;
-//! 2. runs the pure scheduler over the state and the live workers, commits each `Assign`
-//!    and sends it down the worker's `Assignments` stream; a task no live worker can run
-//!    is failed (`TaskFailed` with the scheduler's message);
-//! 3. stitches each build in `Stitching` (in the background, once per build at a time) and
-//!    commits `BuildStitched` or `BuildFailed`. A new leader finds the build still in
-//!    `Stitching` and redoes it (pushing the same bytes again is harmless);
-//! 4. forgets finished builds the history config no longer keeps (`ForgetBuilds`, at most
-//!    once a second).
+//! The leader controller: a thin loop on every node that acts only while the node leads.
+//! It wakes every tick (~50 ms) and whenever the applied log index or the cluster view
+//! changes, asks the pure [`step`] what to do ([`Controller::step`] over the replicated
+//! state, the lease table and `now`), and executes the [`Action`]s in order:
+//! - `ExpireWorker`: commits `WorkerLost`, then drops the lease and closes the worker's
+//!   assignment stream (a failed commit keeps the lease: the next step expires it again);
+//! - `Assign`: commits it and sends the assignment down the worker's `Assignments` stream
+//!   (a worker without an open stream gets it when it opens one);
+//! - `FailUnplaceable`: commits `TaskFailed` with the scheduler's message. A failed
+//!   `Assign` or `TaskFailed` commit ends the placements of this round;
+//! - `Stitch`: stitches the build in the background ([`super::stitching`]: index pushed by
+//!   digest then tags, then the registry cache export) and commits `BuildStitched` or
+//!   `BuildFailed`, only while still leading. A new leader finds the build still in
+//!   `Stitching` and redoes it (pushing the same bytes again is harmless);
+//! - `Forget`: commits `ForgetBuilds` (history retention).
 //!
-//! A node that stops leading forgets its leases and closes the assignment streams, so
-//! workers reconnect to the new leader.
+//! A node that starts leading grants every registered worker a full lease (an empty table,
+//! filled by the next step); one that stops leading forgets its leases, GC orders and client
+//! sessions and closes the assignment streams, so workers reconnect to the new leader.
+
+pub mod step;
+#[cfg(test)]
+mod step_tests;
+
+pub use step::{Action, Controller, HISTORY_CHECK_MS};
 
 use super::assignments::assignment_of;
 use super::cache_export::export_caches;
 use super::shared::{now_ms, Shared};
 use super::stitching::{plan_root, push_root};
 use super::submit::target_platforms;
-use crate::farm::scheduler::{schedule, Decision, ScheduleInput};
-use crate::farm::state::{builds_to_forget, Command, FarmState, HistoryConfig};
-use slipway_farm::{BuildId, TaskKind, TaskResult, TaskState, WorkerId};
-use std::collections::{BTreeSet, HashSet};
-use std::sync::{Arc, Mutex};
+use crate::farm::state::{Command, HistoryConfig};
+use slipway_farm::{BuildId, TaskId, TaskKind, TaskResult, TaskState, WorkerId};
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::mpsc;
 
 /// Runs until the node shuts down.
 pub async fn run(s: Arc<Shared>, tick: Duration, history: HistoryConfig) {
@@ -33,15 +41,19 @@ pub async fn run(s: Arc<Shared>, tick: Duration, history: HistoryConfig) {
     let mut cluster = s.raft.cluster_watch();
     let mut interval = tokio::time::interval(tick);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let stitching: Arc<Mutex<HashSet<BuildId>>> = Arc::default();
+    let mut controller = Controller::new(history);
+    // Background stitches report here when they end.
+    let (stitched_tx, mut stitched_rx) = mpsc::unbounded_channel::<BuildId>();
     let mut leading = false;
-    let mut history_checked_ms = 0u64;
     loop {
         tokio::select! {
             _ = s.shutdown.cancelled() => break,
             _ = interval.tick() => {}
             r = applied.changed() => if r.is_err() { break },
             r = cluster.changed() => if r.is_err() { break },
+        }
+        while let Ok(build) = stitched_rx.try_recv() {
+            controller.stitch_done(&build);
         }
         if !s.raft.is_leader() {
             if leading {
@@ -65,146 +77,95 @@ pub async fn run(s: Arc<Shared>, tick: Duration, history: HistoryConfig) {
             s.leases().clear();
             leading = true;
         }
-        expire_leases(&s).await;
-        place_tasks(&s).await;
-        start_stitching(&s, &stitching);
         let now = now_ms();
-        if now.saturating_sub(history_checked_ms) >= HISTORY_CHECK_MS {
-            history_checked_ms = now;
-            forget_old_builds(&s, &history, now).await;
-        }
+        let actions = s.raft.read(|st| {
+            let mut leases = s.leases();
+            controller.step(st, &mut leases, now)
+        });
+        execute(&s, actions, now, &stitched_tx).await;
     }
 }
 
-/// How often the leader looks for builds the history no longer keeps.
-const HISTORY_CHECK_MS: u64 = 1000;
-
-async fn forget_old_builds(s: &Shared, history: &HistoryConfig, now: u64) {
-    let builds = s.raft.read(|st| builds_to_forget(st, history, now));
-    if builds.is_empty() {
-        return;
-    }
-    let n = builds.len();
-    match s
-        .commit_lenient(Command::ForgetBuilds { builds, at_ms: now })
-        .await
-    {
-        Ok(true) => tracing::info!(builds = n, "forgot finished builds (history retention)"),
-        Ok(false) => {}
-        Err(e) => tracing::warn!(error = %e, "committing ForgetBuilds"),
-    }
-}
-
-async fn expire_leases(s: &Shared) {
-    let now = now_ms();
-    let registered: Vec<(WorkerId, uuid::Uuid)> = s.raft.read(|st| {
-        st.workers()
-            .filter(|w| w.is_active())
-            .map(|w| (w.spec.id.clone(), w.spec.incarnation))
-            .collect()
-    });
-    let expired = {
-        let mut leases = s.leases();
-        leases.sync(registered.iter().map(|(w, i)| (w, *i)), now);
-        leases.expired(now)
-    };
-    for (worker, incarnation) in expired {
-        let ttl = s.leases().ttl_ms();
-        let reason = format!("lease expired (no renewal within {ttl} ms)");
-        tracing::warn!(%worker, %reason, "worker lost");
-        let cmd = Command::WorkerLost {
-            worker: worker.clone(),
-            incarnation,
-            at_ms: now,
-            reason,
-        };
-        match s.commit_lenient(cmd).await {
-            Ok(_) => {
-                s.leases().remove(&worker);
-                s.assignments.close(&worker);
+/// Executes one step's actions in order; each commits the command [`Action::command`] gives.
+async fn execute(
+    s: &Arc<Shared>,
+    actions: Vec<Action>,
+    now: u64,
+    stitched: &mpsc::UnboundedSender<BuildId>,
+) {
+    let mut placing = true;
+    for action in actions {
+        let cmd = action.command(now);
+        match (action, cmd) {
+            (Action::ExpireWorker { worker, reason, .. }, Some(cmd)) => {
+                expire(s, &worker, &reason, cmd).await
             }
-            Err(e) => tracing::warn!(%worker, error = %e, "committing WorkerLost"),
-        }
-    }
-}
-
-/// The scheduler's decisions for the current state and live workers.
-fn decide(st: &FarmState, live: &BTreeSet<WorkerId>, now: u64) -> Vec<Decision> {
-    let input = ScheduleInput::from_state(st, live);
-    schedule(&input, now)
-}
-
-async fn place_tasks(s: &Shared) {
-    let now = now_ms();
-    let live: BTreeSet<WorkerId> = s.leases().live(now).into_iter().collect();
-    let decisions = s.raft.read(|st| decide(st, &live, now));
-    for d in decisions {
-        match d {
-            Decision::Assign {
-                task,
-                worker,
-                placement,
-            } => {
-                let cmd = Command::Assign {
-                    task,
-                    worker: worker.clone(),
-                    placement,
-                    at_ms: now,
-                };
-                match s.commit_lenient(cmd).await {
-                    Ok(true) => {
-                        let sent = s.raft.read(|st| {
-                            let a = assignment_of(st, &task)?;
-                            Some((st.worker(&worker)?.spec.incarnation, a))
-                        });
-                        if let Some((inc, a)) = sent {
-                            if !s.assignments.send(&worker, inc, a) {
-                                tracing::debug!(%worker, %task, "no open assignment stream; sent when it opens");
-                            }
-                        }
-                    }
-                    Ok(false) => {}
-                    Err(e) => {
-                        tracing::warn!(%task, %worker, error = %e, "committing Assign");
-                        return;
-                    }
-                }
+            (Action::Assign { task, worker, .. }, Some(cmd)) if placing => {
+                placing = assign(s, cmd, task, &worker).await;
             }
-            Decision::Unplaceable { task, message, .. } => {
-                let cmd = Command::TaskFailed {
-                    task,
-                    worker: None,
-                    message,
-                    at_ms: now,
-                };
+            (Action::FailUnplaceable { task, .. }, Some(cmd)) if placing => {
                 if let Err(e) = s.commit_lenient(cmd).await {
                     tracing::warn!(%task, error = %e, "committing TaskFailed");
-                    return;
+                    placing = false;
                 }
             }
+            (Action::Stitch { build }, _) => {
+                let (s, stitched) = (s.clone(), stitched.clone());
+                tokio::spawn(async move {
+                    stitch(&s, build).await;
+                    // Refused only when the loop ended (the node shuts down).
+                    let _ = stitched.send(build);
+                });
+            }
+            (Action::Forget { builds }, Some(cmd)) => forget(s, builds.len(), cmd).await,
+            // Placements after a failed commit this round (the next step decides again).
+            (Action::Assign { .. } | Action::FailUnplaceable { .. }, _) => {}
+            // Every other action has a command.
+            (Action::ExpireWorker { .. } | Action::Forget { .. }, None) => {}
         }
     }
 }
 
-fn start_stitching(s: &Arc<Shared>, in_flight: &Arc<Mutex<HashSet<BuildId>>>) {
-    let builds: Vec<BuildId> = s
-        .raft
-        .read(|st| st.builds_stitching().map(|b| b.id).collect());
-    for build in builds {
-        let fresh = match in_flight.lock() {
-            Ok(mut set) => set.insert(build),
-            Err(_) => false,
-        };
-        if !fresh {
-            continue;
+async fn expire(s: &Shared, worker: &WorkerId, reason: &str, cmd: Command) {
+    tracing::warn!(%worker, %reason, "worker lost");
+    match s.commit_lenient(cmd).await {
+        Ok(_) => {
+            s.leases().remove(worker);
+            s.assignments.close(worker);
         }
-        let (s, in_flight) = (s.clone(), in_flight.clone());
-        tokio::spawn(async move {
-            stitch(&s, build).await;
-            if let Ok(mut set) = in_flight.lock() {
-                set.remove(&build);
+        Err(e) => tracing::warn!(%worker, error = %e, "committing WorkerLost"),
+    }
+}
+
+/// Commits one `Assign` and sends it; false when the commit failed (the round stops
+/// placing: the next step decides again from the state).
+async fn assign(s: &Shared, cmd: Command, task: TaskId, worker: &WorkerId) -> bool {
+    match s.commit_lenient(cmd).await {
+        Ok(true) => {
+            let sent = s.raft.read(|st| {
+                let a = assignment_of(st, &task)?;
+                Some((st.worker(worker)?.spec.incarnation, a))
+            });
+            if let Some((inc, a)) = sent {
+                if !s.assignments.send(worker, inc, a) {
+                    tracing::debug!(%worker, %task, "no open assignment stream; sent when it opens");
+                }
             }
-        });
+            true
+        }
+        Ok(false) => true,
+        Err(e) => {
+            tracing::warn!(%task, %worker, error = %e, "committing Assign");
+            false
+        }
+    }
+}
+
+async fn forget(s: &Shared, builds: usize, cmd: Command) {
+    match s.commit_lenient(cmd).await {
+        Ok(true) => tracing::info!(builds, "forgot finished builds (history retention)"),
+        Ok(false) => {}
+        Err(e) => tracing::warn!(error = %e, "committing ForgetBuilds"),
     }
 }
 
