@@ -1,22 +1,19 @@
-//! Running the export plan: file exports from the worker's content store, and pushes.
+//! Writing a build's file outputs (`-o type=oci|docker|local|tar`) from a content store
+//! holding its result.
 
 use crate::error::{io, BuildError};
 use crate::output::Dest;
-use crate::plan::{FileExport, PushTarget};
-use crate::stitch::push_plan;
+use crate::plan::FileExport;
 use oci_spec::image::Descriptor;
 use slipway_graph::Platform;
-use slipway_oci::auth::CredentialStore;
 use slipway_oci::export::{
     DockerArchive, ExportError, ExportReport, ExportSource, Exporter, LocalDir, OciLayoutTar,
     RootfsTar,
 };
 use slipway_oci::layer::ApplyOptions;
-use slipway_oci::registry::{parse_reference, PushOptions, RegistryClient, RegistryConfig};
 use slipway_oci::ContentStore;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 /// The subdirectory buildx uses for one platform of a multi-platform local export
 /// (`linux_amd64`, `linux_arm_v7`).
@@ -150,45 +147,6 @@ fn with_dest(
         let _ = std::fs::remove_file(&path);
     }
     Ok(())
-}
-
-/// Pushes `root` (and everything it references) to each target: blobs, manifests by digest,
-/// the root by digest, then the tags.
-pub async fn push_all(
-    client: &Arc<RegistryClient>,
-    base_config: &RegistryConfig,
-    store: &ContentStore,
-    root: &Descriptor,
-    targets: &[PushTarget],
-) -> Result<Vec<String>, BuildError> {
-    let plan = push_plan(store, root)?;
-    let mut pushed = Vec::new();
-    for t in targets {
-        let repo = parse_reference(&t.repository).map_err(|source| BuildError::Push {
-            repository: t.repository.clone(),
-            source: Box::new(source),
-        })?;
-        let opts = PushOptions {
-            tags: t.tags.clone(),
-            mount_from: Vec::new(),
-        };
-        let result = if t.insecure && !base_config.is_plain_http(&t.registry) {
-            let mut config = base_config.clone();
-            config.insecure.push(t.registry.clone());
-            let credentials = CredentialStore::from_env().unwrap_or_default();
-            RegistryClient::new(config, credentials)
-                .push(&repo, &plan, &opts)
-                .await
-        } else {
-            client.push(&repo, &plan, &opts).await
-        };
-        result.map_err(|source| BuildError::Push {
-            repository: t.repository.clone(),
-            source: Box::new(source),
-        })?;
-        pushed.push(t.repository.clone());
-    }
-    Ok(pushed)
 }
 
 #[cfg(test)]

@@ -8,14 +8,32 @@ use std::collections::BTreeMap;
 
 /// The build context, uploaded by the client to the data plane before the build is
 /// submitted: one content-addressed tar, or a manifest listing the context's entries whose
-/// file contents are blobs of their own (so a second build uploads only what changed).
+/// file contents are blobs of their own (so a second build uploads only what changed); or,
+/// in a one-process farm, the client's directory itself, read in place by the worker of
+/// that process.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ContextRef {
-    /// sha256 of the tar or of the manifest.
+    /// sha256 of the tar or of the manifest; for a directory, of its path (an identity,
+    /// not a content address).
     pub digest: Digest,
     pub size: u64,
     #[serde(default)]
     pub kind: ContextKind,
+    /// The directory of a [`ContextKind::Directory`] context.
+    #[serde(default)]
+    pub path: Option<std::path::PathBuf>,
+}
+
+impl ContextRef {
+    /// A directory read in place (one-process farms only).
+    pub fn directory(path: std::path::PathBuf) -> ContextRef {
+        ContextRef {
+            digest: Digest::of_bytes(path.as_os_str().as_encoded_bytes()),
+            size: 0,
+            kind: ContextKind::Directory,
+            path: Some(path),
+        }
+    }
 }
 
 /// What the blob a [`ContextRef`] names is.
@@ -28,6 +46,9 @@ pub enum ContextKind {
     /// A context manifest (`slipway_fsutil::ContextManifest`, JSON); every file's content
     /// is a blob named by its sha256.
     Manifest,
+    /// A directory on the worker's own machine ([`ContextRef::path`]): only the worker of a
+    /// one-process farm, running in the client's process, accepts it.
+    Directory,
 }
 
 impl ContextKind {
@@ -36,6 +57,7 @@ impl ContextKind {
         match self {
             ContextKind::Tar => "tar",
             ContextKind::Manifest => "manifest",
+            ContextKind::Directory => "directory",
         }
     }
 }
@@ -56,6 +78,9 @@ pub struct PushTarget {
     pub repository: String,
     /// Tags pushed last, onto the index, e.g. `1`, `latest`.
     pub tags: Vec<String>,
+    /// Reached over plain HTTP (`registry.insecure=true`).
+    #[serde(default)]
+    pub insecure: bool,
 }
 
 /// Everything a client submits: the Dockerfile is lowered by the coordinator's leader.
@@ -66,9 +91,22 @@ pub struct BuildSpec {
     pub dockerfile: String,
     /// Shown in error messages, e.g. `Dockerfile`.
     pub dockerfile_name: String,
-    /// Target platforms; empty means the platform of the worker the build lands on is not
-    /// guessed: the coordinator uses `linux/amd64`.
+    /// Target platforms; empty means the client's platform (`client_platform`, else
+    /// `linux/amd64`).
     pub platforms: Vec<Platform>,
+    /// The platform of the machine the client runs on: the default target platform, and
+    /// the preferred `BUILDPLATFORM` when the farm runs it natively.
+    #[serde(default)]
+    pub client_platform: Option<Platform>,
+    /// The context's `.dockerignore` patterns: they enter the context vertex (and so its
+    /// cache key) alike whether the context was uploaded without those files or is read
+    /// in place.
+    #[serde(default)]
+    pub context_excludes: Vec<String>,
+    /// Docker media types (`oci-mediatypes=false`) for the images and the index instead of
+    /// OCI's.
+    #[serde(default)]
+    pub docker_media_types: bool,
     pub build_args: BTreeMap<String, String>,
     pub target: Option<String>,
     pub labels: BTreeMap<String, String>,
@@ -172,7 +210,8 @@ pub enum BuildState {
     /// Every task succeeded; the leader is pushing the index and tags.
     Stitching,
     Succeeded {
-        /// The pushed index (or the single manifest), when the build pushed.
+        /// The root of the result: the index (pushed when the build pushed) or the single
+        /// manifest.
         index: Option<BlobDescriptor>,
     },
     Failed {

@@ -54,6 +54,9 @@ pub struct TaskSpec {
     /// The build's `--allow` entitlements.
     #[serde(default)]
     pub allow: std::collections::BTreeSet<slipway_graph::Entitlement>,
+    /// Docker media types for the image (`oci-mediatypes=false`).
+    #[serde(default)]
+    pub docker_media_types: bool,
 }
 
 /// What a task's output is for.

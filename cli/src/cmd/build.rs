@@ -1,12 +1,13 @@
-//! `slipway build [PATH|-]`: buildx's `build`, in embedded mode (the coordinator and one
-//! worker in this process) or on a farm (`--builder`).
+//! `slipway build [PATH|-]`: buildx's `build`, on a farm: the one `--builder` names, or a
+//! one-process farm (the coordinator and one worker in this process) — the same code.
 
 mod cache_flags;
 pub(crate) mod flags;
 mod remote_context;
 mod request;
-mod session;
 
+use super::farm::build::FarmTarget;
+use super::local_farm::LocalFarmConfig;
 use anyhow::{Context, Result};
 use clap::Args;
 use std::path::PathBuf;
@@ -181,13 +182,21 @@ fn build(args: &BuildArgs) -> Result<()> {
         .parse::<slipway_progress::ProgressMode>()
         .map_err(|e| anyhow::anyhow!("--progress: {e}"))?;
     let req = request::build_request(args)?;
-    if let Some(builder) = args.builder.as_deref().filter(|a| !a.trim().is_empty()) {
-        let opts = super::farm::client::FarmOptions {
+    let target = match args.builder.as_deref().filter(|a| !a.trim().is_empty()) {
+        Some(builder) => FarmTarget::Remote(super::farm::client::FarmOptions {
             builder: Some(builder.to_string()),
             tls_dir: args.tls_dir.clone(),
             insecure: args.insecure,
-        };
-        return super::farm::build::run(args, req, progress, opts);
-    }
-    session::run(args, req, progress)
+        }),
+        None => FarmTarget::Local(LocalFarmConfig {
+            data_dir: args.data_dir.clone(),
+            registry: slipway_oci::registry::RegistryConfig {
+                insecure: args.insecure_registries.clone(),
+                ..Default::default()
+            },
+            // The user's own machine: the worker grants what the build asks for.
+            allow: req.allow.clone(),
+        }),
+    };
+    super::farm::build::run(args, req, progress, target)
 }

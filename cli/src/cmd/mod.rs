@@ -4,6 +4,7 @@ pub mod devcluster;
 pub mod dockerfile;
 pub mod farm;
 pub mod imagetools;
+pub mod local_farm;
 pub mod node;
 pub mod prune;
 pub mod render;

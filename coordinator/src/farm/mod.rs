@@ -8,3 +8,4 @@ pub mod planner;
 pub mod raft;
 pub mod scheduler;
 pub mod state;
+pub mod store;

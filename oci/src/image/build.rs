@@ -206,12 +206,10 @@ pub fn write_image(
     })
 }
 
-/// Writes an index over `manifests` (descriptors with platforms, e.g. [`ImageRef::manifest`]).
-pub fn write_index(
-    store: &ContentStore,
-    manifests: &[Descriptor],
-    opts: &IndexOptions,
-) -> Result<(Descriptor, Digest), ImageError> {
+/// The bytes of an index over `manifests` (descriptors with platforms, e.g.
+/// [`ImageRef::manifest`]): canonical JSON, so equal manifests give one digest wherever the
+/// index is made (an embedded build's store, a farm leader's push, a client's file output).
+pub fn encode_index(manifests: &[Descriptor], opts: &IndexOptions) -> Result<Vec<u8>, ImageError> {
     let mt = opts.media_types;
     if mt == MediaTypes::Docker {
         if let Some(key) = opts.annotations.keys().next() {
@@ -245,7 +243,17 @@ pub fn write_index(
         );
     }
     let index = ib.build().map_err(spec("index"))?;
-    let bytes = canonical_json(&index).map_err(json("index"))?;
+    canonical_json(&index).map_err(json("index"))
+}
+
+/// Writes an index over `manifests` ([`encode_index`]) into `store`.
+pub fn write_index(
+    store: &ContentStore,
+    manifests: &[Descriptor],
+    opts: &IndexOptions,
+) -> Result<(Descriptor, Digest), ImageError> {
+    let mt = opts.media_types;
+    let bytes = encode_index(manifests, opts)?;
     let digest = store.put_bytes(&bytes)?;
     Ok((
         Descriptor::new(mt.index().into(), bytes.len() as u64, digest.to_oci()),

@@ -9,8 +9,8 @@ mod read;
 
 pub use annotations::OciAnnotation;
 pub use build::{
-    write_image, write_index, HistoryEntry, ImageInput, ImageLayer, ImageOptions, ImageRef,
-    IndexOptions,
+    encode_index, write_image, write_index, HistoryEntry, ImageInput, ImageLayer, ImageOptions,
+    ImageRef, IndexOptions,
 };
 pub use read::{read_config, read_index, read_manifest, resolve_manifest, Manifests};
 

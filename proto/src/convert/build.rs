@@ -14,7 +14,12 @@ impl From<farm::ContextRef> for v1::ContextRef {
             kind: match c.kind {
                 farm::ContextKind::Tar => v1::ContextKind::Tar,
                 farm::ContextKind::Manifest => v1::ContextKind::Manifest,
+                farm::ContextKind::Directory => v1::ContextKind::Directory,
             } as i32,
+            path: c
+                .path
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_default(),
         }
     }
 }
@@ -28,6 +33,7 @@ impl TryFrom<v1::ContextRef> for farm::ContextRef {
             kind: match v1::ContextKind::try_from(c.kind) {
                 Ok(v1::ContextKind::Tar) => farm::ContextKind::Tar,
                 Ok(v1::ContextKind::Manifest) => farm::ContextKind::Manifest,
+                Ok(v1::ContextKind::Directory) => farm::ContextKind::Directory,
                 Err(_) => {
                     return Err(ProtoError::UnknownEnum {
                         message: "ContextRef",
@@ -36,6 +42,7 @@ impl TryFrom<v1::ContextRef> for farm::ContextRef {
                     })
                 }
             },
+            path: (!c.path.is_empty()).then(|| std::path::PathBuf::from(c.path)),
         })
     }
 }
@@ -45,6 +52,7 @@ impl From<farm::PushTarget> for v1::PushTarget {
         v1::PushTarget {
             repository: p.repository,
             tags: p.tags,
+            insecure: p.insecure,
         }
     }
 }
@@ -54,6 +62,7 @@ impl From<v1::PushTarget> for farm::PushTarget {
         farm::PushTarget {
             repository: p.repository,
             tags: p.tags,
+            insecure: p.insecure,
         }
     }
 }
@@ -86,6 +95,9 @@ impl From<farm::BuildSpec> for v1::BuildSpec {
                 NetworkMode::Host => "host".into(),
             },
             allow: s.allow.iter().map(ToString::to_string).collect(),
+            client_platform: s.client_platform.map(|p| p.to_string()).unwrap_or_default(),
+            context_excludes: s.context_excludes,
+            docker_media_types: s.docker_media_types,
         }
     }
 }
@@ -152,6 +164,16 @@ impl TryFrom<v1::BuildSpec> for farm::BuildSpec {
                 }
             },
             allow: entitlements(&s.allow, "BuildSpec")?,
+            client_platform: if s.client_platform.is_empty() {
+                None
+            } else {
+                Some(parse::platform(
+                    &s.client_platform,
+                    ("BuildSpec", "client_platform"),
+                )?)
+            },
+            context_excludes: s.context_excludes,
+            docker_media_types: s.docker_media_types,
         })
     }
 }
@@ -252,6 +274,9 @@ mod tests {
 
     fn spec() -> farm::BuildSpec {
         farm::BuildSpec {
+            client_platform: None,
+            context_excludes: Vec::new(),
+            docker_media_types: false,
             name: "app".into(),
             dockerfile: "FROM scratch\nCOPY . /\n".into(),
             dockerfile_name: "Dockerfile".into(),
@@ -267,11 +292,13 @@ mod tests {
             pull: true,
             source_date_epoch: Some(1_700_000_000),
             context: Some(farm::ContextRef {
+                path: None,
                 digest: Digest::of_bytes(b"context"),
                 size: 10_240,
                 kind: farm::ContextKind::Manifest,
             }),
             push: Some(farm::PushTarget {
+                insecure: false,
                 repository: "127.0.0.1:5000/app".into(),
                 tags: vec!["1".into(), "latest".into()],
             }),
@@ -285,6 +312,7 @@ mod tests {
                 (
                     "extra".to_string(),
                     farm::NamedContext::Local(farm::ContextRef {
+                        path: None,
                         digest: Digest::of_bytes(b"extra"),
                         size: 99,
                         kind: farm::ContextKind::Manifest,

@@ -59,6 +59,7 @@ impl TryFrom<farm::TaskSpec> for v1::TaskSpec {
                 .map(|(k, v)| (k, v.into()))
                 .collect(),
             allow: t.allow.iter().map(ToString::to_string).collect(),
+            docker_media_types: t.docker_media_types,
         })
     }
 }
@@ -101,6 +102,7 @@ impl TryFrom<v1::TaskSpec> for farm::TaskSpec {
                 .map(|(k, v)| Ok((k, v.try_into()?)))
                 .collect::<Result<_, ProtoError>>()?,
             allow: super::build::entitlements(&t.allow, "TaskSpec")?,
+            docker_media_types: t.docker_media_types,
         })
     }
 }
@@ -290,6 +292,7 @@ pub(crate) mod tests {
             image: ImageConfig::default(),
         });
         farm::TaskSpec {
+            docker_media_types: false,
             id: farm::TaskId::new(),
             build: farm::BuildId::new(),
             name: "linux/arm64".into(),
@@ -298,11 +301,13 @@ pub(crate) mod tests {
             graph,
             depends_on: vec![farm::TaskId::new()],
             context: Some(farm::ContextRef {
+                path: None,
                 digest: Digest::of_bytes(b"ctx"),
                 size: 3,
                 kind: farm::ContextKind::Tar,
             }),
             push: Some(farm::PushTarget {
+                insecure: false,
                 repository: "127.0.0.1:5000/app".into(),
                 tags: vec![],
             }),
@@ -315,6 +320,7 @@ pub(crate) mod tests {
             named_contexts: [(
                 "extra".to_string(),
                 farm::ContextRef {
+                    path: None,
                     digest: Digest::of_bytes(b"extra"),
                     size: 5,
                     kind: farm::ContextKind::Manifest,

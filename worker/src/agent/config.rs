@@ -32,6 +32,9 @@ pub struct AgentConfig {
     pub timings: AgentTimings,
     /// Garbage collection whenever the worker falls idle (`None`: never).
     pub gc: Option<crate::gc::GcOptions>,
+    /// Read contexts that are directories in place: only for the worker of a one-process
+    /// farm, which runs in the client's process (the embedded `slipway build`).
+    pub in_place_contexts: bool,
 }
 
 impl AgentConfig {
@@ -49,6 +52,7 @@ impl AgentConfig {
             emulated: None,
             timings: AgentTimings::default(),
             gc: None,
+            in_place_contexts: false,
         }
     }
 }

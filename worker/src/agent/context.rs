@@ -52,12 +52,16 @@ pub async fn fetch_context(
     dest: &Path,
     cancel: &CancellationToken,
 ) -> Result<UnpackReport, TaskError> {
+    if context.kind == ContextKind::Directory {
+        return unreachable_directory(task);
+    }
     let index = blobs.ensure(task, &context.digest, cancel).await?;
     match context.kind {
         ContextKind::Tar => {
             let dest = dest.to_path_buf();
             blocking(task, move || unpack_context(&index, &dest)).await
         }
+        ContextKind::Directory => unreachable_directory(task),
         ContextKind::Manifest => {
             let manifest = read_manifest(blobs, task, &context.digest, index, cancel).await?;
             let files: BTreeSet<Digest> =
@@ -72,6 +76,14 @@ pub async fn fetch_context(
             .await
         }
     }
+}
+
+/// A directory context is read in place by the worker of a one-process farm, never fetched.
+fn unreachable_directory(task: TaskId) -> Result<UnpackReport, TaskError> {
+    Err(TaskError::DirectoryContext {
+        task,
+        reason: "a directory is read in place, never fetched",
+    })
 }
 
 /// Reads the index, gets its pages and validates the manifest.

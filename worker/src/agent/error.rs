@@ -71,6 +71,8 @@ pub enum TaskError {
         /// `addr: error` of each worker tried.
         tried: Vec<String>,
     },
+    #[error("task {task}: the context is a directory on the client's machine, but {reason}")]
+    DirectoryContext { task: TaskId, reason: &'static str },
     #[error("task {task}: unpacking the context: {source}")]
     Unpack {
         task: TaskId,

@@ -129,6 +129,7 @@ impl Agent {
                     own_addr: data_addr.clone(),
                     registry,
                 },
+                in_place_contexts: config.in_place_contexts,
             },
             reports,
             cancel.clone(),

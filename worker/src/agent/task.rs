@@ -33,6 +33,9 @@ pub struct TaskEnv {
     /// Materialized contexts, shared by the tasks that read the same one.
     pub contexts: Arc<ContextDirs>,
     pub cache: CacheEnv,
+    /// Whether contexts that are directories are read in place (this worker runs in the
+    /// client's process: a one-process farm).
+    pub in_place_contexts: bool,
 }
 
 /// A task as assigned to this worker: its spec and the cache records of the tasks it
@@ -74,12 +77,7 @@ pub async fn execute(
     // task without a main context gets an empty one.
     let mut leases = Vec::new();
     let context_dir = match &spec.context {
-        Some(context) => {
-            let lease = shared_context(env, task, context, &cancel).await?;
-            let dir = lease.dir().to_path_buf();
-            leases.push(lease);
-            dir
-        }
+        Some(context) => task_context_dir(env, task, context, &cancel, &mut leases).await?,
         None => {
             let dir = scratch.path().join("context");
             std::fs::create_dir(&dir)
@@ -97,15 +95,14 @@ pub async fn execute(
     )]);
     // Local `--build-context` directories, each shared like the main context.
     for (name, context) in &spec.named_contexts {
-        let lease = shared_context(env, task, context, &cancel).await?;
+        let dir = task_context_dir(env, task, context, &cancel, &mut leases).await?;
         locals.insert(
             name.clone(),
             LocalSource {
-                dir: lease.dir().to_path_buf(),
+                dir,
                 excludes: Vec::new(),
             },
         );
-        leases.push(lease);
     }
 
     let imports = task_cache::imports(&env.cache, &spec, inputs, &cancel).await?;
@@ -117,7 +114,14 @@ pub async fn execute(
         no_cache: spec.no_cache,
         pull: spec.pull,
         source_date_epoch: spec.source_date_epoch,
-        export: ExportOptions::default(),
+        export: ExportOptions {
+            media_types: if spec.docker_media_types {
+                slipway_oci::MediaTypes::Docker
+            } else {
+                slipway_oci::MediaTypes::Oci
+            },
+            ..ExportOptions::default()
+        },
         cache_imports: imports.caches,
         pinned_imports: imports.pinned,
         cache_export: Some(crate::CacheExportOptions::for_exports(&spec.cache_to)),
@@ -222,6 +226,35 @@ pub async fn execute(
         executed: counts.executed,
         cache: solved.cache,
     })
+}
+
+/// Where the task reads `context`: the client's directory itself when this worker runs in
+/// the client's process (a one-process farm), else the shared directory materialized from
+/// its blobs (its lease pushed onto `leases`, held until the task ends).
+async fn task_context_dir(
+    env: &TaskEnv,
+    task: TaskId,
+    context: &slipway_farm::ContextRef,
+    cancel: &CancellationToken,
+    leases: &mut Vec<ContextLease>,
+) -> Result<std::path::PathBuf, TaskError> {
+    if context.kind == slipway_farm::ContextKind::Directory {
+        return match (&context.path, env.in_place_contexts) {
+            (Some(dir), true) => Ok(dir.clone()),
+            (None, _) => Err(TaskError::DirectoryContext {
+                task,
+                reason: "it names no directory",
+            }),
+            (Some(_), false) => Err(TaskError::DirectoryContext {
+                task,
+                reason: "this worker does not run in the client's process",
+            }),
+        };
+    }
+    let lease = shared_context(env, task, context, cancel).await?;
+    let dir = lease.dir().to_path_buf();
+    leases.push(lease);
+    Ok(dir)
 }
 
 /// The shared directory of `context`, materialized from its blobs unless a task did so.

@@ -1,16 +1,20 @@
-//! `slipway build --builder ADDR`: the build runs on the farm. The client uploads the context
-//! incrementally (a manifest plus the file contents the workers lack, honouring
-//! `.dockerignore`; see `context_upload`) to the data plane of up to two workers, submits
-//! the build to any coordinator, then follows its events, moving to another coordinator when
-//! the one it talks to goes away. With `--secret` it first opens the build's client session
-//! (`session`), through which the workers' tasks get the secrets they mount.
+//! `slipway build`: the build runs on a farm — the one named by `--builder`, or without it a
+//! one-process farm started here ([`LocalFarm`]: the same coordinator and worker code, in
+//! this process). For a remote farm the client uploads the context incrementally (a
+//! manifest plus the file contents the workers lack, honouring `.dockerignore`; see
+//! `context_upload`) to the data plane of up to two workers; the local farm's worker reads
+//! the directory in place. The client then submits the build to any coordinator and
+//! follows its events, moving to another coordinator when the one it talks to goes away.
+//! With `--secret`/`--ssh` it first opens the build's client session (`session`), through
+//! which the workers' tasks get the secrets and agents they mount.
 
 use super::client::{is_transient, status_error, FarmClient, FarmOptions};
 use super::context_upload::upload_context;
 use super::outputs::ClientOutputs;
 use crate::cmd::build::BuildArgs;
+use crate::cmd::local_farm::{LocalFarm, LocalFarmConfig};
 use anyhow::{Context, Result};
-use slipway_coordinator::{plan_exports, BuildRequest, FileExport, NamedContextSource};
+use slipway_coordinator::{plan_exports, BuildRequest, ExportPlan, NamedContextSource};
 use slipway_farm::cache::CacheExportTarget;
 use slipway_farm::{BuildSpec, BuildState, BuildSummary, NamedContext, PushTarget};
 use slipway_progress::{ProgressEvent, ProgressMode};
@@ -18,9 +22,17 @@ use slipway_proto::v1;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
-/// Turns the embedded request into a farm build spec, refusing what the farm cannot do yet.
+/// Which farm runs the build.
+pub enum FarmTarget {
+    /// `--builder`: a farm elsewhere.
+    Remote(FarmOptions),
+    /// No `--builder`: a one-process farm started for this build.
+    Local(LocalFarmConfig),
+}
+
+/// Turns the request into a farm build spec, refusing what the farm cannot do yet.
 /// Also returns the file outputs, which the client writes from the results (`outputs`).
-fn build_spec(req: &BuildRequest, name: String) -> Result<(BuildSpec, Vec<FileExport>)> {
+fn build_spec(req: &BuildRequest, name: String) -> Result<(BuildSpec, ExportPlan)> {
     let plan = plan_exports(&req.outputs, &req.tags, req.platforms.len().max(1))
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let push = match plan.pushes.as_slice() {
@@ -28,9 +40,10 @@ fn build_spec(req: &BuildRequest, name: String) -> Result<(BuildSpec, Vec<FileEx
         [one] => Some(PushTarget {
             repository: one.repository.clone(),
             tags: one.tags.clone(),
+            insecure: one.insecure,
         }),
         _ => anyhow::bail!(
-            "--builder pushes to one repository per build; got {}",
+            "a build pushes to one repository; got {}",
             plan.pushes
                 .iter()
                 .map(|p| p.repository.as_str())
@@ -51,6 +64,9 @@ fn build_spec(req: &BuildRequest, name: String) -> Result<(BuildSpec, Vec<FileEx
         source_date_epoch: req.source_date_epoch,
         context: None,
         push,
+        client_platform: Some(slipway_graph::Platform::host()),
+        context_excludes: req.context_excludes.clone(),
+        docker_media_types: plan.media_types == slipway_oci::MediaTypes::Docker,
         cache_from: req.cache_from.clone(),
         cache_to: req.cache_to.clone(),
         network: req.network,
@@ -73,14 +89,14 @@ fn build_spec(req: &BuildRequest, name: String) -> Result<(BuildSpec, Vec<FileEx
         .cache_from
         .retain(|c| !matches!(c, slipway_farm::cache::CacheImport::Local { .. }));
     checked.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok((spec, plan.files))
+    Ok((spec, plan))
 }
 
 pub fn run(
     args: &BuildArgs,
     req: BuildRequest,
     mode: ProgressMode,
-    opts: FarmOptions,
+    target: FarmTarget,
 ) -> Result<()> {
     let name = match &req.context {
         Some(d) => std::path::absolute(d)
@@ -89,9 +105,9 @@ pub fn run(
             .unwrap_or_else(|| "context".into()),
         None => "stdin".into(),
     };
-    let (mut spec, files) = build_spec(&req, name)?;
+    let (mut spec, plan) = build_spec(&req, name)?;
     let outputs = ClientOutputs {
-        files,
+        files: plan.files.clone(),
         caches: spec
             .cache_to
             .iter()
@@ -108,26 +124,85 @@ pub fn run(
 
     let (tx, render) = crate::cmd::render::spawn_renderer(mode);
     let result = runtime.block_on(async {
-        let mut client = FarmClient::connect(&opts).await?;
-        let plain = mode == ProgressMode::Plain
-            || (mode == ProgressMode::Auto
-                && !std::io::IsTerminal::is_terminal(&std::io::stderr()));
+        let (local, opts) = match target {
+            FarmTarget::Remote(opts) => (None, opts),
+            FarmTarget::Local(config) => {
+                let farm = LocalFarm::start(config).await?;
+                let opts = farm.options.clone();
+                (Some(farm), opts)
+            }
+        };
+        let built = build_on(
+            &opts,
+            local.is_some(),
+            &req,
+            &mut spec,
+            outputs,
+            tx,
+            plain_mode(mode),
+        )
+        .await;
+        if let Some(farm) = local {
+            if let Err(e) = farm.stop().await {
+                tracing::warn!(error = %format!("{e:#}"), "stopping the one-process farm");
+            }
+        }
+        built
+    });
+    let _ = render.join();
+    runtime.shutdown_timeout(Duration::from_secs(5));
+    let built = result?;
+    finish(args, &spec, &plan, has_files, &built)
+}
+
+/// A finished build and, for one platform, its image's config digest.
+struct Built {
+    summary: BuildSummary,
+    config: Option<String>,
+}
+
+/// Whether progress is plain text (no terminal).
+fn plain_mode(mode: ProgressMode) -> bool {
+    mode == ProgressMode::Plain
+        || (mode == ProgressMode::Auto && !std::io::IsTerminal::is_terminal(&std::io::stderr()))
+}
+
+/// Runs the build on the farm `opts` names: its contexts uploaded (or, `in_place`, named as
+/// the directories they are), the session opened, the build submitted and followed, the
+/// client's outputs written.
+async fn build_on(
+    opts: &FarmOptions,
+    in_place: bool,
+    req: &BuildRequest,
+    spec: &mut BuildSpec,
+    outputs: ClientOutputs,
+    tx: mpsc::Sender<ProgressEvent>,
+    plain: bool,
+) -> Result<Built> {
+    {
+        let mut client = FarmClient::connect(opts).await?;
         if let Some(dir) = &req.context {
-            spec.context =
-                Some(upload_context(&mut client, dir, &req.context_excludes, plain).await?);
+            spec.context = Some(if in_place {
+                in_place_context(dir)?
+            } else {
+                upload_context(&mut client, dir, &req.context_excludes, plain).await?
+            });
         }
         for (name, src) in &req.named_contexts {
             if let NamedContextSource::Dir(dir) = src {
-                let uploaded = upload_context(&mut client, dir, &[], plain)
-                    .await
-                    .with_context(|| format!("--build-context {name}={}", dir.display()))?;
+                let context = if in_place {
+                    in_place_context(dir)
+                } else {
+                    upload_context(&mut client, dir, &[], plain).await
+                }
+                .with_context(|| format!("--build-context {name}={}", dir.display()))?;
                 spec.named_contexts
-                    .insert(name.clone(), NamedContext::Local(uploaded));
+                    .insert(name.clone(), NamedContext::Local(context));
             }
         }
         // One id for every try: a retry after a lost answer names the same build; the
         // session (secrets) is registered under it before the build exists.
-        super::cache_import::import_local_caches(&mut client, &mut spec).await?;
+        super::cache_import::import_local_caches(&mut client, spec).await?;
         let build_id = slipway_farm::BuildId::new().to_string();
         let session = if req.secrets.is_empty() && req.ssh.is_empty() {
             None
@@ -136,13 +211,13 @@ pub fn run(
                 secrets: req.secrets.clone(),
                 ssh: req.ssh.clone(),
             };
-            Some(super::session::open(&opts, &build_id, served).await?)
+            Some(super::session::open(opts, &build_id, served).await?)
         };
         let followed = async {
-            let id = submit(&mut client, &spec, &build_id).await?;
-            let summary = follow(&mut client, &id, tx).await?;
+            let id = submit(&mut client, spec, &build_id).await?;
+            let summary = follow(&mut client, &id, tx, !in_place).await?;
             if !outputs.is_empty() && matches!(summary.state, BuildState::Succeeded { .. }) {
-                let platforms = slipway_coordinator::farm::node::submit::target_platforms(&spec);
+                let platforms = slipway_coordinator::farm::node::submit::target_platforms(spec);
                 super::outputs::write(
                     &mut client,
                     &id,
@@ -153,17 +228,53 @@ pub fn run(
                 .await
                 .context("writing the build's outputs on the client")?;
             }
-            Ok::<_, anyhow::Error>(summary)
+            let config = if matches!(summary.state, BuildState::Succeeded { .. }) {
+                single_config(&mut client, &id).await?
+            } else {
+                None
+            };
+            Ok::<_, anyhow::Error>(Built { summary, config })
         }
         .await;
         if let Some(s) = session {
             s.close().await;
         }
         followed
-    });
-    let _ = render.join();
-    runtime.shutdown_timeout(Duration::from_secs(5));
-    let summary = result?;
+    }
+}
+
+/// A context directory the one-process farm's worker reads in place.
+fn in_place_context(dir: &std::path::Path) -> Result<slipway_farm::ContextRef> {
+    let dir = std::path::absolute(dir).with_context(|| format!("{}", dir.display()))?;
+    if !dir.is_dir() {
+        anyhow::bail!("{} is not a directory", dir.display());
+    }
+    Ok(slipway_farm::ContextRef::directory(dir))
+}
+
+/// The config digest of a one-platform build's image (`containerimage.config.digest`).
+async fn single_config(client: &mut FarmClient, id: &str) -> Result<Option<String>> {
+    let detail = client.get_build(id).await?;
+    let mut configs = detail
+        .tasks
+        .iter()
+        .filter(|t| t.kind == v1::TaskKind::Image as i32)
+        .filter_map(|t| t.result.as_ref()?.config.as_ref().map(|c| c.digest.clone()));
+    Ok(match (configs.next(), configs.next()) {
+        (Some(only), None) => Some(only),
+        _ => None,
+    })
+}
+
+/// `--iidfile`, `--metadata-file` and the outcome of a finished build.
+fn finish(
+    args: &BuildArgs,
+    spec: &BuildSpec,
+    plan: &ExportPlan,
+    has_files: bool,
+    built: &Built,
+) -> Result<()> {
+    let summary = &built.summary;
     match &summary.state {
         BuildState::Succeeded { index } => {
             if let Some(path) = &args.iidfile {
@@ -178,7 +289,7 @@ pub fn run(
                 let mut m = serde_json::Map::new();
                 m.insert(
                     "buildx.build.ref".into(),
-                    format!("slipway/farm/{}", summary.id).into(),
+                    format!("slipway/{}", summary.id).into(),
                 );
                 if let Some(d) = index {
                     m.insert("containerimage.digest".into(), d.digest.to_string().into());
@@ -187,16 +298,19 @@ pub fn run(
                         serde_json::json!({"mediaType": d.media_type, "digest": d.digest.to_string(), "size": d.size}),
                     );
                 }
-                if !args.tags.is_empty() {
-                    m.insert("image.name".into(), args.tags.join(",").into());
+                if let Some(config) = &built.config {
+                    m.insert("containerimage.config.digest".into(), config.clone().into());
+                }
+                if !plan.names.is_empty() {
+                    m.insert("image.name".into(), plan.names.join(",").into());
                 }
                 std::fs::write(path, serde_json::to_vec_pretty(&m)?)
                     .with_context(|| format!("--metadata-file {}", path.display()))?;
             }
             if spec.push.is_none() && !has_files {
                 eprintln!(
-                    "WARNING: No output specified: the result stays in the farm's worker caches only. \
-                     Use --push to export it."
+                    "WARNING: No output specified: the result stays in the build cache only. \
+                     Use --push or --output to export it."
                 );
             }
             Ok(())
@@ -232,6 +346,7 @@ async fn follow(
     client: &mut FarmClient,
     id: &str,
     progress: mpsc::Sender<ProgressEvent>,
+    name_workers: bool,
 ) -> Result<BuildSummary> {
     let mut interrupted = Box::pin(tokio::signal::ctrl_c());
     // Give up only after this long without any answer about the build (elections and
@@ -265,7 +380,7 @@ async fn follow(
             match next {
                 Ok(Some(ev)) => {
                     last_contact = std::time::Instant::now();
-                    if let Some(summary) = handle_event(ev, &progress).await? {
+                    if let Some(summary) = handle_event(ev, &progress, name_workers).await? {
                         if summary.state.is_final() {
                             return Ok(summary);
                         }
@@ -303,11 +418,12 @@ async fn follow(
 async fn handle_event(
     ev: v1::BuildEvent,
     progress: &mpsc::Sender<ProgressEvent>,
+    name_workers: bool,
 ) -> Result<Option<BuildSummary>> {
     match ev.event {
         Some(v1::build_event::Event::Progress(p)) => {
             if let Ok(mut e) = serde_json::from_slice::<ProgressEvent>(&p.event_json) {
-                if let ProgressEvent::Vertex(v) = &mut e {
+                if let (ProgressEvent::Vertex(v), true) = (&mut e, name_workers) {
                     // Which worker ran the step, as part of its name.
                     let worker = v.worker.clone().unwrap_or_else(|| p.worker_id.clone());
                     if !worker.is_empty() && !v.name.starts_with(&format!("[{worker}]")) {

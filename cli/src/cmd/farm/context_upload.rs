@@ -133,6 +133,7 @@ pub async fn upload_context(
         digest: prepared.encoded.index.digest.clone(),
         size: prepared.encoded.index.bytes.len() as u64,
         kind: ContextKind::Manifest,
+        path: None,
     })
 }
 

@@ -10,8 +10,20 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// Where a coordinator keeps the farm's state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum StoreKind {
+    /// A Raft group (log and snapshots in `data_dir`).
+    #[default]
+    Raft,
+    /// One in-memory state, this node its only member: a one-process farm.
+    Memory,
+}
+
 /// How one coordinator runs.
 pub struct NodeConfig {
+    /// Raft, or in memory for a one-process farm.
+    pub store: StoreKind,
     /// This coordinator's Raft node id (1, 2, 3...).
     pub node_id: NodeId,
     /// Where the gRPC server (Control, WorkerApi, Raft) listens; port 0 picks a free port.
@@ -44,6 +56,7 @@ pub struct NodeConfig {
 impl Default for NodeConfig {
     fn default() -> NodeConfig {
         NodeConfig {
+            store: StoreKind::Raft,
             node_id: 1,
             listen: SocketAddr::from(([127, 0, 0, 1], 7600)),
             advertise: None,

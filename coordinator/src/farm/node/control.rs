@@ -9,7 +9,7 @@ use super::error::NodeError;
 use super::forward::Route;
 use super::gc_orders;
 use super::shared::{now_ms, Shared};
-use super::submit::{check_platforms, check_tasks, lower_spec, target_platforms};
+use super::submit::{check_contexts, check_platforms, check_tasks, lower_spec, target_platforms};
 use super::views::{build_detail, worker_info};
 use super::watch::{watch_build, EventStream};
 use crate::farm::planner::plan;
@@ -98,8 +98,10 @@ impl ControlService {
         let s = &self.s;
         // Refuse at once, before lowering (which may wait on registries), a platform that no
         // live worker runs; the planned tasks are checked again.
-        check_platforms(&target_platforms(&spec), &self.live_workers())?;
-        let graph = lower_spec(s.registry.clone(), &spec).await?;
+        let live = self.live_workers();
+        check_platforms(&target_platforms(&spec), &live)?;
+        check_contexts(&spec, s.in_place_contexts)?;
+        let graph = lower_spec(s.registry.clone(), &spec, &live).await?;
         let id = requested.unwrap_or_else(BuildId::new);
         let mut tasks = plan(id, &spec, graph)?;
         s.raft.read(|st| add_previous_results(st, &mut tasks));

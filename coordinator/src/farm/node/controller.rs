@@ -193,7 +193,9 @@ async fn stitch(s: &Shared, build: BuildId) {
     let outcome = match plan_root(&target_platforms(&spec), &images) {
         Err(e) => Err(format!("stitching the image: {e}")),
         Ok(root) => match &spec.push {
-            None => Ok(None),
+            // Not pushed: the root is still the build's result (`--iidfile`, metadata, the
+            // client's file outputs write these very bytes).
+            None => Ok(Some(root.descriptor().clone())),
             Some(target) => push_root(&s.registry, target, &root)
                 .await
                 .map(Some)

@@ -20,6 +20,10 @@ pub enum NodeError {
     Plan { source: PlanError },
     #[error("no worker runs platform {platform}")]
     NoWorkerForPlatform { platform: String },
+    /// A build named a client directory to read in place on a farm that does not run in
+    /// the client's process.
+    #[error("build {name} is a directory read in place, which only a one-process farm (slipway build without --builder) can do; upload it instead")]
+    DirectoryContext { name: String },
     #[error("build {build} is not known")]
     BuildNotFound { build: BuildId },
     /// A submission named a client-chosen build id that an earlier, different submission

@@ -18,7 +18,8 @@
 //! - **Progress** goes worker → leader → every `Watch` stream of the build ([`progress`],
 //!   [`watch`]); it is not Raft state.
 //!
-//! Not implemented yet (answered `UNIMPLEMENTED`): `DiskUsage`, `Prune`, `Session`.
+//! The state lives in a [`StateStore`]: the Raft group, or (a one-process farm, the
+//! embedded build) one in-memory state this node always leads.
 
 pub mod affinity;
 pub mod assignments;
@@ -42,10 +43,11 @@ pub mod views;
 pub mod watch;
 pub mod worker_api;
 
-pub use config::NodeConfig;
+pub use config::{NodeConfig, StoreKind};
 pub use error::NodeError;
 
 use crate::farm::raft::{ClusterInfo, RaftConfig, RaftNode};
+use crate::farm::store::{MemoryStore, StateStore};
 use assignments::AssignmentHub;
 use control::ControlService;
 use forward::Forwarder;
@@ -102,18 +104,27 @@ impl FarmNode {
             .advertise
             .clone()
             .unwrap_or_else(|| local_addr.to_string());
-        let (emin, emax) = config.raft_election_timeout_ms;
-        let raft = RaftNode::open(RaftConfig {
-            node_id: config.node_id,
-            addr: advertise.clone(),
-            data_dir: config.data_dir.clone(),
-            tls: config.security.tonic_client_tls(None),
-            heartbeat_interval: Duration::from_millis(config.raft_heartbeat_ms),
-            election_timeout_min: Duration::from_millis(emin),
-            election_timeout_max: Duration::from_millis(emax),
-            ..RaftConfig::default()
-        })
-        .await?;
+        let raft = match config.store {
+            StoreKind::Raft => {
+                let (emin, emax) = config.raft_election_timeout_ms;
+                StateStore::Raft(
+                    RaftNode::open(RaftConfig {
+                        node_id: config.node_id,
+                        addr: advertise.clone(),
+                        data_dir: config.data_dir.clone(),
+                        tls: config.security.tonic_client_tls(None),
+                        heartbeat_interval: Duration::from_millis(config.raft_heartbeat_ms),
+                        election_timeout_min: Duration::from_millis(emin),
+                        election_timeout_max: Duration::from_millis(emax),
+                        ..RaftConfig::default()
+                    })
+                    .await?,
+                )
+            }
+            StoreKind::Memory => {
+                StateStore::Memory(MemoryStore::new(config.node_id, advertise.clone()))
+            }
+        };
         let shutdown = CancellationToken::new();
         let renew_interval_ms = config.renew_interval_ms();
         let shared = Arc::new(Shared {
@@ -128,6 +139,7 @@ impl FarmNode {
             gc_orders: GcOrders::default(),
             sessions: Sessions::default(),
             shutdown: shutdown.clone(),
+            in_place_contexts: config.store == StoreKind::Memory,
         });
 
         let mut builder = tonic::transport::Server::builder();
@@ -140,7 +152,7 @@ impl FarmNode {
         let router = builder
             .add_service(control_server(ControlService { s: shared.clone() }))
             .add_service(worker_api_server(WorkerApiService { s: shared.clone() }))
-            .add_service(raft.raft_service());
+            .add_optional_service(raft.raft().map(RaftNode::raft_service));
         let stop = shutdown.clone();
         let server = tokio::spawn(async move {
             router
@@ -190,8 +202,8 @@ impl FarmNode {
         &self.advertise
     }
 
-    /// The node's Raft handle (status, fault injection in tests).
-    pub fn raft(&self) -> &RaftNode {
+    /// The node's state store (status; its Raft handle for fault injection in tests).
+    pub fn raft(&self) -> &StateStore {
         &self.shared.raft
     }
 

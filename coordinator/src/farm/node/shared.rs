@@ -9,8 +9,8 @@ use super::gc_orders::GcOrders;
 use super::leases::Leases;
 use super::progress::ProgressHub;
 use super::sessions::Sessions;
-use crate::farm::raft::RaftNode;
 use crate::farm::state::{Command, Response};
+use crate::farm::store::StateStore;
 use slipway_farm::NodeId;
 use slipway_oci::registry::RegistryClient;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -18,7 +18,8 @@ use tokio_util::sync::CancellationToken;
 
 pub struct Shared {
     pub node_id: NodeId,
-    pub raft: RaftNode,
+    /// The replicated state (Raft, or one in-memory state for a one-process farm).
+    pub raft: StateStore,
     pub leases: Mutex<Leases>,
     pub assignments: AssignmentHub,
     pub progress: ProgressHub,
@@ -30,6 +31,8 @@ pub struct Shared {
     /// Open client sessions by build (leader memory; secrets pass through here).
     pub sessions: Sessions,
     pub shutdown: CancellationToken,
+    /// Whether builds may name directories read in place (a one-process farm only).
+    pub in_place_contexts: bool,
 }
 
 impl Shared {

@@ -17,7 +17,8 @@ pub fn code(err: &NodeError) -> Code {
         NodeError::Proto(_)
         | NodeError::Invalid(_)
         | NodeError::Dockerfile { .. }
-        | NodeError::Plan { .. } => Code::InvalidArgument,
+        | NodeError::Plan { .. }
+        | NodeError::DirectoryContext { .. } => Code::InvalidArgument,
         NodeError::NoWorkerForPlatform { .. } | NodeError::Refused { .. } => {
             Code::FailedPrecondition
         }
@@ -36,9 +37,9 @@ pub fn code(err: &NodeError) -> Code {
             RaftNodeError::PeerAddress { .. } | RaftNodeError::SelfNotInMembers { .. } => {
                 Code::InvalidArgument
             }
-            RaftNodeError::Initialize { .. } | RaftNodeError::ChangeMembership { .. } => {
-                Code::FailedPrecondition
-            }
+            RaftNodeError::Initialize { .. }
+            | RaftNodeError::ChangeMembership { .. }
+            | RaftNodeError::SingleProcess { .. } => Code::FailedPrecondition,
             _ => Code::Internal,
         },
         NodeError::BuildIdTaken { .. } => Code::AlreadyExists,

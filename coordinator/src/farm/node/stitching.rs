@@ -3,17 +3,18 @@
 //! alone, no blob is read), pushes it by digest and then under each tag. A single-platform
 //! build has no index: its manifest is pushed again under each tag.
 //!
-//! The index bytes are a pure function of the results in platform order, so a new leader
-//! that redoes an interrupted stitch pushes the very same digest.
+//! The index bytes are a pure function of the results in platform order (oci's one index
+//! encoder, canonical JSON), so a new leader that redoes an interrupted stitch pushes the
+//! very same digest, and a one-process farm writes the very bytes a farm pushes.
 
 use slipway_farm::{BlobDescriptor, PushTarget, TaskResult};
 use slipway_graph::{Digest, Platform};
-use slipway_oci::registry::manifest::{
-    Descriptor, Index, PlatformSpec, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX,
-};
+use slipway_oci::image::{encode_index, ImageError, IndexOptions};
+use slipway_oci::registry::manifest::DOCKER_MANIFEST;
 use slipway_oci::registry::{
     parse_reference, RawManifest, Reference, RegistryClient, RegistryError,
 };
+use slipway_oci::MediaTypes;
 
 /// What a build's tags point to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,7 +45,9 @@ pub enum StitchError {
     #[error("two task results for platform {platform}")]
     DuplicatePlatform { platform: String },
     #[error("encoding the index: {source}")]
-    Encode { source: serde_json::Error },
+    Encode { source: ImageError },
+    #[error("the result for {platform}: {message}")]
+    Result { platform: String, message: String },
     #[error("push target {repository:?}: {source}")]
     Reference {
         repository: String,
@@ -85,33 +88,25 @@ pub fn plan_root(platforms: &[Platform], results: &[TaskResult]) -> Result<Root,
             let docker = many
                 .iter()
                 .all(|r| r.manifest.media_type == DOCKER_MANIFEST);
-            let media_type = if docker {
-                DOCKER_MANIFEST_LIST
+            let media_types = if docker {
+                MediaTypes::Docker
             } else {
-                OCI_INDEX
+                MediaTypes::Oci
             };
-            let index = Index {
-                schema_version: 2,
-                media_type: Some(media_type.to_string()),
-                manifests: many
-                    .iter()
-                    .map(|r| Descriptor {
-                        platform: Some(PlatformSpec::from_platform(&r.platform)),
-                        ..Descriptor::new(
-                            &r.manifest.media_type,
-                            r.manifest.digest.as_str(),
-                            r.manifest.size,
-                        )
-                    })
-                    .collect(),
-                annotations: Default::default(),
+            let manifests = many
+                .iter()
+                .map(|r| manifest_descriptor(r))
+                .collect::<Result<Vec<_>, _>>()?;
+            let opts = IndexOptions {
+                media_types,
+                ..IndexOptions::default()
             };
             let bytes =
-                serde_json::to_vec(&index).map_err(|source| StitchError::Encode { source })?;
+                encode_index(&manifests, &opts).map_err(|source| StitchError::Encode { source })?;
             let digest = Digest::of_bytes(&bytes);
             Ok(Root::Index {
                 descriptor: BlobDescriptor {
-                    media_type: media_type.to_string(),
+                    media_type: media_types.index().to_string(),
                     digest,
                     size: bytes.len() as u64,
                 },
@@ -119,6 +114,28 @@ pub fn plan_root(platforms: &[Platform], results: &[TaskResult]) -> Result<Root,
             })
         }
     }
+}
+
+/// A task's manifest as an index entry: its descriptor with its platform.
+fn manifest_descriptor(r: &TaskResult) -> Result<oci_spec::image::Descriptor, StitchError> {
+    let bad = |message: String| StitchError::Result {
+        platform: r.platform.to_string(),
+        message,
+    };
+    let digest = r
+        .manifest
+        .digest
+        .to_string()
+        .parse::<slipway_oci::Digest>()
+        .map_err(|e| bad(e.to_string()))?;
+    let platform = slipway_oci::platform::to_oci(&r.platform).map_err(|e| bad(e.to_string()))?;
+    let mut d = oci_spec::image::Descriptor::new(
+        oci_spec::image::MediaType::from(r.manifest.media_type.as_str()),
+        r.manifest.size,
+        digest.to_oci(),
+    );
+    d.set_platform(Some(platform));
+    Ok(d)
 }
 
 /// Pushes the root: an index by digest then under each tag; a single manifest (already
@@ -192,7 +209,7 @@ async fn push(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use slipway_oci::registry::manifest::OCI_MANIFEST;
+    use slipway_oci::registry::manifest::{Index, DOCKER_MANIFEST_LIST, OCI_INDEX, OCI_MANIFEST};
 
     fn result(p: &Platform, media_type: &str, body: &str) -> TaskResult {
         let d = |bytes: &[u8]| BlobDescriptor {
@@ -258,6 +275,29 @@ mod tests {
                 ("amd64".into(), None, a.manifest.digest.to_string()),
             ]
         );
+    }
+
+    #[test]
+    fn the_index_bytes_are_the_ones_an_oci_store_writes() {
+        // One index encoder: what a farm leader pushes is what oci's write_index stores.
+        let amd = Platform::linux("amd64", "");
+        let arm = Platform::linux("arm64", "");
+        let results = [
+            result(&amd, OCI_MANIFEST, "a"),
+            result(&arm, OCI_MANIFEST, "b"),
+        ];
+        let Root::Index { bytes, .. } = plan_root(&[amd, arm], &results).unwrap() else {
+            panic!("expected an index")
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let store = slipway_oci::ContentStore::open(dir.path()).unwrap();
+        let manifests: Vec<_> = results
+            .iter()
+            .map(|r| manifest_descriptor(r).unwrap())
+            .collect();
+        let (_, digest) =
+            slipway_oci::image::write_index(&store, &manifests, &IndexOptions::default()).unwrap();
+        assert_eq!(store.read_blob(&digest).unwrap(), bytes);
     }
 
     #[test]

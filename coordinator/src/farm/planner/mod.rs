@@ -173,6 +173,7 @@ impl Planner<'_> {
             cache_to,
             named_contexts,
             allow: spec.allow.clone(),
+            docker_media_types: spec.docker_media_types,
         })
     }
 }

@@ -91,11 +91,13 @@ fn two_platforms() -> TwoPlatforms {
 fn spec() -> BuildSpec {
     BuildSpec {
         context: Some(ContextRef {
+            path: None,
             digest: Digest::of_bytes(b"context tar"),
             size: 10,
             kind: Default::default(),
         }),
         push: Some(PushTarget {
+            insecure: false,
             repository: "127.0.0.1:5000/app".into(),
             tags: vec!["1".into()],
         }),
@@ -170,6 +172,7 @@ fn a_task_carries_only_the_local_named_contexts_its_graph_reads() {
     let run_it = g.add(run("cat /x", &[&base, &extra], &p));
     g.outputs.push(output(&p, Some(run_it)));
     let local = |seed: &[u8]| ContextRef {
+        path: None,
         digest: Digest::of_bytes(seed),
         size: 1,
         kind: Default::default(),

@@ -83,6 +83,10 @@ pub enum RaftNodeError {
 
     #[error("invalid peer address {addr}: {message}")]
     PeerAddress { addr: String, message: String },
+
+    /// A one-process farm (the embedded build) has one member and no Raft group.
+    #[error("{operation}: this farm runs in one process and has no other members")]
+    SingleProcess { operation: &'static str },
 }
 
 fn describe_leader(leader: &Option<(NodeId, String)>) -> String {

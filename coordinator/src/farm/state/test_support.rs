@@ -32,6 +32,7 @@ pub fn worker_spec(name: &str, native: &[&str], emulated: &[&str], slots: u32) -
 
 pub fn task_spec(build: BuildId, platform: Platform) -> TaskSpec {
     TaskSpec {
+        docker_media_types: false,
         id: TaskId::new(),
         build,
         name: platform.to_string(),
