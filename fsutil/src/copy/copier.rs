@@ -2,7 +2,7 @@
 //! patterns with parent results, lazily created parents for included paths, hardlinks
 //! kept within one copy, symlinks copied as symlinks, metadata per [`MetaSpec`].
 
-use super::meta::{copy_file_info, MetaSpec};
+use super::meta::{copy_file_info, copy_times, MetaSpec};
 use crate::error::{FsError, IoContext};
 use crate::pattern::{MatchInfo, PatternMatcher};
 use nix::sys::stat::{mknod, Mode, SFlag};
@@ -58,6 +58,7 @@ impl<'a> Copier<'a> {
         parent_exc: &MatchInfo,
     ) -> Result<(), FsError> {
         let meta = std::fs::symlink_metadata(src).ctx("stat source", src)?;
+        let target_existed = std::fs::symlink_metadata(target).is_ok();
         let mut include = true;
         let mut inc_info = MatchInfo::default();
         let mut exc_info = MatchInfo::default();
@@ -92,6 +93,7 @@ impl<'a> Copier<'a> {
         }
         let ft = meta.file_type();
         let mut copy_info = include;
+        let mut restore_times = false;
         if is_dir {
             if !include && !self.may_match_below(comps, excluded) {
                 return Ok(());
@@ -107,7 +109,10 @@ impl<'a> Copier<'a> {
                 &exc_info,
             )?;
             if !overwrite_meta {
+                // A directory that was there keeps its metadata but gets the source's times
+                // (fsutil's restoreFileTimestamp).
                 copy_info = include && created;
+                restore_times = !created;
             }
         } else if ft.is_file() {
             let key = (meta.dev(), meta.ino());
@@ -149,6 +154,8 @@ impl<'a> Copier<'a> {
         }
         if copy_info {
             copy_file_info(&meta, src, target, &self.meta)?;
+        } else if restore_times && target_existed {
+            copy_times(&meta, target, &self.meta)?;
         }
         Ok(())
     }

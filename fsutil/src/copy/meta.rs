@@ -77,6 +77,15 @@ pub(crate) fn copy_file_info(
         set_mode(target, mode)?;
     }
     copy_xattrs(src, target, spec.opts)?;
+    copy_times(meta, target, spec)
+}
+
+/// The source's access and modification times onto `target`, or `spec`'s timestamp.
+pub(crate) fn copy_times(
+    meta: &Metadata,
+    target: &Path,
+    spec: &MetaSpec<'_>,
+) -> Result<(), FsError> {
     match spec.timestamp {
         Some(t) => set_times(target, (t, 0), (t, 0)),
         None => set_times(

@@ -17,6 +17,7 @@ use crate::error::FsError;
 use crate::pathclean::{clean, clean_abs};
 use crate::pattern::{MatchInfo, PatternMatcher};
 use crate::root::{resolve_in_root, resolve_rel, FollowFinal};
+use chmod::created_dir_mode;
 use copier::Copier;
 use meta::{mkdir_all, MetaSpec};
 use slipway_graph::{CopyAction, FileAction, FileOp};
@@ -197,6 +198,7 @@ fn copy_action(
             let archive = resolve_in_root(src_root, s, FollowFinal::Follow)?;
             if unpack::is_archive(&archive) {
                 let dest_rel = resolve_rel(dest_root, &clean(&dest_path), FollowFinal::Follow)?;
+                // BuildKit's unpack: the destination is made 0755 and --chmod is not applied.
                 mkdir_all(dest_root, &dest_rel, 0o755, owner, c.timestamp, opts)?;
                 unpack::extract(&archive, &dest_root.join(&dest_rel), c.timestamp, opts)?;
                 continue;
@@ -225,8 +227,10 @@ fn copy_one(
     } else {
         dest_path
     };
+    // fsutil's MkdirAll for the destination: an octal --chmod's permission bits, else 0755.
+    let dir_mode = created_dir_mode(copier.meta.mode.as_ref());
     let ensure_rel = resolve_rel(dest_root, ensure, FollowFinal::Follow)?;
-    mkdir_all(dest_root, &ensure_rel, 0o755, owner, ts, opts)?;
+    mkdir_all(dest_root, &ensure_rel, dir_mode, owner, ts, opts)?;
 
     let mut dst_rel = resolve_rel(dest_root, &clean(dest_path), FollowFinal::Follow)?;
     let follow = if c.follow_symlinks {
@@ -260,7 +264,7 @@ fn copy_one(
             .map(|(p, _)| p.to_string())
             .unwrap_or_default()
     };
-    mkdir_all(dest_root, &target_rel, 0o755, owner, ts, opts)?;
+    mkdir_all(dest_root, &target_rel, dir_mode, owner, ts, opts)?;
     let target = join_root(dest_root, &dst_rel);
     copier.copy(
         &src_followed,

@@ -11,14 +11,15 @@ use slipway_graph::{MkdirAction, MkfileAction, RmAction};
 use std::io::Write;
 use std::path::Path;
 
-/// `mkdir` (with `-p` when `make_parents`); an existing directory is not an error.
+/// `mkdir` (with `-p` when `make_parents`); an existing directory is not an error. Like
+/// BuildKit (`os.FileMode(mode)&0777`), special bits are not applied.
 pub(crate) fn mkdir(
     root: &Path,
     a: &MkdirAction,
     owner: Option<Owner>,
     opts: &ApplyOptions,
 ) -> Result<(), FsError> {
-    let mode = a.mode & 0o7777;
+    let mode = a.mode & 0o777;
     let rel = resolve_rel(root, &a.path, FollowFinal::Follow)?;
     if a.make_parents {
         return mkdir_all(root, &rel, mode, owner, a.timestamp, opts);
