@@ -215,7 +215,7 @@ pub enum BuildState {
         index: Option<BlobDescriptor>,
     },
     Failed {
-        message: String,
+        failure: crate::Failure,
     },
     Canceled,
 }

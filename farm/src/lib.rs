@@ -10,6 +10,7 @@
 mod build;
 pub mod cache;
 mod error;
+mod failure;
 mod ids;
 mod task;
 mod worker;
@@ -18,6 +19,7 @@ pub use build::{
     BuildSpec, BuildState, BuildSummary, ContextKind, ContextRef, NamedContext, PushTarget,
 };
 pub use error::FarmError;
+pub use failure::{Failure, StepFailure};
 pub use ids::{BuildId, NodeId, TaskId, WorkerId};
 pub use task::{BlobDescriptor, TaskKind, TaskResult, TaskSpec, TaskState};
 pub use worker::{Lease, Placement, PlatformSupport, WorkerSpec};

@@ -112,7 +112,7 @@ pub enum TaskState {
     },
     Failed {
         worker: Option<WorkerId>,
-        message: String,
+        failure: crate::Failure,
     },
     Canceled,
 }

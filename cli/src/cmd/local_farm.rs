@@ -112,11 +112,12 @@ impl LocalFarm {
         Ok(farm)
     }
 
-    /// Waits until the agent registered (a build submitted before would find no worker).
+    /// Waits until the agent registered and holds a lease (a build submitted before would
+    /// find no worker).
     async fn wait_registered(&self, worker: &slipway_farm::WorkerId) -> Result<()> {
         let mut applied = self.node.raft().applied_watch();
         loop {
-            if self.node.raft().read(|st| st.worker(worker).is_some()) {
+            if self.node.is_worker_live(worker) {
                 return Ok(());
             }
             if self.agent.is_finished() {
@@ -125,7 +126,8 @@ impl LocalFarm {
             tokio::select! {
                 r = applied.changed() => r.context("the build's coordinator stopped")?,
                 // The agent may fail without any state change.
-                _ = tokio::time::sleep(std::time::Duration::from_millis(20)) => {}
+                // The lease follows the registration within a controller tick.
+                _ = tokio::time::sleep(std::time::Duration::from_millis(5)) => {}
             }
         }
     }

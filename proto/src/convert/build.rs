@@ -187,7 +187,10 @@ impl From<farm::BuildState> for v1::BuildState {
             farm::BuildState::Succeeded { index } => State::Succeeded(v1::BuildStateSucceeded {
                 index: index.map(Into::into),
             }),
-            farm::BuildState::Failed { message } => State::Failed(v1::BuildStateFailed { message }),
+            farm::BuildState::Failed { failure } => State::Failed(v1::BuildStateFailed {
+                message: failure.to_string(),
+                failure: Some(failure.into()),
+            }),
             farm::BuildState::Canceled => State::Canceled(v1::Empty {}),
         };
         v1::BuildState { state: Some(state) }
@@ -204,7 +207,9 @@ impl TryFrom<v1::BuildState> for farm::BuildState {
             State::Succeeded(v1::BuildStateSucceeded { index }) => farm::BuildState::Succeeded {
                 index: index.map(TryInto::try_into).transpose()?,
             },
-            State::Failed(v1::BuildStateFailed { message }) => farm::BuildState::Failed { message },
+            State::Failed(v1::BuildStateFailed { message, failure }) => farm::BuildState::Failed {
+                failure: super::failure::failed(failure, message, "")?,
+            },
             State::Canceled(_) => farm::BuildState::Canceled,
         })
     }
@@ -378,7 +383,10 @@ mod tests {
                 index: Some(descriptor()),
             },
             farm::BuildState::Failed {
-                message: "task linux/arm64 failed".into(),
+                failure: farm::Failure::Task {
+                    task: "t".into(),
+                    message: "task linux/arm64 failed".into(),
+                },
             },
             farm::BuildState::Canceled,
         ];

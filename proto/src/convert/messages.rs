@@ -47,7 +47,7 @@ impl TryFrom<v1::Assignment> for Assignment {
 pub struct TaskOutcome {
     pub task: farm::TaskId,
     pub worker: farm::WorkerId,
-    pub outcome: Result<farm::TaskResult, String>,
+    pub outcome: Result<farm::TaskResult, farm::Failure>,
 }
 
 impl From<TaskOutcome> for v1::TaskOutcome {
@@ -57,7 +57,7 @@ impl From<TaskOutcome> for v1::TaskOutcome {
             worker_id: o.worker.to_string(),
             outcome: Some(match o.outcome {
                 Ok(result) => task_outcome::Outcome::Result(result.into()),
-                Err(message) => task_outcome::Outcome::Error(message),
+                Err(failure) => task_outcome::Outcome::Failure(failure.into()),
             }),
         }
     }
@@ -72,7 +72,11 @@ impl TryFrom<v1::TaskOutcome> for TaskOutcome {
             worker: parse::worker_id(&o.worker_id, (M, "worker_id"))?,
             outcome: match parse::required(o.outcome, (M, "outcome"))? {
                 task_outcome::Outcome::Result(r) => Ok(r.try_into()?),
-                task_outcome::Outcome::Error(message) => Err(message),
+                task_outcome::Outcome::Error(message) => Err(farm::Failure::Task {
+                    task: String::new(),
+                    message,
+                }),
+                task_outcome::Outcome::Failure(f) => Err(f.try_into()?),
             },
         })
     }
@@ -349,7 +353,11 @@ mod tests {
         let wire = v1::Assignment::try_from(a.clone()).unwrap();
         assert_eq!(Assignment::try_from(wire).unwrap(), a);
 
-        for outcome in [Ok(result()), Err("exit code 2".to_string())] {
+        let failure = farm::Failure::Task {
+            task: "t".into(),
+            message: "exit code 2".into(),
+        };
+        for outcome in [Ok(result()), Err(failure)] {
             let o = TaskOutcome {
                 task: farm::TaskId::new(),
                 worker: w(),

@@ -19,6 +19,7 @@
 mod build;
 pub mod cache;
 mod error;
+pub mod failure;
 pub mod messages;
 pub mod parse;
 mod task;

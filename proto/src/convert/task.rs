@@ -191,9 +191,10 @@ impl From<farm::TaskState> for v1::TaskState {
                     result: Some(result.into()),
                 })
             }
-            farm::TaskState::Failed { worker, message } => State::Failed(v1::TaskStateFailed {
+            farm::TaskState::Failed { worker, failure } => State::Failed(v1::TaskStateFailed {
                 worker: worker.map(|w| w.to_string()),
-                message,
+                message: failure.to_string(),
+                failure: Some(failure.into()),
             }),
             farm::TaskState::Canceled => State::Canceled(v1::Empty {}),
         };
@@ -224,11 +225,15 @@ impl TryFrom<v1::TaskState> for farm::TaskState {
                         .try_into()?,
                 }
             }
-            State::Failed(v1::TaskStateFailed { worker, message }) => farm::TaskState::Failed {
+            State::Failed(v1::TaskStateFailed {
+                worker,
+                message,
+                failure,
+            }) => farm::TaskState::Failed {
                 worker: worker
                     .map(|w| parse::worker_id(&w, ("TaskStateFailed", "worker")))
                     .transpose()?,
-                message,
+                failure: super::failure::failed(failure, message, "")?,
             },
             State::Canceled(_) => farm::TaskState::Canceled,
         })
@@ -248,9 +253,9 @@ pub fn task_info(task: &farm::TaskSpec, state: &farm::TaskState, attempt: u32) -
             String::new(),
             Some(result.clone().into()),
         ),
-        farm::TaskState::Failed { worker, message } => (
+        farm::TaskState::Failed { worker, failure } => (
             worker.as_ref().map(ToString::to_string),
-            message.clone(),
+            failure.to_string(),
             None,
         ),
     };
@@ -511,11 +516,17 @@ pub(crate) mod tests {
             },
             farm::TaskState::Failed {
                 worker: Some(w),
-                message: "exit code 1".into(),
+                failure: farm::Failure::Task {
+                    task: "t".into(),
+                    message: "exit code 1".into(),
+                },
             },
             farm::TaskState::Failed {
                 worker: None,
-                message: "no worker".into(),
+                failure: farm::Failure::Task {
+                    task: "t".into(),
+                    message: "no worker".into(),
+                },
             },
             farm::TaskState::Canceled,
         ]
@@ -584,7 +595,7 @@ pub(crate) mod tests {
         assert_eq!(infos[0].worker, None);
         assert_eq!(infos[2].worker.as_deref(), Some("w1"));
         assert!(infos[3].result.is_some());
-        assert_eq!(infos[4].message, "exit code 1");
+        assert_eq!(infos[4].message, "t: exit code 1");
         assert_eq!(infos[5].worker, None);
         for (info, state) in infos.iter().zip(states()) {
             assert_eq!(info.attempt, 2);

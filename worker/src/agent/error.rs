@@ -124,3 +124,37 @@ fn tried_list(tried: &[String]) -> String {
         format!(" (tried {})", tried.join("; "))
     }
 }
+
+impl TaskError {
+    /// The failure the farm records: a failed step (its vertex, name, exit code and
+    /// message) when a step failed, else the task's error as one message.
+    pub fn failure(&self) -> slipway_farm::Failure {
+        if let TaskError::Solve { source } = self {
+            if let SolveError::Vertex {
+                vertex,
+                name,
+                source,
+            } = source.as_ref()
+            {
+                let exit_code = match source.as_ref() {
+                    crate::solver::VertexError::Exec(crate::executor::ExecError::Failed {
+                        status: crate::executor::FailedStatus::ExitCode(code),
+                        ..
+                    }) => Some(*code),
+                    _ => None,
+                };
+                return slipway_farm::Failure::Step(slipway_farm::StepFailure {
+                    vertex: vertex.clone(),
+                    name: name.clone(),
+                    exit_code,
+                    message: source.to_string(),
+                    excerpt: None,
+                });
+            }
+        }
+        slipway_farm::Failure::Task {
+            task: String::new(),
+            message: self.to_string(),
+        }
+    }
+}

@@ -87,7 +87,7 @@ async fn run(shared: Arc<Shared>, assigned: Assigned, cancel: CancellationToken)
         }
         Err(e) => {
             tracing::warn!(%task, error = %e, "task failed");
-            Outcome::Error(e.to_string())
+            Outcome::Failure(e.failure().into())
         }
     };
     let finish = TaskOutcome {

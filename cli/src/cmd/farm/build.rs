@@ -315,9 +315,20 @@ fn finish(
             }
             Ok(())
         }
-        BuildState::Failed { message } => anyhow::bail!("build {} failed: {message}", summary.id),
+        BuildState::Failed { failure } => anyhow::bail!("{}", render_failure(failure)),
         BuildState::Canceled => anyhow::bail!("build {} was canceled", summary.id),
         other => anyhow::bail!("build {} ended in state {}", summary.id, other.name()),
+    }
+}
+
+/// A build's failure as BuildKit shows it: a failed step with its Dockerfile lines.
+fn render_failure(failure: &slipway_farm::Failure) -> String {
+    match failure.step() {
+        Some(step) => match &step.excerpt {
+            Some(excerpt) => format!("{}: {}\n{excerpt}", step.name, step.message),
+            None => format!("{}: {}", step.name, step.message),
+        },
+        None => failure.to_string(),
     }
 }
 
@@ -348,7 +359,7 @@ async fn follow(
     progress: mpsc::Sender<ProgressEvent>,
     name_workers: bool,
 ) -> Result<BuildSummary> {
-    let mut interrupted = Box::pin(tokio::signal::ctrl_c());
+    let mut interrupted = Box::pin(crate::cmd::signals::interrupted());
     // Give up only after this long without any answer about the build (elections and
     // coordinator restarts take seconds; a loaded machine can stretch them).
     const LOST_AFTER: Duration = Duration::from_secs(120);

@@ -30,7 +30,7 @@ use super::shared::{now_ms, Shared};
 use super::stitching::{plan_root, push_root};
 use super::submit::target_platforms;
 use crate::farm::state::{Command, HistoryConfig};
-use slipway_farm::{BuildId, TaskId, TaskKind, TaskResult, TaskState, WorkerId};
+use slipway_farm::{BuildId, Failure, TaskId, TaskKind, TaskResult, TaskState, WorkerId};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -191,7 +191,9 @@ async fn stitch(s: &Shared, build: BuildId) {
         .map(|(_, r)| r.clone())
         .collect();
     let outcome = match plan_root(&target_platforms(&spec), &images) {
-        Err(e) => Err(format!("stitching the image: {e}")),
+        Err(e) => Err(Failure::Stitch {
+            message: e.to_string(),
+        }),
         Ok(root) => match &spec.push {
             // Not pushed: the root is still the build's result (`--iidfile`, metadata, the
             // client's file outputs write these very bytes).
@@ -199,7 +201,10 @@ async fn stitch(s: &Shared, build: BuildId) {
             Some(target) => push_root(&s.registry, target, &root)
                 .await
                 .map(Some)
-                .map_err(|e| format!("stitching the image: {e}")),
+                .map_err(|e| Failure::Push {
+                    repository: target.repository.clone(),
+                    message: e.to_string(),
+                }),
         },
     };
     // The cache manifest comes after the image (its blobs were pushed by the workers).
@@ -207,7 +212,9 @@ async fn stitch(s: &Shared, build: BuildId) {
         Ok(index) => export_caches(&s.registry, &spec, &results)
             .await
             .map(|()| index)
-            .map_err(|e| e.to_string()),
+            .map_err(|e| Failure::CacheExport {
+                message: e.to_string(),
+            }),
         Err(e) => Err(e),
     };
     let at_ms = now_ms();
@@ -217,9 +224,9 @@ async fn stitch(s: &Shared, build: BuildId) {
             index,
             at_ms,
         },
-        Err(message) => Command::BuildFailed {
+        Err(failure) => Command::BuildFailed {
             build,
-            message,
+            failure,
             at_ms,
         },
     };

@@ -211,6 +211,16 @@ impl FarmNode {
         self.shared.raft.metrics()
     }
 
+    /// Whether worker `id` is registered and holds a live lease (the placement of builds
+    /// considers it).
+    pub fn is_worker_live(&self, id: &slipway_farm::WorkerId) -> bool {
+        let registered = self
+            .shared
+            .raft
+            .read(|st| st.worker(id).is_some_and(|w| w.is_active()));
+        registered && self.shared.leases().is_live(id, shared::now_ms())
+    }
+
     pub fn is_leader(&self) -> bool {
         self.shared.raft.is_leader()
     }

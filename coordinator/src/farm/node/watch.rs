@@ -28,9 +28,9 @@ pub fn watch_build(s: Arc<Shared>, build: BuildId) -> Result<EventStream, NodeEr
     if s.raft.read(|st| st.build(&build).is_none()) {
         return Err(NodeError::BuildNotFound { build });
     }
-    let progress = s.progress.subscribe(build);
+    let (missed, progress) = s.progress.subscribe(build);
     let (tx, rx) = mpsc::channel(DEPTH);
-    tokio::spawn(run(s, build, progress, tx));
+    tokio::spawn(run(s, build, missed, progress, tx));
     Ok(Box::pin(ReceiverStream::new(rx)))
 }
 
@@ -48,13 +48,49 @@ fn snapshot(s: &Shared, build: &BuildId) -> Option<(v1::BuildSummary, Vec<v1::Ta
     })
 }
 
+/// A `Graph` progress event over every vertex of the build's tasks (their inputs), as a
+/// report of no task and no worker.
+fn graph_event(s: &Shared, build: &BuildId) -> Option<v1::ProgressReport> {
+    let vertices = s.raft.read(|st| {
+        let mut inputs = std::collections::BTreeMap::new();
+        for task in st.tasks_of(build) {
+            for (digest, v) in &task.spec.graph.vertices {
+                inputs
+                    .entry(digest.clone())
+                    .or_insert_with(|| v.inputs.iter().map(|i| i.vertex.clone()).collect());
+            }
+        }
+        inputs
+            .into_iter()
+            .map(|(vertex, inputs)| slipway_progress::VertexInputs { vertex, inputs })
+            .collect::<Vec<_>>()
+    });
+    if vertices.is_empty() {
+        return None;
+    }
+    let json = serde_json::to_vec(&slipway_progress::ProgressEvent::Graph { vertices }).ok()?;
+    Some(v1::ProgressReport {
+        task_id: String::new(),
+        worker_id: String::new(),
+        event_json: json,
+    })
+}
+
 async fn run(
     s: Arc<Shared>,
     build: BuildId,
+    missed: Vec<v1::ProgressReport>,
     mut progress: broadcast::Receiver<v1::ProgressReport>,
     tx: mpsc::Sender<Result<v1::BuildEvent, Status>>,
 ) {
     let mut applied = s.raft.applied_watch();
+    // The build's vertex graph first (rawjson's `inputs`), from the planned tasks; then
+    // the progress published before this watcher subscribed.
+    for p in graph_event(&s, &build).into_iter().chain(missed) {
+        if tx.send(event(Event::Progress(p))).await.is_err() {
+            return;
+        }
+    }
     let mut sent_summary: Option<v1::BuildSummary> = None;
     let mut sent_tasks: HashMap<String, v1::TaskInfo> = HashMap::new();
     loop {
@@ -112,7 +148,7 @@ async fn run(
                     }
                     Err(broadcast::error::RecvError::Lagged(_)) => {}
                     Err(broadcast::error::RecvError::Closed) => {
-                        progress = s.progress.subscribe(build);
+                        progress = s.progress.subscribe(build).1;
                     }
                 },
             }

@@ -78,6 +78,23 @@ fn registered(st: &FarmState, worker: &WorkerId, inc: Uuid) -> bool {
 }
 
 impl WorkerApiService {
+    /// A step failure of `task` with the Dockerfile lines of its vertex (the leader holds
+    /// the build's Dockerfile and the task's graph; the worker has neither's source lines).
+    fn with_excerpt(&self, task: TaskId, failure: slipway_farm::Failure) -> slipway_farm::Failure {
+        let slipway_farm::Failure::Step(mut step) = failure else {
+            return failure;
+        };
+        if step.excerpt.is_none() {
+            step.excerpt = self.s.raft.read(|st| {
+                let t = st.task(&task)?;
+                let location = t.spec.graph.vertices.get(&step.vertex)?.location.as_ref()?;
+                let dockerfile = &st.build(&t.spec.build)?.spec.dockerfile;
+                crate::excerpt::excerpt(dockerfile, location)
+            });
+        }
+        slipway_farm::Failure::Step(step)
+    }
+
     async fn register_local(
         &self,
         req: v1::RegisterRequest,
@@ -352,7 +369,16 @@ impl WorkerApiService {
             Some(Outcome::Error(message)) => Command::TaskFailed {
                 task,
                 worker: Some(worker),
-                message,
+                failure: slipway_farm::Failure::Task {
+                    task: String::new(),
+                    message,
+                },
+                at_ms,
+            },
+            Some(Outcome::Failure(f)) => Command::TaskFailed {
+                task,
+                worker: Some(worker),
+                failure: self.with_excerpt(task, slipway_farm::Failure::try_from(f)?),
                 at_ms,
             },
             None => {

@@ -64,10 +64,17 @@ impl Decision {
                 placement: *placement,
                 at_ms,
             },
-            Decision::Unplaceable { task, message, .. } => Command::TaskFailed {
+            Decision::Unplaceable {
+                task,
+                platform,
+                message,
+            } => Command::TaskFailed {
                 task: *task,
                 worker: None,
-                message: message.clone(),
+                failure: slipway_farm::Failure::Unplaceable {
+                    platform: platform.to_string(),
+                    message: message.clone(),
+                },
                 at_ms,
             },
         }

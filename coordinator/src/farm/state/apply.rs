@@ -7,8 +7,8 @@ use super::{
     MAX_ATTEMPTS,
 };
 use slipway_farm::{
-    BlobDescriptor, BuildId, BuildSpec, Placement, TaskId, TaskResult, TaskSpec, TaskState,
-    WorkerId, WorkerSpec,
+    BlobDescriptor, BuildId, BuildSpec, Failure, Placement, TaskId, TaskResult, TaskSpec,
+    TaskState, WorkerId, WorkerSpec,
 };
 use slipway_graph::Digest;
 use std::collections::BTreeSet;
@@ -61,9 +61,9 @@ impl FarmState {
             Command::TaskFailed {
                 task,
                 worker,
-                message,
+                failure,
                 at_ms,
-            } => self.task_failed(task, worker.as_ref(), &message, at_ms),
+            } => self.task_failed(task, worker.as_ref(), failure, at_ms),
             Command::BuildStitched {
                 build,
                 index,
@@ -71,9 +71,9 @@ impl FarmState {
             } => self.build_stitched(build, index, at_ms),
             Command::BuildFailed {
                 build,
-                message,
+                failure,
                 at_ms,
-            } => self.end_build(build, at_ms, |b| b.fail(&message, at_ms)),
+            } => self.end_build(build, at_ms, |b| b.fail(failure, at_ms)),
             Command::CancelBuild { build, at_ms } => {
                 self.end_build(build, at_ms, |b| b.cancel(at_ms))
             }
@@ -162,11 +162,18 @@ impl FarmState {
     /// [`MAX_ATTEMPTS`].
     fn requeue_all(&mut self, tasks: &[TaskId], reason: &str, at_ms: u64) {
         for &id in tasks {
-            let attempt = self.tasks.get(&id).map_or(0, |t| t.attempt);
+            let (attempt, task) = self
+                .tasks
+                .get(&id)
+                .map_or((0, String::new()), |t| (t.attempt, t.spec.name.clone()));
             if attempt >= MAX_ATTEMPTS {
-                let message = format!("lost its worker {attempt} times; last: {reason}");
+                let failure = Failure::WorkerLost {
+                    task,
+                    attempts: attempt,
+                    reason: reason.to_string(),
+                };
                 // Refusals here mean the task is no longer held: nothing to do.
-                let _ = self.task_failed(id, None, &message, at_ms);
+                let _ = self.task_failed(id, None, failure, at_ms);
             } else {
                 let _ = self.with_task(id, |t| t.requeue(reason, at_ms));
             }
@@ -311,16 +318,19 @@ impl FarmState {
         &mut self,
         task: TaskId,
         worker: Option<&WorkerId>,
-        message: &str,
+        failure: Failure,
         at_ms: u64,
     ) -> Applied {
-        self.with_task(task, |t| t.fail(worker, message, at_ms))?;
-        let Some((build, label)) = self.tasks.get(&task).map(|t| (t.spec.build, t.label())) else {
+        let Some(name) = self.tasks.get(&task).map(|t| t.spec.name.clone()) else {
+            return Err(Refusal::Rejected(format!("unknown task {task}")));
+        };
+        let failure = failure.in_task(&name);
+        self.with_task(task, |t| t.fail(worker, failure.clone(), at_ms))?;
+        let Some(build) = self.tasks.get(&task).map(|t| t.spec.build) else {
             return Ok(());
         };
-        let message = format!("{label} failed: {message}");
         // The build may already be final (e.g. canceled while the failure was in flight).
-        let _ = self.end_build(build, at_ms, |b| b.fail(&message, at_ms));
+        let _ = self.end_build(build, at_ms, |b| b.fail(failure, at_ms));
         Ok(())
     }
 

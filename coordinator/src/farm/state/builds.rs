@@ -4,7 +4,7 @@
 
 use super::Refusal;
 use serde::{Deserialize, Serialize};
-use slipway_farm::{BlobDescriptor, BuildId, BuildSpec, BuildState, TaskId};
+use slipway_farm::{BlobDescriptor, BuildId, BuildSpec, BuildState, Failure, TaskId};
 
 /// A build as the replicated state keeps it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,13 +71,11 @@ impl BuildRecord {
     }
 
     /// Any non-final state → `Failed`.
-    pub(super) fn fail(&mut self, message: &str, at_ms: u64) -> Result<(), Refusal> {
+    pub(super) fn fail(&mut self, failure: Failure, at_ms: u64) -> Result<(), Refusal> {
         if self.state.is_final() {
             return Err(self.stale("fail"));
         }
-        self.state = BuildState::Failed {
-            message: message.to_string(),
-        };
+        self.state = BuildState::Failed { failure };
         self.finished_ms = Some(at_ms);
         Ok(())
     }
@@ -96,6 +94,7 @@ impl BuildRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::farm::state::test_support::fails;
 
     fn record() -> BuildRecord {
         BuildRecord::new(
@@ -120,7 +119,7 @@ mod tests {
         assert_eq!(b.state, BuildState::Succeeded { index: None });
         assert_eq!(b.finished_ms, Some(13));
         assert!(b.stitched(None, 14).is_err(), "a second stitch is ignored");
-        assert!(b.fail("late", 14).is_err());
+        assert!(b.fail(fails("late"), 14).is_err());
         assert!(b.cancel(14).is_err());
         b.all_tasks_succeeded();
         assert!(b.state.is_final());
@@ -129,11 +128,11 @@ mod tests {
     #[test]
     fn fail_and_cancel_from_any_non_final_state() {
         let mut b = record();
-        b.fail("boom", 11).unwrap();
+        b.fail(fails("boom"), 11).unwrap();
         assert_eq!(
             b.state,
             BuildState::Failed {
-                message: "boom".into()
+                failure: fails("boom")
             }
         );
         assert!(b.cancel(12).is_err());

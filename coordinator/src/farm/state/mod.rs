@@ -35,8 +35,8 @@ pub use workers::{WorkerRecord, WorkerStatus};
 use serde::{Deserialize, Serialize};
 use slipway_farm::cache::{CacheLayer, CacheRecord};
 use slipway_farm::{
-    BlobDescriptor, BuildId, BuildSpec, BuildState, BuildSummary, Placement, TaskId, TaskResult,
-    TaskSpec, TaskState, WorkerId, WorkerSpec,
+    BlobDescriptor, BuildId, BuildSpec, BuildState, BuildSummary, Failure, Placement, TaskId,
+    TaskResult, TaskSpec, TaskState, WorkerId, WorkerSpec,
 };
 use slipway_graph::Digest;
 use std::collections::{BTreeMap, BTreeSet};
@@ -90,7 +90,7 @@ pub enum Command {
     TaskFailed {
         task: TaskId,
         worker: Option<WorkerId>,
-        message: String,
+        failure: Failure,
         at_ms: u64,
     },
     BuildStitched {
@@ -100,7 +100,7 @@ pub enum Command {
     },
     BuildFailed {
         build: BuildId,
-        message: String,
+        failure: Failure,
         at_ms: u64,
     },
     CancelBuild {

@@ -8,7 +8,7 @@
 
 use super::Refusal;
 use serde::{Deserialize, Serialize};
-use slipway_farm::{Placement, TaskResult, TaskSpec, TaskState, WorkerId};
+use slipway_farm::{Failure, Placement, TaskResult, TaskSpec, TaskState, WorkerId};
 
 /// A task as the replicated state keeps it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -126,7 +126,7 @@ impl TaskRecord {
     pub(super) fn fail(
         &mut self,
         worker: Option<&WorkerId>,
-        message: &str,
+        failure: Failure,
         at_ms: u64,
     ) -> Result<(), Refusal> {
         if self.state.is_final() {
@@ -139,7 +139,7 @@ impl TaskRecord {
         }
         self.state = TaskState::Failed {
             worker: worker.cloned(),
-            message: message.to_string(),
+            failure,
         };
         self.updated_ms = at_ms;
         Ok(())
@@ -172,7 +172,7 @@ impl TaskRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::farm::state::test_support::{result_for, task_spec, wid};
+    use crate::farm::state::test_support::{fails, result_for, task_spec, wid};
     use slipway_farm::BuildId;
     use slipway_graph::Platform;
 
@@ -230,12 +230,12 @@ mod tests {
     fn failure_from_a_worker_must_be_the_holder() {
         let mut t = record();
         t.assign(&wid("w1"), Placement::Native, 2).unwrap();
-        assert!(t.fail(Some(&wid("w2")), "boom", 3).is_err());
-        t.fail(Some(&wid("w1")), "boom", 3).unwrap();
-        assert!(t.fail(None, "again", 4).is_err());
+        assert!(t.fail(Some(&wid("w2")), fails("boom"), 3).is_err());
+        t.fail(Some(&wid("w1")), fails("boom"), 3).unwrap();
+        assert!(t.fail(None, fails("again"), 4).is_err());
         assert!(!t.cancel(5));
         let mut p = record();
-        p.fail(None, "no worker runs platform linux/amd64", 2)
+        p.fail(None, fails("no worker runs platform linux/amd64"), 2)
             .unwrap();
         let mut c = record();
         assert!(c.cancel(2));

@@ -83,3 +83,11 @@ pub fn result_for(platform: &Platform) -> TaskResult {
         cache: Vec::new(),
     }
 }
+
+/// A task failure with `message` (no step).
+pub fn fails(message: &str) -> slipway_farm::Failure {
+    slipway_farm::Failure::Task {
+        task: String::new(),
+        message: message.to_string(),
+    }
+}

@@ -1,6 +1,6 @@
 //! Every command through [`FarmState::apply`]: guards, indexes, build lifecycle.
 
-use super::test_support::{build_spec, platform, result_for, task_spec, wid, worker_spec};
+use super::test_support::{build_spec, fails, platform, result_for, task_spec, wid, worker_spec};
 use super::*;
 
 struct Farm {
@@ -311,7 +311,7 @@ fn too_many_lost_workers_fail_the_task_and_build() {
     }
     let task = f.state.task(&t[0]).unwrap();
     assert!(
-        matches!(&task.state, TaskState::Failed { message, .. } if message.contains("lost its worker 5 times")),
+        matches!(&task.state, TaskState::Failed { failure, .. } if failure.to_string().contains("lost its worker 5 times")),
         "{:?}",
         task.state
     );
@@ -329,18 +329,18 @@ fn task_failed_fails_the_build_and_cancels_the_rest() {
     f.ignored(Command::TaskFailed {
         task: t[0],
         worker: Some(wid("w2")),
-        message: "not mine".into(),
+        failure: fails("not mine"),
         at_ms: 4,
     });
     f.ok(Command::TaskFailed {
         task: t[0],
         worker: Some(wid("w1")),
-        message: "RUN make: exit code 2".into(),
+        failure: fails("RUN make: exit code 2"),
         at_ms: 4,
     });
     let state = f.build_state(b).clone();
     assert!(
-        matches!(&state, BuildState::Failed { message } if message.contains("exit code 2") && message.contains("linux/amd64")),
+        matches!(&state, BuildState::Failed { failure } if failure.to_string().contains("exit code 2") && failure.to_string().contains("linux/amd64")),
         "{state:?}"
     );
     assert_eq!(f.task_state(t[1]), &TaskState::Canceled);
@@ -353,11 +353,11 @@ fn task_failed_fails_the_build_and_cancels_the_rest() {
     f.ok(Command::TaskFailed {
         task: t2[0],
         worker: None,
-        message: "no worker runs platform linux/riscv64".into(),
+        failure: fails("no worker runs platform linux/riscv64"),
         at_ms: 5,
     });
     assert!(
-        matches!(f.build_state(b2), BuildState::Failed { message } if message.contains("riscv64"))
+        matches!(f.build_state(b2), BuildState::Failed { failure } if failure.to_string().contains("riscv64"))
     );
 }
 
@@ -374,7 +374,7 @@ fn cancel_and_build_failed() {
     f.ignored(Command::CancelBuild { build: b, at_ms: 5 });
     f.ignored(Command::BuildFailed {
         build: b,
-        message: "late".into(),
+        failure: fails("late"),
         at_ms: 5,
     });
     assert!(f
@@ -390,7 +390,7 @@ fn cancel_and_build_failed() {
     assert_eq!(f.build_state(b2), &BuildState::Stitching);
     f.ok(Command::BuildFailed {
         build: b2,
-        message: "push index: 401".into(),
+        failure: fails("push index: 401"),
         at_ms: 6,
     });
     assert!(matches!(f.build_state(b2), BuildState::Failed { .. }));
