@@ -85,10 +85,17 @@ impl Action {
                 placement: *placement,
                 at_ms,
             }),
-            Action::FailUnplaceable { task, message, .. } => Some(Command::TaskFailed {
+            Action::FailUnplaceable {
+                task,
+                platform,
+                message,
+            } => Some(Command::TaskFailed {
                 task: *task,
                 worker: None,
-                message: message.clone(),
+                failure: slipway_farm::Failure::Unplaceable {
+                    platform: platform.to_string(),
+                    message: message.clone(),
+                },
                 at_ms,
             }),
             Action::Stitch { .. } => None,
