@@ -1,5 +1,7 @@
 use std::path::PathBuf;
 
+use super::passwd::UserFileError;
+
 /// What went wrong running a container process.
 #[derive(Debug, thiserror::Error)]
 pub enum ExecError {
@@ -15,6 +17,20 @@ pub enum ExecError {
     UnknownUser { user: String },
     #[error("unable to find group {group}: no matching entries in group file")]
     UnknownGroup { group: String },
+    #[error("unable to find user {user}: {source}")]
+    PasswdFile {
+        user: String,
+        #[source]
+        source: UserFileError,
+    },
+    #[error("unable to find groups for spec {user}: {source}")]
+    GroupFile {
+        user: String,
+        #[source]
+        source: UserFileError,
+    },
+    #[error("invalid user {spec:?}: uids and gids must be in range 0-2147483647")]
+    IdOutOfRange { spec: String },
     #[error("path {path} escapes the root filesystem or loops through symlinks")]
     PathEscape { path: String },
     #[error("{op} {path}: {source}")]

@@ -9,6 +9,7 @@ mod error;
 mod etc_files;
 mod mount_stubs;
 mod output;
+mod passwd;
 mod rootpath;
 mod runc;
 mod spec;
@@ -16,6 +17,7 @@ mod user;
 
 pub use error::{ExecError, FailedStatus, Result};
 pub use output::{OutputChunk, OutputStream};
+pub use passwd::UserFileError;
 pub use runc::{Runc, RuncConfig, RuntimeKind};
 pub use user::{resolve_user, ResolvedUser};
 

@@ -313,6 +313,18 @@ pub(crate) fn mounts(input: &SpecInput<'_>) -> Result<Vec<Mount>> {
     Ok(out)
 }
 
+/// `process.user.additionalGids` as BuildKit's `WithUIDGID` leaves it (containerd's
+/// `ensureAdditionalGids`): the supplementary groups, with the primary group in front unless
+/// it is one of them.
+fn additional_gids(user: &ResolvedUser) -> Vec<u32> {
+    if user.additional_gids.contains(&user.gid) {
+        return user.additional_gids.clone();
+    }
+    std::iter::once(user.gid)
+        .chain(user.additional_gids.iter().copied())
+        .collect()
+}
+
 pub(crate) fn build(input: &SpecInput<'_>) -> Result<Spec> {
     let mut caps: HashSet<Capability> = DEFAULT_CAPS.into_iter().collect();
     let mut capabilities = LinuxCapabilitiesBuilder::default();
@@ -329,7 +341,7 @@ pub(crate) fn build(input: &SpecInput<'_>) -> Result<Spec> {
     let user = UserBuilder::default()
         .uid(input.user.uid)
         .gid(input.user.gid)
-        .additional_gids(input.user.additional_gids.clone())
+        .additional_gids(additional_gids(input.user))
         .build()
         .map_err(spec_err)?;
     let process = ProcessBuilder::default()
@@ -499,7 +511,7 @@ mod tests {
         );
         assert_eq!(
             json["process"]["user"],
-            serde_json::json!({"uid": 1000, "gid": 50, "additionalGids": [7]})
+            serde_json::json!({"uid": 1000, "gid": 50, "additionalGids": [50, 7]})
         );
         assert_eq!(json["hostname"], "h");
         assert_eq!(json["linux"]["resources"]["memory"]["limit"], 1 << 28);
@@ -628,5 +640,26 @@ mod tests {
             .unwrap();
         assert_eq!(eff.len(), DEFAULT_CAPS.len());
         assert!(!json["linux"]["maskedPaths"].as_array().unwrap().is_empty());
+    }
+}
+
+#[cfg(test)]
+mod user_tests {
+    use super::*;
+
+    fn gids(gid: u32, sgids: &[u32]) -> Vec<u32> {
+        additional_gids(&ResolvedUser {
+            uid: 1,
+            gid,
+            additional_gids: sgids.to_vec(),
+            home: "/".into(),
+        })
+    }
+
+    #[test]
+    fn the_primary_group_leads_unless_already_listed() {
+        assert_eq!(gids(1000, &[50, 10]), [1000, 50, 10]);
+        assert_eq!(gids(50, &[10, 50, 10]), [10, 50, 10]);
+        assert_eq!(gids(0, &[]), [0]);
     }
 }
