@@ -40,6 +40,8 @@ pub enum ExecError {
         #[source]
         source: std::io::Error,
     },
+    #[error("{path} is a symlink or not a directory: refusing to clear the runtime's state there")]
+    NotARealDir { path: PathBuf },
     #[error("building the OCI runtime spec: {reason}")]
     Spec { reason: String },
     #[error("starting {binary}: {source} (install it or run scripts/setup.sh)")]

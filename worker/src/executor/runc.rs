@@ -126,6 +126,65 @@ impl Runc {
         Ok(rd.filter_map(|e| e.ok()).map(|e| e.path()).collect())
     }
 
+    /// Removes the containers a killed predecessor on this state dir left running (its
+    /// `runc run` and the guard that deletes the container died with it; the container did
+    /// not): `kill ID KILL`, then `delete --force ID`, each. Blocking: for a worker's start,
+    /// before anything runs. Returns the IDs removed.
+    pub fn remove_leftover_containers(&self) -> Result<Vec<String>> {
+        let out = self
+            .blocking_command(&["list", "-q"])
+            .output()
+            .map_err(|e| self.missing(e))?;
+        if !out.status.success() {
+            return Err(self.runtime_err("list", "", &out.stderr));
+        }
+        let ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect();
+        for id in &ids {
+            // Fails for a container that is no longer running; delete --force covers both.
+            let _ = self
+                .blocking_command(&["kill", id, "KILL"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+            let out = self
+                .blocking_command(&["delete", "--force", id])
+                .output()
+                .map_err(|e| self.missing(e))?;
+            if !out.status.success() {
+                return Err(self.runtime_err("delete", id, &out.stderr));
+            }
+            tracing::info!(%id, "removed a container a killed worker left");
+        }
+        Ok(ids)
+    }
+
+    /// Removes the bundles left in `bundles/`: call it after
+    /// [`Runc::remove_leftover_containers`] and after unmounting what is mounted below the
+    /// state dir. A symlinked state or bundles dir is refused and entries are removed
+    /// without following symlinks, so nothing outside the state dir is touched. Returns
+    /// how many there were.
+    pub fn remove_leftover_bundles(&self) -> Result<usize> {
+        let bundles = self.state_dir.join("bundles");
+        for dir in [&self.state_dir, &bundles] {
+            let md = fs::symlink_metadata(dir).map_err(ExecError::io("inspecting", dir))?;
+            if !md.is_dir() {
+                return Err(ExecError::NotARealDir { path: dir.clone() });
+            }
+        }
+        crate::mounts::remove_entries(&bundles).map_err(ExecError::io("clearing", &bundles))
+    }
+
+    fn blocking_command(&self, args: &[&str]) -> std::process::Command {
+        let mut c = std::process::Command::new(&self.binary);
+        c.arg("--root").arg(self.state_dir.join("state")).args(args);
+        c.stdin(Stdio::null());
+        c
+    }
+
     fn command(&self, args: &[&str]) -> Command {
         let mut c = Command::new(&self.binary);
         c.arg("--root").arg(self.state_dir.join("state")).args(args);

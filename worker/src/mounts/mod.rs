@@ -3,6 +3,7 @@
 //! dirs of a solve.
 
 pub mod cache;
+pub mod mountinfo;
 pub mod secret;
 pub mod ssh;
 
@@ -30,26 +31,25 @@ impl Drop for RemoveOnDrop {
 }
 
 /// Empties the worker's `tmp/` after a crash: unmounts whatever is mounted below it
-/// (secret tmpfs), then removes its contents.
+/// (secret tmpfs), then removes its contents (symlinks themselves, never their targets).
 pub fn clear_tmp(dir: &Path) -> std::io::Result<()> {
-    let info = std::fs::read_to_string("/proc/self/mountinfo")?;
-    let mut points: Vec<PathBuf> = info
-        .lines()
-        .filter_map(|l| l.split(' ').nth(4))
-        .map(PathBuf::from)
-        .filter(|p| p.starts_with(dir) && p != dir)
-        .collect();
-    points.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
-    for p in points {
-        let _ = nix::mount::umount2(&p, nix::mount::MntFlags::MNT_DETACH);
-    }
+    mountinfo::detach_below(dir).map_err(std::io::Error::other)?;
+    remove_entries(dir).map(drop)
+}
+
+/// Removes everything in `dir` (not `dir` itself) and returns how many entries there were.
+/// A symlink is removed itself, never followed (`remove_dir_all` does not follow symlinks
+/// either), so nothing outside `dir` is touched; unmount what is mounted below first.
+pub(crate) fn remove_entries(dir: &Path) -> std::io::Result<usize> {
+    let mut n = 0;
     for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();
-        if path.is_dir() && !path.is_symlink() {
+        if std::fs::symlink_metadata(&path)?.is_dir() {
             std::fs::remove_dir_all(&path)?;
         } else {
             std::fs::remove_file(&path)?;
         }
+        n += 1;
     }
-    Ok(())
+    Ok(n)
 }

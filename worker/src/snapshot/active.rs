@@ -228,16 +228,8 @@ impl Drop for ActiveSnapshot {
 
 /// Unmounts and removes every active snapshot left under `active_dir` (after a crash).
 pub(crate) fn recover(active_dir: &Path) -> Result<()> {
-    let mounts = fs::read_to_string("/proc/self/mountinfo")
+    let points = crate::mounts::mountinfo::points_below(active_dir)
         .map_err(SnapshotError::io("reading", "/proc/self/mountinfo"))?;
-    // Field 5 is the mount point (octal-escaped); unmount deepest first.
-    let mut points: Vec<PathBuf> = mounts
-        .lines()
-        .filter_map(|l| l.split(' ').nth(4))
-        .map(unescape_mountinfo)
-        .filter(|p| p.starts_with(active_dir))
-        .collect();
-    points.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
     for p in points {
         unmount(&p)?;
     }
@@ -248,40 +240,4 @@ pub(crate) fn recover(active_dir: &Path) -> Result<()> {
         fs::remove_dir_all(&path).map_err(SnapshotError::io("removing", &path))?;
     }
     Ok(())
-}
-
-fn unescape_mountinfo(s: &str) -> PathBuf {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let oct = b
-            .get(i + 1..i + 4)
-            .filter(|d| b[i] == b'\\' && d.iter().all(|c| (b'0'..=b'7').contains(c)));
-        match oct {
-            Some(d) => {
-                out.push(
-                    d.iter()
-                        .fold(0u8, |acc, c| acc.wrapping_mul(8).wrapping_add(c - b'0')),
-                );
-                i += 4;
-            }
-            None => {
-                out.push(b[i]);
-                i += 1;
-            }
-        }
-    }
-    PathBuf::from(<std::ffi::OsString as std::os::unix::ffi::OsStringExt>::from_vec(out))
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn mountinfo_escapes() {
-        assert_eq!(
-            super::unescape_mountinfo("/a\\040b\\134c"),
-            std::path::PathBuf::from("/a b\\c")
-        );
-    }
 }

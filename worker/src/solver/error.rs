@@ -19,6 +19,14 @@ pub enum WorkerError {
         #[source]
         source: std::io::Error,
     },
+    #[error("worker data dir {dir} is in use by another worker or build")]
+    Locked { dir: PathBuf },
+    #[error("unmounting what a killed worker left below {dir}: {source}")]
+    Mounts {
+        dir: PathBuf,
+        #[source]
+        source: crate::mounts::mountinfo::MountTableError,
+    },
     #[error("opening the snapshotter: {0}")]
     Snapshot(#[from] SnapshotError),
     #[error("setting up the container runtime: {0}")]

@@ -1,7 +1,9 @@
 //! The worker value: its stores, executor and platforms.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+use nix::fcntl::{Flock, FlockArg};
 
 use slipway_oci::registry::RegistryClient;
 use slipway_oci::ContentStore;
@@ -24,6 +26,9 @@ pub struct Worker {
 }
 
 pub(crate) struct Inner {
+    /// Held while the worker lives: one worker per data dir, since opening one removes
+    /// the containers, mounts and bundles it finds there.
+    _lock: Flock<std::fs::File>,
     pub data_dir: PathBuf,
     pub snapshotter: Snapshotter,
     pub store: Arc<ContentStore>,
@@ -60,16 +65,49 @@ impl Worker {
     /// `tmp/`, and `runtime/`: the runtime's state root and bundles), checks the runtime
     /// binary and detects (or, with
     /// [`EmulationMode::Auto`](crate::emulation::EmulationMode::Auto), registers) emulators.
+    ///
+    /// The data dir is locked for the worker's lifetime; then what a killed predecessor
+    /// left in it is removed: its runtime's containers (killed), every mount below the data
+    /// dir (overlay snapshots, tmpfs; detached deepest first), its bundles, active
+    /// snapshots and temp dirs.
     pub fn open(config: WorkerConfig) -> Result<Worker, WorkerError> {
+        let (lock, canonical) = lock_data_dir(&config.data_dir)?;
         let runc = Runc::new(config.runtime_dir(), config.runtime.clone())?;
-        Worker::with_executor(config, Arc::new(runc))
+        // The containers first (they run on the mounts), then the mounts, then the bundles.
+        let containers = runc.remove_leftover_containers()?;
+        let mounts = detach_leftover_mounts(&canonical)?;
+        let bundles = runc.remove_leftover_bundles()?;
+        if !containers.is_empty() || mounts > 0 || bundles > 0 {
+            tracing::info!(
+                data_dir = %canonical.display(),
+                containers = containers.len(),
+                mounts,
+                bundles,
+                "removed what a killed worker left"
+            );
+        }
+        Worker::assemble(config, Arc::new(runc), lock)
     }
 
     /// As [`Worker::open`] with another executor (e.g. one that counts or records runs);
-    /// `config.runtime` is not used.
+    /// `config.runtime` is not used, and no runtime state is looked for (the mounts below
+    /// the data dir are still detached).
     pub fn with_executor(
         config: WorkerConfig,
         executor: Arc<dyn Executor>,
+    ) -> Result<Worker, WorkerError> {
+        let (lock, canonical) = lock_data_dir(&config.data_dir)?;
+        let mounts = detach_leftover_mounts(&canonical)?;
+        if mounts > 0 {
+            tracing::info!(data_dir = %canonical.display(), mounts, "detached mounts a killed worker left");
+        }
+        Worker::assemble(config, executor, lock)
+    }
+
+    fn assemble(
+        config: WorkerConfig,
+        executor: Arc<dyn Executor>,
+        lock: Flock<std::fs::File>,
     ) -> Result<Worker, WorkerError> {
         // Emulator detection runs a probe binary (does the kernel run i386?) and reads
         // binfmt_misc: it overlaps with opening the stores below instead of preceding them.
@@ -78,11 +116,6 @@ impl Worker {
             .name("emulation-probe".into())
             .spawn(move || emulation::prepare(mode, &emulation_config));
         let data_dir = config.data_dir.clone();
-        std::fs::create_dir_all(&data_dir).map_err(|source| WorkerError::Io {
-            op: "creating",
-            path: data_dir.clone(),
-            source,
-        })?;
         let tmp = data_dir.join("tmp");
         if tmp.exists() {
             crate::mounts::clear_tmp(&tmp).map_err(|source| WorkerError::Io {
@@ -120,6 +153,7 @@ impl Worker {
         let registry = RegistryClient::new(config.registry, config.credentials);
         Ok(Worker {
             inner: Arc::new(Inner {
+                _lock: lock,
                 data_dir,
                 snapshotter,
                 store,
@@ -166,4 +200,38 @@ impl Worker {
     ) -> Result<SolveResult, SolveError> {
         super::run::solve(self.inner.clone(), req, progress, cancel).await
     }
+}
+
+/// Creates and locks `dir` (`<dir>/worker.lock`, held while the worker lives) and returns
+/// the lock with the canonical path (the one the mount table uses).
+fn lock_data_dir(dir: &Path) -> Result<(Flock<std::fs::File>, PathBuf), WorkerError> {
+    let io = |op: &'static str, path: &Path| {
+        let path = path.to_path_buf();
+        move |source| WorkerError::Io { op, path, source }
+    };
+    std::fs::create_dir_all(dir).map_err(io("creating", dir))?;
+    let canonical = std::fs::canonicalize(dir).map_err(io("resolving", dir))?;
+    let lock_path = canonical.join("worker.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(io("opening", &lock_path))?;
+    match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+        Ok(lock) => Ok((lock, canonical)),
+        Err((_, nix::Error::EWOULDBLOCK)) => Err(WorkerError::Locked { dir: canonical }),
+        Err((_, errno)) => Err(io("locking", &lock_path)(errno.into())),
+    }
+}
+
+/// Detaches every mount below the (canonical) data dir, deepest first, before anything
+/// below it is removed; returns how many there were.
+fn detach_leftover_mounts(canonical: &Path) -> Result<usize, WorkerError> {
+    crate::mounts::mountinfo::detach_below(canonical)
+        .map(|points| points.len())
+        .map_err(|source| WorkerError::Mounts {
+            dir: canonical.to_path_buf(),
+            source,
+        })
 }
