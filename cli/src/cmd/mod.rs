@@ -8,3 +8,4 @@ pub mod local_farm;
 pub mod node;
 pub mod prune;
 pub mod render;
+pub mod signals;

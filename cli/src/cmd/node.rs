@@ -155,21 +155,6 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .context("starting the async runtime")
 }
 
-/// Resolves on SIGINT or SIGTERM.
-async fn terminated() {
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-            return;
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
-}
-
 pub fn run_coordinator(a: CoordinatorArgs) -> Result<()> {
     let security = a.tls.security(&format!("coordinator-{}", a.id))?;
     let listen: std::net::SocketAddr = a
@@ -210,7 +195,7 @@ pub fn run_coordinator(a: CoordinatorArgs) -> Result<()> {
         tracing::info!(node = a.id, addr = %node.local_addr(), "coordinator serving");
         let stop = node.shutdown_token();
         tokio::spawn(async move {
-            terminated().await;
+            super::signals::interrupted().await;
             stop.cancel();
         });
         node.wait().await.context("coordinator")?;
@@ -271,7 +256,7 @@ pub fn run_worker(a: WorkerArgs) -> Result<()> {
         let cancel = tokio_util::sync::CancellationToken::new();
         let stop = cancel.clone();
         tokio::spawn(async move {
-            terminated().await;
+            super::signals::interrupted().await;
             stop.cancel();
         });
         slipway_worker::agent::Agent::run(config, worker, cancel)
