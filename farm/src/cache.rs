@@ -93,3 +93,74 @@ pub enum CacheImport {
     /// An OCI layout directory written by `type=local,dest=` (`src=`).
     Local { src: PathBuf },
 }
+
+/// The records a `mode` export holds: every one for `Max`; for `Min` those whose layers are
+/// a prefix of one of `images` (each image's layer digests, bottom first) — the final
+/// stages' results, never an intermediate one, whichever other export the build asked for.
+/// The one selection rule of every exporter (registry, local, inline), embedded or on a farm.
+pub fn select_records<'a, I, S>(
+    mode: CacheMode,
+    records: &[CacheRecord],
+    images: I,
+) -> Vec<CacheRecord>
+where
+    I: IntoIterator<Item = &'a [S]>,
+    S: AsRef<str> + 'a,
+{
+    if mode == CacheMode::Max {
+        return records.to_vec();
+    }
+    let images: Vec<&[S]> = images.into_iter().collect();
+    records
+        .iter()
+        .filter(|r| {
+            images.iter().any(|layers| {
+                r.layers.len() <= layers.len()
+                    && r.layers
+                        .iter()
+                        .zip(layers.iter())
+                        .all(|(l, d)| l.digest == d.as_ref())
+            })
+        })
+        .cloned()
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layer(d: &str) -> CacheLayer {
+        CacheLayer {
+            media_type: "application/vnd.oci.image.layer.v1.tar+gzip".into(),
+            digest: d.into(),
+            size: 1,
+            diff_id: d.into(),
+        }
+    }
+
+    fn record(key: &str, layers: &[&str]) -> CacheRecord {
+        CacheRecord {
+            key: key.into(),
+            layers: layers.iter().map(|d| layer(d)).collect(),
+        }
+    }
+
+    #[test]
+    fn min_keeps_only_prefixes_of_the_images() {
+        let records = [
+            record("base", &["a"]),
+            record("final", &["a", "b"]),
+            record("builder", &["a", "x"]),
+            record("empty", &[]),
+        ];
+        let image: Vec<String> = vec!["a".into(), "b".into()];
+        let min = select_records(CacheMode::Min, &records, [image.as_slice()]);
+        let keys: Vec<_> = min.iter().map(|r| r.key.as_str()).collect();
+        assert_eq!(keys, ["base", "final", "empty"]);
+        let max = select_records(CacheMode::Max, &records, [image.as_slice()]);
+        assert_eq!(max.len(), 4);
+        let none: [&[String]; 0] = [];
+        assert!(select_records(CacheMode::Min, &records, none).is_empty());
+    }
+}

@@ -77,9 +77,16 @@ pub async fn imports(
     for import in &spec.cache_from {
         match import {
             CacheImport::Registry { reference } => {
-                let cache = RegistryCache::open(env.registry.clone(), reference)
-                    .await
-                    .map_err(|e| cache_err(task, format!("importing the cache {reference}"), e))?;
+                // A cache that cannot be read is skipped, as BuildKit does: the build runs
+                // without it.
+                let cache = match RegistryCache::open(env.registry.clone(), reference).await {
+                    Ok(c) => c,
+                    Err(e) => {
+                        tracing::warn!(%task, %reference, error = %e,
+                            "importing the cache failed; building without it");
+                        continue;
+                    }
+                };
                 if let Some(w) = cache.warning() {
                     tracing::warn!(%task, %reference, "{w}");
                 }

@@ -19,16 +19,11 @@ pub fn prefixes_of(images: &[SolvedImage], records: &[CacheRecord]) -> Vec<Cache
         .iter()
         .map(|i| i.layers.iter().map(|l| l.digest().to_string()).collect())
         .collect();
-    records
-        .iter()
-        .filter(|r| {
-            lists.iter().any(|digests| {
-                r.layers.len() <= digests.len()
-                    && r.layers.iter().zip(digests).all(|(l, d)| &l.digest == d)
-            })
-        })
-        .cloned()
-        .collect()
+    slipway_farm::cache::select_records(
+        slipway_farm::cache::CacheMode::Min,
+        records,
+        lists.iter().map(Vec::as_slice),
+    )
 }
 
 /// With `type=inline`: each image's config gets the records whose layers are a prefix of

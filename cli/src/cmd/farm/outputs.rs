@@ -12,7 +12,7 @@ use slipway_coordinator::farm::node::cache_export::merge_records;
 use slipway_coordinator::farm::node::stitching::{plan_root, Root};
 use slipway_coordinator::FileExport;
 use slipway_dataplane::{BlobClient, BlobStoreDir};
-use slipway_farm::cache::{CacheExport, CacheExportTarget, CacheMode, CacheRecord};
+use slipway_farm::cache::{select_records, CacheExport, CacheExportTarget};
 use slipway_farm::{TaskKind, TaskResult};
 use slipway_graph::Platform;
 use slipway_oci::ContentStore;
@@ -88,10 +88,11 @@ pub async fn write(
             let CacheExportTarget::Local { dest } = &cache.target else {
                 continue;
             };
-            let selected = match cache.mode {
-                CacheMode::Max => records.clone(),
-                CacheMode::Min => final_stage_records(&records, &results),
-            };
+            let images: Vec<Vec<String>> = results
+                .iter()
+                .map(|r| r.layers.iter().map(|l| l.digest.to_string()).collect())
+                .collect();
+            let selected = select_records(cache.mode, &records, images.iter().map(Vec::as_slice));
             let written = export_to_dir(&selected, &store, dest, cache.oci_media_types);
             match written {
                 Ok(_) => {}
@@ -105,23 +106,6 @@ pub async fn write(
     })
     .await
     .context("the export task failed")?
-}
-
-/// `mode=min`: the records whose layers are a prefix of one platform image's layers.
-fn final_stage_records(records: &[CacheRecord], results: &[TaskResult]) -> Vec<CacheRecord> {
-    records
-        .iter()
-        .filter(|r| {
-            results.iter().any(|t| {
-                r.layers.len() <= t.layers.len()
-                    && r.layers
-                        .iter()
-                        .zip(&t.layers)
-                        .all(|(l, d)| l.digest == d.digest.to_string())
-            })
-        })
-        .cloned()
-        .collect()
 }
 
 /// Downloads every image task's image blobs (and every task's cache records' layers when

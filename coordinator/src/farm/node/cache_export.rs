@@ -5,7 +5,7 @@
 //! image tasks' (a stage task's results are intermediate; it pushed no blobs there). With
 //! `ignore-error=true` a failed export only warns.
 
-use slipway_farm::cache::{CacheExportTarget, CacheMode, CacheRecord};
+use slipway_farm::cache::{select_records, CacheExportTarget, CacheMode, CacheRecord};
 use slipway_farm::{BuildSpec, TaskKind, TaskResult};
 use slipway_oci::registry::RegistryClient;
 use slipway_worker::remote::{write_cache_manifest, RemoteCacheError};
@@ -29,15 +29,23 @@ pub fn merge_records<'a>(results: impl IntoIterator<Item = &'a TaskResult>) -> V
     merged.into_values().cloned().collect()
 }
 
-/// The records a cache export of `mode` holds: every task's for `Max`, the image tasks'
-/// for `Min`.
+/// The records a cache export of `mode` holds: every task's for `Max`; for `Min` the
+/// image tasks' records whose layers are a prefix of a platform image's layers (the final
+/// stages; never an intermediate result, even when another export asked the workers for
+/// `mode=max` records).
 pub fn records_for(mode: CacheMode, results: &[(TaskKind, TaskResult)]) -> Vec<CacheRecord> {
-    merge_records(
+    let merged = merge_records(
         results
             .iter()
             .filter(|(kind, _)| mode == CacheMode::Max || *kind == TaskKind::Image)
             .map(|(_, r)| r),
-    )
+    );
+    let images: Vec<Vec<String>> = results
+        .iter()
+        .filter(|(kind, _)| *kind == TaskKind::Image)
+        .map(|(_, r)| r.layers.iter().map(|l| l.digest.to_string()).collect())
+        .collect();
+    select_records(mode, &merged, images.iter().map(Vec::as_slice))
 }
 
 /// Writes the cache manifest of every registry `--cache-to` of `spec`; `results` are the
@@ -121,9 +129,16 @@ mod tests {
 
     #[test]
     fn min_exports_hold_only_the_image_tasks_records() {
+        let mut image = result(vec![record('i', "image"), record('x', "intermediate")]);
+        // The image's layers: the `i` record's are a prefix, the `x` record's are not.
+        image.layers = vec![BlobDescriptor {
+            media_type: "application/vnd.oci.image.layer.v1.tar+gzip".into(),
+            digest: slipway_graph::Digest::of_bytes(b"image"),
+            size: 1,
+        }];
         let results = [
             (TaskKind::Stage, result(vec![record('s', "stage")])),
-            (TaskKind::Image, result(vec![record('i', "image")])),
+            (TaskKind::Image, image),
         ];
         let keys = |mode| -> Vec<char> {
             records_for(mode, &results)
@@ -132,6 +147,6 @@ mod tests {
                 .collect()
         };
         assert_eq!(keys(CacheMode::Min), ['i']);
-        assert_eq!(keys(CacheMode::Max), ['i', 's']);
+        assert_eq!(keys(CacheMode::Max), ['i', 's', 'x']);
     }
 }

@@ -65,6 +65,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_stream::wrappers::TcpListenerStream;
+use tokio_stream::StreamExt as _;
 use tokio_util::sync::CancellationToken;
 use worker_api::WorkerApiService;
 
@@ -157,7 +158,15 @@ impl FarmNode {
         let server = tokio::spawn(async move {
             router
                 .serve_with_incoming_shutdown(
-                    TcpListenerStream::new(listener),
+                    // Replies go out at once: without TCP_NODELAY, Nagle's algorithm holds a
+                    // small response until the client's delayed ACK (40 ms on Linux).
+                    TcpListenerStream::new(listener).map(|conn| {
+                        conn.inspect(|c| {
+                            if let Err(e) = c.set_nodelay(true) {
+                                tracing::debug!(error = %e, "setting TCP_NODELAY");
+                            }
+                        })
+                    }),
                     stop.cancelled_owned(),
                 )
                 .await
