@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use slipway_worker::executor::{
-    Access, ExecError, Executor, FailedStatus, MountSpec, NetworkMode, ProcessIo, Resources,
-    RunSpec, Runc,
+    Access, ExecError, Executor, FailedStatus, MountSpec, NetworkMode, OutputChunk, ProcessIo,
+    Resources, RunSpec, Runc,
 };
 use slipway_worker::snapshot::{ActiveSnapshot, SnapshotChanges, Snapshotter};
 use tokio::sync::mpsc;
@@ -369,25 +369,34 @@ async fn cancellation_leaves_nothing_behind() {
     let e = env("amd64");
     let active = e.active().await;
     let cancel = CancellationToken::new();
+    let (tx, mut rx) = mpsc::channel::<OutputChunk>(8);
+    // Cancel once the process has printed its line (it runs inside the container).
     let c = cancel.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(700)).await;
-        c.cancel();
+    let out = tokio::spawn(async move {
+        let (mut text, mut cancelled_at) = (String::new(), None);
+        while let Some(chunk) = rx.recv().await {
+            text.push_str(&String::from_utf8_lossy(&chunk.data));
+            if cancelled_at.is_none() && text.contains("started\n") {
+                cancelled_at = Some(Instant::now());
+                c.cancel();
+            }
+        }
+        (text, cancelled_at)
     });
-    let start = Instant::now();
-    let (tx, rx) = mpsc::channel(8);
-    let out = tokio::spawn(collect(rx));
-    let r = e
-        .runc
-        .run(
-            e.spec(&active, "echo started; sleep 600"),
-            ProcessIo { output: Some(tx) },
-            cancel,
-        )
-        .await;
+    let run = e.runc.run(
+        e.spec(&active, "echo started; sleep 600"),
+        ProcessIo { output: Some(tx) },
+        cancel,
+    );
+    let r = tokio::time::timeout(Duration::from_secs(120), run)
+        .await
+        .expect("the container printed its line and was cancelled within 120 s");
+    let returned = Instant::now();
     assert!(matches!(r, Err(ExecError::Cancelled { .. })), "{r:?}");
-    assert!(start.elapsed() < Duration::from_secs(20));
-    assert_eq!(out.await.unwrap(), "started\n");
+    let (text, cancelled_at) = out.await.unwrap();
+    assert_eq!(text, "started\n");
+    let cancelled_at = cancelled_at.expect("cancelled after the output");
+    assert!(returned - cancelled_at < Duration::from_secs(20));
     active.cleanup().await.unwrap();
     e.assert_clean().await;
     // Cancelled before the container exists: still nothing left.
