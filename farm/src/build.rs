@@ -133,10 +133,6 @@ pub struct BuildSpec {
     pub allow: std::collections::BTreeSet<slipway_graph::Entitlement>,
 }
 
-/// Why the farm refuses a `type=local` cache import.
-const LOCAL_CACHE: &str =
-    "a directory on the client: the client imports it into the farm's cache index before submitting";
-
 impl BuildSpec {
     pub fn validate(&self) -> Result<(), FarmError> {
         let bad = |reason: String| FarmError::InvalidBuild { reason };
@@ -167,12 +163,8 @@ impl BuildSpec {
         }
         for import in &self.cache_from {
             match import {
-                CacheImport::Local { src } => {
-                    return Err(bad(format!(
-                        "--cache-from src={}: {LOCAL_CACHE}",
-                        src.display()
-                    )))
-                }
+                // Only a one-process farm reads it (the coordinator checks which it is).
+                CacheImport::Local { .. } | CacheImport::Records { .. } => {}
                 CacheImport::Registry { reference } => check_cache_ref("--cache-from", reference)?,
             }
         }
@@ -273,7 +265,7 @@ mod tests {
     }
 
     #[test]
-    fn validate_refuses_local_and_inline_caches() {
+    fn validate_checks_cache_references() {
         let ok = BuildSpec {
             dockerfile: "FROM scratch\n".into(),
             dockerfile_name: "Dockerfile".into(),
@@ -288,11 +280,7 @@ mod tests {
         assert!(ok.validate().is_ok());
         let mut s = ok.clone();
         s.cache_from.push(CacheImport::Local { src: "/c".into() });
-        let e = s.validate().unwrap_err().to_string();
-        assert!(
-            e.contains("--cache-from src=/c: a directory on the client"),
-            "{e}"
-        );
+        assert!(s.validate().is_ok(), "a one-process farm reads it in place");
         let mut s = ok.clone();
         s.cache_to = vec![CacheExport::new(CacheExportTarget::Local {
             dest: "/c".into(),

@@ -90,8 +90,16 @@ impl CacheExport {
 pub enum CacheImport {
     /// A cache manifest, or an image with inline cache, at `reference`.
     Registry { reference: String },
-    /// An OCI layout directory written by `type=local,dest=` (`src=`).
+    /// An OCI layout directory written by `type=local,dest=` (`src=`), read where it is: only
+    /// by the worker of a one-process farm, in the client's process.
     Local { src: PathBuf },
+    /// A client's local cache (`origin`, its directory) brought to a farm: its records, whose
+    /// blobs the client put on a worker's data plane. Consulted by this build only, never
+    /// written into the farm's shared cache index.
+    Records {
+        origin: String,
+        records: Vec<CacheRecord>,
+    },
 }
 
 /// The records a `mode` export holds: every one for `Max`; for `Min` those whose layers are

@@ -85,6 +85,12 @@ impl From<farm::CacheImport> for v1::CacheImport {
         let source = match i {
             farm::CacheImport::Registry { reference } => Source::Registry(reference),
             farm::CacheImport::Local { src } => Source::Local(src.to_string_lossy().into_owned()),
+            farm::CacheImport::Records { origin, records } => {
+                Source::Records(v1::ImportedRecords {
+                    origin,
+                    records: records.into_iter().map(Into::into).collect(),
+                })
+            }
         };
         v1::CacheImport {
             source: Some(source),
@@ -99,6 +105,10 @@ impl TryFrom<v1::CacheImport> for farm::CacheImport {
             match parse::required(i.source, ("CacheImport", "source"))? {
                 Source::Registry(reference) => farm::CacheImport::Registry { reference },
                 Source::Local(src) => farm::CacheImport::Local { src: src.into() },
+                Source::Records(r) => farm::CacheImport::Records {
+                    origin: r.origin,
+                    records: records(r.records)?,
+                },
             },
         )
     }

@@ -118,6 +118,7 @@ async fn runs_an_assigned_task_once_and_re_registers() {
     )
     .unwrap();
     let task_with = |digest: &slipway_graph::Digest, size: usize| TaskSpec {
+        docker_media_types: false,
         id: TaskId::new(),
         build: slipway_farm::BuildId::new(),
         name: "linux/amd64".into(),
@@ -126,6 +127,7 @@ async fn runs_an_assigned_task_once_and_re_registers() {
         graph: graph.clone(),
         depends_on: vec![],
         context: Some(ContextRef {
+            path: None,
             digest: digest.clone(),
             size: size as u64,
             kind: Default::default(),

@@ -128,6 +128,7 @@ impl Agent {
                     worker_id: worker_id.clone(),
                     own_addr: data_addr.clone(),
                     registry,
+                    in_place: config.in_place_contexts,
                 },
                 in_place_contexts: config.in_place_contexts,
             },

@@ -18,6 +18,8 @@ use crate::remote::{RemoteCache, RemoteCacheError};
 /// The stage results one task takes over, by cache key.
 pub struct StageInputs {
     records: HashMap<String, Vec<CacheLayer>>,
+    /// What the records are, for messages.
+    label: String,
     /// Fetches blobs from the workers holding them.
     peers: Arc<dyn RemoteCache>,
 }
@@ -25,12 +27,35 @@ pub struct StageInputs {
 impl StageInputs {
     /// `records` by key (the first record of a key wins); blobs come through `peers`.
     pub fn new(records: Vec<CacheRecord>, peers: Arc<dyn RemoteCache>) -> StageInputs {
+        StageInputs::labelled(
+            "results of this build's stage tasks".to_string(),
+            records,
+            peers,
+        )
+    }
+
+    /// Records of a client's `--cache-from type=local` (`origin`) brought to the farm for
+    /// this build, their blobs on a worker's data plane. Not pinned: `--no-cache` skips it.
+    pub fn imported(
+        origin: &str,
+        records: Vec<CacheRecord>,
+        peers: Arc<dyn RemoteCache>,
+    ) -> StageInputs {
+        StageInputs::labelled(format!("the local cache {origin}"), records, peers)
+    }
+
+    fn labelled(
+        label: String,
+        records: Vec<CacheRecord>,
+        peers: Arc<dyn RemoteCache>,
+    ) -> StageInputs {
         let mut by_key = HashMap::with_capacity(records.len());
         for r in records {
             by_key.entry(r.key).or_insert(r.layers);
         }
         StageInputs {
             records: by_key,
+            label,
             peers,
         }
     }
@@ -50,7 +75,7 @@ impl fmt::Debug for StageInputs {
 
 impl RemoteCache for StageInputs {
     fn describe(&self) -> String {
-        "results of this build's stage tasks".to_string()
+        self.label.clone()
     }
 
     fn lookup<'a>(

@@ -20,7 +20,7 @@ use super::coordinators::Coordinators;
 use super::error::{AgentError, TaskError};
 use super::farm_cache::FarmCache;
 use super::stage_inputs::StageInputs;
-use crate::remote::{push_cache_blobs, RegistryCache, RemoteCache, RemoteCacheError};
+use crate::remote::{push_cache_blobs, LocalCache, RegistryCache, RemoteCache, RemoteCacheError};
 
 /// What the cache side of a task needs from the agent.
 pub struct CacheEnv {
@@ -31,6 +31,9 @@ pub struct CacheEnv {
     pub own_addr: String,
     /// For `--cache-from`/`--cache-to type=registry`.
     pub registry: Arc<RegistryClient>,
+    /// Whether `--cache-from type=local` directories are read where they are (this worker
+    /// runs in the client's process: a one-process farm).
+    pub in_place: bool,
 }
 
 fn cache_err(task: TaskId, what: String, source: RemoteCacheError) -> TaskError {
@@ -92,15 +95,24 @@ pub async fn imports(
                 }
                 out.push(Arc::new(cache));
             }
+            CacheImport::Local { src } if env.in_place => match LocalCache::open(src) {
+                Ok(cache) => out.push(Arc::new(cache)),
+                // As BuildKit: a cache that cannot be read only warns.
+                Err(e) => tracing::warn!(%task, src = %src.display(), error = %e,
+                    "importing the local cache failed; building without it"),
+            },
             CacheImport::Local { src } => {
                 return Err(TaskError::Unsupported {
                     task,
                     what: format!(
-                        "--cache-from type=local,src={}: a local cache is read on the client; not supported with --builder yet",
+                        "--cache-from type=local,src={}: a directory on the client, which only the client brings to a farm",
                         src.display()
                     ),
                 })
             }
+            CacheImport::Records { origin, records } => out.push(Arc::new(
+                StageInputs::imported(origin, records.clone(), farm.clone()),
+            )),
         }
     }
     Ok(Imports {

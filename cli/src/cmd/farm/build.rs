@@ -83,12 +83,7 @@ fn build_spec(req: &BuildRequest, name: String) -> Result<(BuildSpec, ExportPlan
             })
             .collect(),
     };
-    // Local cache imports are the client's (imported into the farm's index before submit).
-    let mut checked = spec.clone();
-    checked
-        .cache_from
-        .retain(|c| !matches!(c, slipway_farm::cache::CacheImport::Local { .. }));
-    checked.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
+    spec.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok((spec, plan))
 }
 
@@ -202,7 +197,9 @@ async fn build_on(
         }
         // One id for every try: a retry after a lost answer names the same build; the
         // session (secrets) is registered under it before the build exists.
-        super::cache_import::import_local_caches(&mut client, spec).await?;
+        if !in_place {
+            super::cache_import::import_local_caches(&mut client, spec).await?;
+        }
         let build_id = slipway_farm::BuildId::new().to_string();
         let session = if req.secrets.is_empty() && req.ssh.is_empty() {
             None

@@ -1,37 +1,35 @@
-//! `--cache-from type=local,src=D` with `--builder`: the farm cannot read the client's
-//! directory, so before submitting, the client imports it into the farm's shared cache
-//! index: the blobs the records name go to one live worker's data plane (only those it
-//! lacks), then the records are recorded as held by that worker (`RecordCache`). Every
-//! worker then finds those keys in the index and fetches the blobs from that worker, as
-//! for any result built on the farm. A cache directory that cannot be read is a warning,
-//! as in BuildKit.
+//! `--cache-from type=local,src=D` on a farm that cannot read the client's directory: before
+//! submitting, the client puts the blobs the cache's records name on one live worker's data
+//! plane (only those it lacks; announced, so every worker finds their holder) and hands the
+//! records to this build alone (`CacheImport::Records`): they are never written into the
+//! farm's shared cache index, so one user's local cache never answers another's build. A
+//! one-process farm's worker reads the directory where it is and needs none of this. A cache
+//! directory that cannot be read is a warning, as in BuildKit.
 
-use super::client::{status_error, FarmClient};
+use super::client::FarmClient;
 use anyhow::{Context, Result};
 use slipway_dataplane::{BlobClient, PutOptions};
 use slipway_farm::cache::CacheImport;
 use slipway_farm::BuildSpec;
 use slipway_oci::Digest;
-use slipway_proto::v1;
 use slipway_worker::remote::LocalCache;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-/// Imports the local `--cache-from` entries of `spec` and removes them from it.
+/// Replaces the local `--cache-from` entries of `spec` with their records, their blobs
+/// uploaded to a live worker.
 pub async fn import_local_caches(client: &mut FarmClient, spec: &mut BuildSpec) -> Result<()> {
     let sources: Vec<PathBuf> = spec
         .cache_from
         .iter()
         .filter_map(|c| match c {
             CacheImport::Local { src } => Some(src.clone()),
-            CacheImport::Registry { .. } => None,
+            CacheImport::Registry { .. } | CacheImport::Records { .. } => None,
         })
         .collect();
     if sources.is_empty() {
         return Ok(());
     }
-    spec.cache_from
-        .retain(|c| !matches!(c, CacheImport::Local { .. }));
     let worker = client
         .list_workers()
         .await?
@@ -43,6 +41,7 @@ pub async fn import_local_caches(client: &mut FarmClient, spec: &mut BuildSpec) 
     let blobs = BlobClient::connect(worker.data_addr.as_str(), &client.security)
         .await
         .with_context(|| format!("connecting to worker {}'s data plane", worker.id))?;
+    let mut imported = Vec::new();
     for src in sources {
         let cache = match LocalCache::open(&src) {
             Ok(c) => c,
@@ -67,26 +66,25 @@ pub async fn import_local_caches(client: &mut FarmClient, spec: &mut BuildSpec) 
         for digest in &missing {
             let file = cache.blob_file(digest);
             blobs
-                .put_with(digest, &file, &PutOptions { announce: false })
+                .put_with(digest, &file, &PutOptions { announce: true })
                 .await
                 .with_context(|| format!("uploading {} to worker {}", file.display(), worker.id))?;
         }
-        let mut api = client.worker_api().await?;
-        api.record_cache(v1::CacheRecords {
-            worker_id: worker.id.clone(),
-            records: records.iter().cloned().map(Into::into).collect(),
-        })
-        .await
-        .map_err(status_error)
-        .context("recording the imported cache")?;
         eprintln!(
-            "imported {} cache records from {} ({} blobs uploaded to {})",
+            "imported {} cache records from {} for this build ({} blobs uploaded to {})",
             records.len(),
             src.display(),
             missing.len(),
             worker.id
         );
+        imported.push(CacheImport::Records {
+            origin: src.display().to_string(),
+            records,
+        });
     }
     blobs.close().await;
+    spec.cache_from
+        .retain(|c| !matches!(c, CacheImport::Local { .. }));
+    spec.cache_from.extend(imported);
     Ok(())
 }

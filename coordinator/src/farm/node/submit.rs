@@ -139,11 +139,19 @@ pub fn check_platforms<'a>(
     Ok(())
 }
 
-/// Refuses contexts that are directories of the client's machine unless this coordinator
-/// runs in the client's process (`in_place`), where its worker reads them in place.
+/// Refuses contexts and `--cache-from type=local` caches that are directories of the
+/// client's machine unless this coordinator runs in the client's process (`in_place`),
+/// where its worker reads them in place.
 pub fn check_contexts(spec: &BuildSpec, in_place: bool) -> Result<(), NodeError> {
     if in_place {
         return Ok(());
+    }
+    for import in &spec.cache_from {
+        if let slipway_farm::cache::CacheImport::Local { src } = import {
+            return Err(NodeError::DirectoryContext {
+                name: format!("cache --cache-from type=local,src={}", src.display()),
+            });
+        }
     }
     let named = spec.named_contexts.iter().filter_map(|(n, c)| match c {
         slipway_farm::NamedContext::Local(c) => Some((n.as_str(), c)),
