@@ -255,6 +255,9 @@ fn leader_killed_while_twenty_builds_run_loses_and_duplicates_nothing() -> Resul
     Ok(())
 }
 
+/// What the RUN step of the rerun test prints first.
+const RERUN_MARK: &str = "RERUN-STEP-STARTED";
+
 /// The worker holding a running task of the build, from `builds inspect`.
 fn running_worker(cluster: &Cluster, id: &str) -> Result<Option<String>> {
     let d = inspect(cluster, id)?;
@@ -291,7 +294,7 @@ fn worker_killed_during_a_run_step_its_task_reruns_elsewhere() -> Result<()> {
     context(
         ctx.path(),
         &format!(
-            "FROM {reg}/library/busybox:latest\nRUN echo start && sleep 6 && uname -m > /arch\n"
+            "FROM {reg}/library/busybox:latest\nRUN echo {RERUN_MARK} && sleep 6 && uname -m > /arch\n"
         ),
     )?;
     let log = ctx.path().join("build.log");
@@ -310,11 +313,14 @@ fn worker_killed_during_a_run_step_its_task_reruns_elsewhere() -> Result<()> {
                 std::fs::read_to_string(&log).unwrap_or_default()
             );
         }
-        if let Some(b) = builds(&cluster)?.first() {
+        // The RUN step printed its line: it runs inside the container (for 6 s more).
+        let log_text = std::fs::read_to_string(&log).unwrap_or_default();
+        let started = log_text
+            .lines()
+            .any(|l| l.contains(RERUN_MARK) && !l.contains("echo"));
+        if let (true, Some(b)) = (started, builds(&cluster)?.first()) {
             let id = b["id"].as_str().context("id")?.to_string();
             if let Some(w) = running_worker(&cluster, &id)? {
-                // Give the RUN step time to start inside the container.
-                std::thread::sleep(Duration::from_secs(2));
                 break (id, w);
             }
         }
@@ -413,8 +419,10 @@ fn a_cut_off_coordinator_cannot_commit_and_catches_up_when_healed() -> Result<()
     if cluster.leader()? == 3 {
         cluster.kill_coordinator(3)?;
         cluster.wait_leader(Some(3), Duration::from_secs(30))?;
+        let commit = commit_index(&cluster.status(None)?)?;
         cluster.start_coordinator(3)?;
-        std::thread::sleep(Duration::from_secs(2));
+        // Back as a follower of the new leader, with everything committed before.
+        wait_caught_up(&cluster, 3, commit, "after its restart")?;
     }
     cluster.cut_off()?;
     let before = cluster.status(Some(3)).ok();
@@ -464,19 +472,35 @@ fn a_cut_off_coordinator_cannot_commit_and_catches_up_when_healed() -> Result<()
         assert!(b["commit_index"].as_u64().unwrap_or(0) < leader_commit);
     }
     cluster.heal()?;
+    wait_caught_up(&cluster, 3, leader_commit, "after healing")
+}
+
+fn commit_index(status: &Value) -> Result<u64> {
+    status["commit_index"]
+        .as_u64()
+        .with_context(|| format!("no commit index in {status}"))
+}
+
+/// Waits (30 s at most) until coordinator `id` follows a leader other than itself and has
+/// applied the log up to `index`.
+fn wait_caught_up(cluster: &Cluster, id: u64, index: u64, when: &str) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        if let Ok(s) = cluster.status(Some(3)) {
-            if s["applied_index"].as_u64().unwrap_or(0) >= leader_commit {
-                break;
+        let last = match cluster.status(Some(id)) {
+            Ok(s) => {
+                let follows = s["leader"].as_u64().is_some_and(|l| l != id);
+                if follows && s["applied_index"].as_u64().unwrap_or(0) >= index {
+                    return Ok(());
+                }
+                s.to_string()
             }
-        }
+            Err(e) => format!("{e:#}"),
+        };
         if Instant::now() > deadline {
-            bail!("coordinator 3 did not catch up after healing");
+            bail!("coordinator {id} did not catch up to index {index} {when}: {last}");
         }
         std::thread::sleep(Duration::from_millis(300));
     }
-    Ok(())
 }
 
 #[test]

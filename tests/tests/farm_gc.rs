@@ -84,6 +84,21 @@ fn build_progress(cluster: &Cluster, ctx: &std::path::Path) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stderr).to_string())
 }
 
+/// What a worker logs once the leader committed the `ForgetBlobs` of its collection.
+const FORGOTTEN: &str = "the coordinators forgot the removed blobs";
+
+/// Waits (up to a minute) until `name`'s log has a line containing `what`.
+fn wait_for_log(cluster: &Cluster, name: &str, what: &str) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !cluster.log(name).contains(what) {
+        if Instant::now() > deadline {
+            bail!("{name} never logged {what:?}:\n{}", cluster.log(name));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    Ok(())
+}
+
 fn ran(progress: &str) -> usize {
     progress
         .lines()
@@ -101,16 +116,14 @@ fn collected_blobs_leave_the_farm_cache_index() -> Result<()> {
     workers_drain(cluster, "worker-2", false)?;
     let first = build_progress(cluster, ctx.path())?;
     assert_eq!(ran(&first), 2, "{first}");
-    // worker-1 falls idle, collects, and reports what it removed.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !cluster.log("worker-1").contains("garbage collected") {
-        if Instant::now() > deadline {
-            bail!("worker-1 never collected:\n{}", cluster.log("worker-1"));
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    // Give the ForgetBlobs commit a moment to apply.
-    std::thread::sleep(Duration::from_secs(1));
+    // worker-1 falls idle, collects, and reports what it removed: the line comes once the
+    // leader committed `ForgetBlobs`.
+    wait_for_log(cluster, "worker-1", FORGOTTEN)?;
+    assert!(
+        cluster.log("worker-1").contains("garbage collected"),
+        "{}",
+        cluster.log("worker-1")
+    );
 
     workers_drain(cluster, "worker-1", false)?;
     workers_drain(cluster, "worker-2", true)?;
@@ -187,8 +200,9 @@ fn du_and_prune_with_builder_measure_and_empty_the_workers() -> Result<()> {
         "{}",
         cluster.log("worker-1")
     );
-    // The removed blobs left the farm's index: the same build runs its steps again.
-    std::thread::sleep(Duration::from_secs(1));
+    // The removed blobs left the farm's index (the worker answers the prune order only
+    // after the leader committed its `ForgetBlobs`): the same build runs its steps again.
+    wait_for_log(cluster, "worker-1", FORGOTTEN)?;
     let second = build_progress(cluster, ctx.path())?;
     assert_eq!(ran(&second), 2, "{second}");
     assert!(

@@ -63,6 +63,7 @@ pub async fn report_removed(shared: &Shared, digests: Vec<String>) {
     if digests.is_empty() {
         return;
     }
+    let blobs = digests.len();
     let request = ForgottenBlobs {
         worker_id: shared.spec.id.to_string(),
         digests,
@@ -74,7 +75,8 @@ pub async fn report_removed(shared: &Shared, digests: Vec<String>) {
             async move { c.forget_blobs(r).await }
         })
         .await;
-    if let Err(e) = sent {
-        tracing::warn!(error = %e, "telling the coordinators which blobs were removed");
+    match sent {
+        Ok(_) => tracing::info!(blobs, "the coordinators forgot the removed blobs"),
+        Err(e) => tracing::warn!(error = %e, "telling the coordinators which blobs were removed"),
     }
 }
