@@ -128,9 +128,48 @@ impl Runc {
 
     /// Removes the containers a killed predecessor on this state dir left running (its
     /// `runc run` and the guard that deletes the container died with it; the container did
-    /// not): `kill ID KILL`, then `delete --force ID`, each. Blocking: for a worker's start,
-    /// before anything runs. Returns the IDs removed.
+    /// not): `kill ID KILL`, then `delete --force ID`, each. Listed again afterwards, since
+    /// an orphaned `runc run` may still have been creating one; a container still listed
+    /// after a few rounds is an error. Blocking: for a worker's start, before anything
+    /// runs. Returns the IDs removed.
     pub fn remove_leftover_containers(&self) -> Result<Vec<String>> {
+        const ROUNDS: usize = 3;
+        let mut removed = Vec::new();
+        for _ in 0..ROUNDS {
+            let ids = self.list_blocking()?;
+            if ids.is_empty() {
+                return Ok(removed);
+            }
+            for id in ids {
+                // Fails for a container that is no longer running; delete --force covers both.
+                let _ = self
+                    .blocking_command(&["kill", &id, "KILL"])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status();
+                let out = self
+                    .blocking_command(&["delete", "--force", &id])
+                    .output()
+                    .map_err(|e| self.missing(e))?;
+                if !out.status.success() {
+                    return Err(self.runtime_err("delete", &id, &out.stderr));
+                }
+                tracing::info!(%id, "removed a container a killed worker left");
+                removed.push(id);
+            }
+        }
+        match self.list_blocking()?.first() {
+            None => Ok(removed),
+            Some(id) => Err(ExecError::Runtime {
+                binary: self.binary.display().to_string(),
+                action: "delete",
+                id: id.clone(),
+                detail: format!("still listed after {ROUNDS} rounds of delete --force"),
+            }),
+        }
+    }
+
+    fn list_blocking(&self) -> Result<Vec<String>> {
         let out = self
             .blocking_command(&["list", "-q"])
             .output()
@@ -138,28 +177,11 @@ impl Runc {
         if !out.status.success() {
             return Err(self.runtime_err("list", "", &out.stderr));
         }
-        let ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        Ok(String::from_utf8_lossy(&out.stdout)
             .lines()
             .filter(|l| !l.is_empty())
             .map(str::to_string)
-            .collect();
-        for id in &ids {
-            // Fails for a container that is no longer running; delete --force covers both.
-            let _ = self
-                .blocking_command(&["kill", id, "KILL"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
-            let out = self
-                .blocking_command(&["delete", "--force", id])
-                .output()
-                .map_err(|e| self.missing(e))?;
-            if !out.status.success() {
-                return Err(self.runtime_err("delete", id, &out.stderr));
-            }
-            tracing::info!(%id, "removed a container a killed worker left");
-        }
-        Ok(ids)
+            .collect())
     }
 
     /// Removes the bundles left in `bundles/`: call it after
