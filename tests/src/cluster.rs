@@ -322,9 +322,12 @@ impl Cluster {
         )
     }
 
-    /// SIGKILLs worker `n`.
+    /// SIGKILLs worker `n`, then unmounts what it left mounted in its data dir.
     pub fn kill_worker(&mut self, n: u32) -> Result<()> {
-        kill(self.workers.get_mut(&n).context("no such worker")?)
+        let p = self.workers.get_mut(&n).context("no such worker")?;
+        kill(p)?;
+        unmount_below(&self.dir.path().join(&p.name));
+        Ok(())
     }
 
     /// A worker's log so far.
@@ -440,6 +443,33 @@ fn kill(p: &mut Proc) -> Result<()> {
     Ok(())
 }
 
+/// Lazily unmounts (`umount --lazy`: umount2 with MNT_DETACH) whatever is still mounted
+/// below `dir`, deepest first: a SIGKILLed worker leaves its RUN steps' overlay mounts in
+/// its data dir, which would otherwise outlive the farm's temp dir.
+fn unmount_below(dir: &Path) {
+    let Ok(table) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return;
+    };
+    // Field 5 is the mount point; the farm's temp dir has nothing mountinfo escapes.
+    let prefix = format!("{}/", dir.display());
+    let mut points: Vec<&str> = table
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .filter(|p| p.starts_with(&prefix))
+        .collect();
+    points.sort_by_key(|p| std::cmp::Reverse(p.matches('/').count()));
+    for p in points {
+        match Command::new("umount").args(["--lazy", p]).output() {
+            Ok(out) if out.status.success() => {}
+            Ok(out) => eprintln!(
+                "unmounting {p}: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
+            Err(e) => eprintln!("unmounting {p}: {e}"),
+        }
+    }
+}
+
 /// A network namespace with a veth pair: (namespace, host-side IP, namespace-side IP).
 fn make_netns() -> Result<(Netns, String, String)> {
     let tag = std::process::id() % 250 + 1;
@@ -488,6 +518,7 @@ impl Drop for Cluster {
         {
             let _ = kill(p);
         }
+        unmount_below(self.dir.path());
         if let Some(ns) = &self.netns {
             let _ = Command::new("ip")
                 .args(["link", "del", &ns.host_if])
