@@ -1,10 +1,54 @@
-//! The `slipway` binary under test.
+//! The `slipway` binary under test, in either of its two modes: embedded (`slipway build`
+//! without `--builder`: a one-process farm over a data dir) or on a real farm
+//! (`--builder ADDRS --tls-dir DIR`, see [`crate::cluster::Cluster`]).
 
 use super::BuildRequest;
+use crate::cluster::Cluster;
 use crate::process::run;
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+
+/// Where a `slipway build` runs.
+#[derive(Clone, Debug)]
+pub enum Mode {
+    /// Without `--builder`: the one-process farm over `data_dir` (the harness's own private
+    /// data dir when `None`).
+    Embedded { data_dir: Option<PathBuf> },
+    /// `--builder BUILDER --tls-dir TLS_DIR`: a farm of `slipway coordinator` and
+    /// `slipway worker` processes.
+    Farm { builder: String, tls_dir: PathBuf },
+}
+
+impl Mode {
+    /// Embedded, over the harness's data dir.
+    pub fn embedded() -> Mode {
+        Mode::Embedded { data_dir: None }
+    }
+
+    /// Embedded, over `data_dir`.
+    pub fn embedded_in(data_dir: &Path) -> Mode {
+        Mode::Embedded {
+            data_dir: Some(data_dir.to_path_buf()),
+        }
+    }
+
+    /// On `cluster`, with its client certificate.
+    pub fn farm(cluster: &Cluster) -> Mode {
+        Mode::Farm {
+            builder: cluster.builder(),
+            tls_dir: cluster.dir().join("certs"),
+        }
+    }
+
+    /// `embedded` or `farm`, for tags and messages.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Mode::Embedded { .. } => "embedded",
+            Mode::Farm { .. } => "farm",
+        }
+    }
+}
 
 pub struct Slipway {
     bin: PathBuf,
@@ -50,17 +94,48 @@ impl Slipway {
         &self.bin
     }
 
-    /// `slipway build ... --push CONTEXT`: the image goes to the registry under `req.tag`.
-    pub fn build_push(&self, req: &BuildRequest) -> Result<()> {
+    /// `slipway build --progress plain` in `mode` (the farm or data dir flags given, the
+    /// caller's own `SLIPWAY_BUILDER`/`SLIPWAY_TLS_DIR`/`SLIPWAY_DATA_DIR` removed); the
+    /// caller appends the build's flags and its context.
+    pub fn build_command(&self, mode: &Mode) -> Command {
         let mut cmd = Command::new(&self.bin);
-        cmd.arg("build")
-            .args(["--progress", "plain"])
-            .arg("--data-dir")
-            .arg(self.data.path())
-            .args(req.common_flags())
-            .arg("--push")
-            .arg(&req.context);
-        run(&mut cmd).map(|_| ())
+        for var in [
+            "SLIPWAY_BUILDER",
+            "SLIPWAY_TLS_DIR",
+            "SLIPWAY_INSECURE",
+            "SLIPWAY_DATA_DIR",
+        ] {
+            cmd.env_remove(var);
+        }
+        cmd.stdin(Stdio::null())
+            .arg("build")
+            .args(["--progress", "plain"]);
+        match mode {
+            Mode::Embedded { data_dir } => {
+                cmd.arg("--data-dir")
+                    .arg(data_dir.as_deref().unwrap_or(self.data.path()));
+            }
+            Mode::Farm { builder, tls_dir } => {
+                cmd.args(["--builder", builder])
+                    .arg("--tls-dir")
+                    .arg(tls_dir);
+            }
+        }
+        cmd
+    }
+
+    /// `slipway build ... --push CONTEXT` embedded, over the harness's data dir.
+    pub fn build_push(&self, req: &BuildRequest) -> Result<()> {
+        self.build_push_in(&Mode::embedded(), req).map(|_| ())
+    }
+
+    /// `slipway build ... --push CONTEXT` in `mode`: the image goes to the registry under
+    /// `req.tag`. Returns the plain progress (stderr).
+    pub fn build_push_in(&self, mode: &Mode, req: &BuildRequest) -> Result<String> {
+        let mut cmd = self.build_command(mode);
+        cmd.args(req.common_flags()).arg("--push").arg(&req.context);
+        let out = run(&mut cmd).with_context(|| format!("slipway build ({})", mode.name()))?;
+        Ok(String::from_utf8_lossy(&out.stderr).into_owned())
     }
 
     /// Copies the pushed `tag` into the OCI layout `layout:reference` (host platform).
