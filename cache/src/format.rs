@@ -243,7 +243,8 @@ pub(crate) fn check_key(key: &str, what: &str, origin: &str) -> Result<(), Remot
     }
 }
 
-pub(crate) fn format_err(origin: &str, reason: String) -> RemoteCacheError {
+/// A malformed-cache error naming its `origin` (what was read) and the `reason`.
+pub fn format_err(origin: &str, reason: String) -> RemoteCacheError {
     RemoteCacheError::Format {
         origin: origin.to_string(),
         reason,

@@ -1,13 +1,17 @@
-//! Results found outside this worker's own cache index: the farm's shared index, a
-//! registry cache (`--cache-from type=registry`), a local cache directory
-//! (`type=local,src=`). The solver asks each [`RemoteCache`] of a request, in order, for a
-//! key it misses locally, and fetches a hit's layers only when a dependent step or an
-//! export needs its filesystem.
+//! slipway's build-cache format (docs/cache.md) and the caches found outside a worker's own
+//! index: a registry cache (`--cache-from type=registry`: a cache manifest, or inline cache
+//! in an image config), a local cache directory (`type=local,src=`), and their exporters.
+//! The engine asks each [`RemoteCache`] of a request, in order, for a key it misses
+//! locally, and fetches a hit's layers only when a dependent step or an export needs its
+//! filesystem; the coordinators write registry cache manifests and the client local ones
+//! with the same code.
+//!
+//! **Invariant:** knows the format, registries and content stores; nothing of solves,
+//! workers, gRPC or Raft.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-pub mod embed;
 pub mod format;
 pub mod inline;
 pub mod local;
@@ -15,7 +19,6 @@ pub mod registry;
 mod registry_cache;
 mod store_copy;
 
-pub use embed::{embed_inline, prefixes_of};
 pub use format::{CACHE_CONFIG_MEDIA_TYPE, CACHE_VERSION};
 pub use inline::{inline_cache_value, parse_inline, INLINE_KEY};
 pub use local::{export_to_dir, LocalCache};

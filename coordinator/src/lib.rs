@@ -17,7 +17,6 @@ pub mod farm;
 pub mod graph_edit;
 pub mod output;
 pub mod plan;
-pub mod request;
 pub mod resolver;
 mod tar_merge;
 
@@ -27,5 +26,4 @@ pub const MAIN_CONTEXT: &str = "context";
 pub use error::BuildError;
 pub use output::{parse_output, Dest, OutputError, OutputKind, OutputSpec};
 pub use plan::{plan_exports, ExportPlan, FileExport, PlanError, PushTarget};
-pub use request::{BuildRequest, NamedContextSource, SecretSource, SshSource};
 pub use resolver::RegistryResolver;

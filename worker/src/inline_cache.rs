@@ -5,10 +5,10 @@
 use oci_spec::image::Descriptor;
 use slipway_oci::ContentStore;
 
-use super::format::format_err;
-use super::inline::{inline_cache_value, INLINE_KEY};
-use super::{CacheRecord, RemoteCacheError};
 use crate::SolvedImage;
+use slipway_cache::format::format_err;
+use slipway_cache::inline::{inline_cache_value, INLINE_KEY};
+use slipway_cache::{CacheRecord, RemoteCacheError};
 
 const ORIGIN: &str = "inline cache";
 

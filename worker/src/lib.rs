@@ -16,8 +16,10 @@ pub mod cache;
 pub mod emulation;
 pub mod executor;
 pub mod gc;
+pub mod inline_cache;
 pub mod mounts;
-pub mod remote;
+/// The cache format and the remote caches a solve consults (the `slipway-cache` crate).
+pub use slipway_cache as remote;
 pub mod snapshot;
 pub mod solver;
 pub mod source;

@@ -1,6 +1,7 @@
 //! `slipway build [PATH|-]`: buildx's `build`, on a farm: the one `--builder` names, or a
 //! one-process farm (the coordinator and one worker in this process) — the same code.
 
+pub(crate) mod build_request;
 mod cache_flags;
 pub(crate) mod flags;
 mod remote_context;

@@ -148,7 +148,7 @@ pub async fn execute(
         .iter()
         .any(|e| e.target == CacheExportTarget::Inline)
     {
-        crate::remote::embed_inline(env.worker.store(), &mut solved.images, &solved.cache)
+        crate::inline_cache::embed_inline(env.worker.store(), &mut solved.images, &solved.cache)
             .map_err(|source| TaskError::Cache {
                 task,
                 what: "writing inline cache into the image".to_string(),

@@ -1,6 +1,7 @@
-//! What a client asks of the build service.
+//! What `slipway build` asks of the farm, before it becomes a `BuildSpec` (the client side:
+//! local paths, secret sources, the export plan's inputs).
 
-use crate::output::OutputSpec;
+use slipway_coordinator::OutputSpec;
 use slipway_graph::{NetworkMode, Platform};
 use std::collections::BTreeMap;
 use std::path::PathBuf;

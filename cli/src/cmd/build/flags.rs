@@ -1,7 +1,7 @@
 //! Parsing `slipway build` flag values that are more than a string (pure; each error names
 //! its flag).
 
-use slipway_coordinator::{NamedContextSource, SecretSource, SshSource};
+use super::build_request::{NamedContextSource, SecretSource, SshSource};
 use slipway_graph::{NetworkMode, Platform};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -1,9 +1,10 @@
 //! Turning `slipway build` flags, the Dockerfile and `.dockerignore` into a `BuildRequest`.
 
+use super::build_request::BuildRequest;
 use super::flags;
 use super::BuildArgs;
 use anyhow::{Context, Result};
-use slipway_coordinator::{parse_output, BuildRequest, OutputKind, OutputSpec};
+use slipway_coordinator::{parse_output, OutputKind, OutputSpec};
 use slipway_fsutil::{read_ignore_patterns, select_ignore_file};
 use std::io::Read;
 use std::path::{Path, PathBuf};

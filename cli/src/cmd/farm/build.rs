@@ -11,10 +11,11 @@
 use super::client::{is_transient, status_error, FarmClient, FarmOptions};
 use super::context_upload::upload_context;
 use super::outputs::ClientOutputs;
+use crate::cmd::build::build_request::{BuildRequest, NamedContextSource};
 use crate::cmd::build::BuildArgs;
 use crate::cmd::local_farm::{LocalFarm, LocalFarmConfig};
 use anyhow::{Context, Result};
-use slipway_coordinator::{plan_exports, BuildRequest, ExportPlan, NamedContextSource};
+use slipway_coordinator::{plan_exports, ExportPlan};
 use slipway_farm::cache::CacheExportTarget;
 use slipway_farm::{BuildSpec, BuildState, BuildSummary, NamedContext, PushTarget};
 use slipway_progress::{ProgressEvent, ProgressMode};

@@ -8,11 +8,11 @@
 
 use super::client::FarmClient;
 use anyhow::{Context, Result};
+use slipway_cache::LocalCache;
 use slipway_dataplane::{BlobClient, PutOptions};
 use slipway_farm::cache::CacheImport;
 use slipway_farm::BuildSpec;
 use slipway_oci::Digest;
-use slipway_worker::remote::LocalCache;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 

@@ -7,6 +7,7 @@
 
 use super::client::{status_error, FarmClient};
 use anyhow::{Context, Result};
+use slipway_cache::export_to_dir;
 use slipway_coordinator::export::export_file;
 use slipway_coordinator::farm::node::cache_export::merge_records;
 use slipway_coordinator::farm::node::stitching::{plan_root, Root};
@@ -18,7 +19,6 @@ use slipway_graph::Platform;
 use slipway_oci::ContentStore;
 use slipway_proto::convert::task_kind;
 use slipway_proto::v1;
-use slipway_worker::remote::export_to_dir;
 use std::collections::{BTreeSet, HashMap};
 
 /// What to write once the build succeeded.

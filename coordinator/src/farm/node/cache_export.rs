@@ -5,10 +5,10 @@
 //! image tasks' (a stage task's results are intermediate; it pushed no blobs there). With
 //! `ignore-error=true` a failed export only warns.
 
+use slipway_cache::{write_cache_manifest, RemoteCacheError};
 use slipway_farm::cache::{select_records, CacheExportTarget, CacheMode, CacheRecord};
 use slipway_farm::{BuildSpec, TaskKind, TaskResult};
 use slipway_oci::registry::RegistryClient;
-use slipway_worker::remote::{write_cache_manifest, RemoteCacheError};
 use std::collections::BTreeMap;
 
 /// A cache export that failed the build.
