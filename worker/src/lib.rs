@@ -11,7 +11,6 @@
 //!
 //! The worker runs as root; rootless operation is not supported.
 
-pub mod agent;
 pub mod cache;
 pub mod emulation;
 pub mod executor;

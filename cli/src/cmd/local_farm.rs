@@ -40,7 +40,7 @@ pub struct LocalFarmConfig {
 /// A running one-process farm.
 pub struct LocalFarm {
     node: FarmNode,
-    agent: JoinHandle<Result<(), slipway_worker::agent::AgentError>>,
+    agent: JoinHandle<Result<(), slipway_agent::AgentError>>,
     cancel: CancellationToken,
     /// How the client reaches the coordinator.
     pub options: FarmOptions,
@@ -50,25 +50,9 @@ pub struct LocalFarm {
 impl LocalFarm {
     /// Starts the coordinator and the worker agent; returns once the worker is registered.
     pub async fn start(config: LocalFarmConfig) -> Result<LocalFarm> {
-        let tls = issue_identities(&config.data_dir)?;
-        let security = |name: &str| {
-            slipway_tls::Security::load_mtls(tls.path(), name)
-                .with_context(|| format!("loading the one-process farm's identity {name}"))
-        };
+        // The worker first: opening it locks its data dir and clears what a killed
+        // predecessor left there (its scratch dir included, where the identities go).
         let credentials = || CredentialStore::from_env().context("reading registry credentials");
-        let node = FarmNode::start(NodeConfig {
-            store: StoreKind::Memory,
-            listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-            data_dir: config.data_dir.join("coordinator"),
-            security: security(COORDINATOR_NAME)?,
-            registry: config.registry.clone(),
-            credentials: credentials()?,
-            ..NodeConfig::default()
-        })
-        .await
-        .context("starting the build's coordinator")?;
-        let addr = node.local_addr().to_string();
-
         let worker_dir = config.data_dir.join("worker");
         let worker = slipway_worker::Worker::open(slipway_worker::WorkerConfig {
             data_dir: worker_dir.clone(),
@@ -83,16 +67,34 @@ impl LocalFarm {
                 worker_dir.display()
             )
         })?;
+        let tls = issue_identities(&worker_dir)?;
+        let security = |name: &str| {
+            slipway_tls::Security::load_mtls(tls.path(), name)
+                .with_context(|| format!("loading the one-process farm's identity {name}"))
+        };
+        let node = FarmNode::start(NodeConfig {
+            store: StoreKind::Memory,
+            listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            data_dir: config.data_dir.join("coordinator"),
+            security: security(COORDINATOR_NAME)?,
+            registry: config.registry.clone(),
+            credentials: credentials()?,
+            ..NodeConfig::default()
+        })
+        .await
+        .context("starting the build's coordinator")?;
+        let addr = node.local_addr().to_string();
+
         let worker_id: slipway_farm::WorkerId = LOCAL_WORKER
             .parse()
             .map_err(|e| anyhow::anyhow!("worker name {LOCAL_WORKER:?}: {e}"))?;
         let mut agent_config =
-            slipway_worker::agent::AgentConfig::new(worker_id.clone(), vec![addr.clone()]);
+            slipway_agent::AgentConfig::new(worker_id.clone(), vec![addr.clone()]);
         agent_config.security = security(LOCAL_WORKER)?;
         agent_config.slots = LOCAL_SLOTS;
         agent_config.in_place_contexts = true;
         let cancel = CancellationToken::new();
-        let agent = tokio::spawn(slipway_worker::agent::Agent::run(
+        let agent = tokio::spawn(slipway_agent::Agent::run(
             agent_config,
             worker,
             cancel.clone(),
@@ -146,9 +148,10 @@ impl LocalFarm {
 }
 
 /// A CA and the coordinator's, the worker's and the client's certificates, in a private
-/// directory of the data dir removed when the farm stops.
-fn issue_identities(data_dir: &Path) -> Result<tempfile::TempDir> {
-    let parent = data_dir.join("tmp");
+/// directory of the worker's scratch dir: removed when the farm stops, and by the next
+/// start after a kill (opening the worker clears its scratch dir).
+fn issue_identities(worker_dir: &Path) -> Result<tempfile::TempDir> {
+    let parent = worker_dir.join("tmp");
     std::fs::create_dir_all(&parent).with_context(|| format!("creating {}", parent.display()))?;
     let dir = tempfile::Builder::new()
         .prefix("local-farm-tls-")

@@ -231,7 +231,7 @@ pub fn run_worker(a: WorkerArgs) -> Result<()> {
         )?,
         ..slipway_worker::WorkerConfig::default()
     };
-    let mut config = slipway_worker::agent::AgentConfig::new(worker_id, a.coordinators.clone());
+    let mut config = slipway_agent::AgentConfig::new(worker_id, a.coordinators.clone());
     config.security = security;
     config.slots = a.slots;
     config.labels = super::build::flags::labels(&a.labels)?;
@@ -259,7 +259,7 @@ pub fn run_worker(a: WorkerArgs) -> Result<()> {
             super::signals::interrupted().await;
             stop.cancel();
         });
-        slipway_worker::agent::Agent::run(config, worker, cancel)
+        slipway_agent::Agent::run(config, worker, cancel)
             .await
             .context("worker agent")?;
         Ok(())

@@ -181,6 +181,11 @@ impl Worker {
         &self.inner.store
     }
 
+    /// The registry client base images are pulled with (and farm tasks push with).
+    pub fn registry(&self) -> &RegistryClient {
+        &self.inner.registry
+    }
+
     pub fn snapshotter(&self) -> &Snapshotter {
         &self.inner.snapshotter
     }

@@ -95,7 +95,7 @@ fn url_context(url: &str) -> Result<RemoteContext> {
             let file = std::fs::File::open(&download)?;
             let reader = slipway_oci::layer::decompress(std::io::BufReader::new(file))
                 .with_context(|| format!("context {url}"))?;
-            slipway_worker::agent::unpack::unpack_reader(reader, &dir)
+            slipway_agent::unpack::unpack_reader(reader, &dir)
                 .with_context(|| format!("context {url}: unpacking"))?;
             None
         }

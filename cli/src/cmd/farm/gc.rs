@@ -7,8 +7,8 @@ use super::client::{status_error, FarmClient, FarmOptions};
 use super::status::block_on;
 use crate::cmd::prune::human_size;
 use anyhow::{Context, Result};
+use slipway_agent::gc_orders::options_to_wire;
 use slipway_proto::v1;
-use slipway_worker::agent::gc_orders::options_to_wire;
 use slipway_worker::gc::GcOptions;
 
 /// Fails naming the workers that did not answer (after their lines were printed).

@@ -18,7 +18,7 @@ use super::error::{AgentError, TaskError};
 use super::progress::TaskProgress;
 use super::push::{push_detached, PushDetachedError};
 use super::task_cache::{self, CacheEnv};
-use crate::{ExportOptions, LocalSource, SecretSource, SolveRequest, SshSource, Worker};
+use slipway_worker::{ExportOptions, LocalSource, SecretSource, SolveRequest, SshSource, Worker};
 
 /// Pushes of a task's image tried before the task fails.
 const PUSH_ATTEMPTS: u32 = 3;
@@ -124,7 +124,9 @@ pub async fn execute(
         },
         cache_imports: imports.caches,
         pinned_imports: imports.pinned,
-        cache_export: Some(crate::CacheExportOptions::for_exports(&spec.cache_to)),
+        cache_export: Some(slipway_worker::CacheExportOptions::for_exports(
+            &spec.cache_to,
+        )),
         secrets: served.secrets,
         ssh: served.ssh,
     };
@@ -148,12 +150,16 @@ pub async fn execute(
         .iter()
         .any(|e| e.target == CacheExportTarget::Inline)
     {
-        crate::inline_cache::embed_inline(env.worker.store(), &mut solved.images, &solved.cache)
-            .map_err(|source| TaskError::Cache {
-                task,
-                what: "writing inline cache into the image".to_string(),
-                source: Box::new(source),
-            })?;
+        slipway_worker::inline_cache::embed_inline(
+            env.worker.store(),
+            &mut solved.images,
+            &solved.cache,
+        )
+        .map_err(|source| TaskError::Cache {
+            task,
+            what: "writing inline cache into the image".to_string(),
+            source: Box::new(source),
+        })?;
     }
 
     tracing::info!(%task, bytes = farm_cache.fetched_bytes(), records = solved.cache.len(),

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use slipway_proto::v1::ForgottenBlobs;
 
 use super::shared::Shared;
-use crate::gc::{collect, GcOptions};
+use slipway_worker::gc::{collect, GcOptions};
 
 /// Collects if a limit is configured and no task is running or queued.
 pub fn after_task(shared: &Arc<Shared>) {

@@ -13,7 +13,7 @@ use futures_util::future::BoxFuture;
 use slipway_farm::cache::{CacheLayer, CacheRecord};
 use slipway_oci::ContentStore;
 
-use crate::remote::{RemoteCache, RemoteCacheError};
+use slipway_worker::remote::{RemoteCache, RemoteCacheError};
 
 /// The stage results one task takes over, by cache key.
 pub struct StageInputs {

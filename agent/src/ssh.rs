@@ -16,7 +16,7 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use super::error::{AgentError, TaskError};
 use super::shared::Shared;
-use crate::SshSource;
+use slipway_worker::SshSource;
 
 /// The listening sockets of one task; they stop when this is dropped.
 pub struct Forwarders {

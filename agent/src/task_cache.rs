@@ -20,7 +20,9 @@ use super::coordinators::Coordinators;
 use super::error::{AgentError, TaskError};
 use super::farm_cache::FarmCache;
 use super::stage_inputs::StageInputs;
-use crate::remote::{push_cache_blobs, LocalCache, RegistryCache, RemoteCache, RemoteCacheError};
+use slipway_worker::remote::{
+    push_cache_blobs, LocalCache, RegistryCache, RemoteCache, RemoteCacheError,
+};
 
 /// What the cache side of a task needs from the agent.
 pub struct CacheEnv {

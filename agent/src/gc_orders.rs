@@ -11,7 +11,7 @@ use slipway_proto::v1;
 
 use super::gc::report_removed;
 use super::shared::Shared;
-use crate::gc::{self, GcOptions};
+use slipway_worker::gc::{self, GcOptions};
 
 /// The wire form of `opts`.
 pub fn options_to_wire(opts: &GcOptions) -> v1::GcOptions {

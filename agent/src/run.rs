@@ -18,9 +18,9 @@ use super::shared::Shared;
 use super::task::TaskEnv;
 use super::task_cache::CacheEnv;
 use super::{assignments, lease, progress};
-use crate::Worker;
 use slipway_oci::auth::CredentialStore;
 use slipway_oci::registry::RegistryClient;
+use slipway_worker::Worker;
 
 /// The farm agent of a worker process.
 #[derive(Debug)]
@@ -181,5 +181,5 @@ fn cache_registry(worker: &Worker) -> RegistryClient {
         tracing::warn!(error = %e, "reading registry credentials for cache imports/exports; going on without");
         CredentialStore::default()
     });
-    RegistryClient::new(worker.inner.registry.config().clone(), credentials)
+    RegistryClient::new(worker.registry().config().clone(), credentials)
 }

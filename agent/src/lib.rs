@@ -1,5 +1,5 @@
 //! The worker process's farm agent: it registers this worker with the coordinators, keeps
-//! its lease, receives task assignments and runs them on the [`Worker`](crate::Worker).
+//! its lease, receives task assignments and runs them on the [`Worker`](slipway_worker::Worker).
 //!
 //! - [`Agent::run`] (`run`): the agent until cancelled.
 //! - `coordinators`: gRPC clients, retried on the next coordinator when one fails.

@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::coordinators::Coordinators;
 use super::error::AgentError;
-use crate::remote::{CacheLayer, RemoteCache, RemoteCacheError};
+use slipway_worker::remote::{CacheLayer, RemoteCache, RemoteCacheError};
 
 /// How long one index lookup or blob location query may take (retries included) before
 /// the solve goes on without the farm cache for that key.

@@ -31,7 +31,7 @@ pub struct AgentConfig {
     pub emulated: Option<Vec<slipway_graph::Platform>>,
     pub timings: AgentTimings,
     /// Garbage collection whenever the worker falls idle (`None`: never).
-    pub gc: Option<crate::gc::GcOptions>,
+    pub gc: Option<slipway_worker::gc::GcOptions>,
     /// Read contexts that are directories in place: only for the worker of a one-process
     /// farm, which runs in the client's process (the embedded `slipway build`).
     pub in_place_contexts: bool,

@@ -14,9 +14,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::fake_coordinator::Fake;
 use super::{Agent, AgentConfig, AgentTimings};
-use crate::executor::{BoxFuture, ExecError, Executor, ExitStatus, ProcessIo, RunSpec};
-use crate::snapshot::BackendChoice;
-use crate::{Worker, WorkerConfig};
+use slipway_worker::executor::{BoxFuture, ExecError, Executor, ExitStatus, ProcessIo, RunSpec};
+use slipway_worker::snapshot::BackendChoice;
+use slipway_worker::{Worker, WorkerConfig};
 
 /// Refuses to run anything: the test's Dockerfile has no RUN.
 struct NoRuns;
@@ -27,7 +27,7 @@ impl Executor for NoRuns {
         _spec: RunSpec,
         _io: ProcessIo,
         _cancel: CancellationToken,
-    ) -> BoxFuture<'a, crate::executor::Result<ExitStatus>> {
+    ) -> BoxFuture<'a, slipway_worker::executor::Result<ExitStatus>> {
         Box::pin(async { Err(ExecError::EmptyCommand) })
     }
 }

@@ -11,7 +11,7 @@ use slipway_proto::v1::SecretsRequest;
 
 use super::error::TaskError;
 use super::shared::Shared;
-use crate::{SecretBytes, SecretSource};
+use slipway_worker::{SecretBytes, SecretSource};
 
 /// The secrets `spec` uses, fetched from the build's client (empty when it uses none).
 pub async fn fetch(

@@ -16,7 +16,7 @@ use super::config::AgentTimings;
 use super::coordinators::Coordinators;
 use super::fake_coordinator::Fake;
 use super::farm_cache::FarmCache;
-use crate::remote::{CacheLayer, RemoteCache, RemoteCacheError};
+use slipway_worker::remote::{CacheLayer, RemoteCache, RemoteCacheError};
 
 fn layer(digest: &slipway_oci::Digest, size: u64) -> CacheLayer {
     CacheLayer {

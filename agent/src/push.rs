@@ -116,7 +116,7 @@ pub async fn push_by_digest(
 /// rust-lang/rust#102211), so it cannot be held across an await in a spawned task. The
 /// push's own IO still runs on the runtime. `cancel` abandons the push.
 pub async fn push_detached(
-    worker: crate::Worker,
+    worker: slipway_worker::Worker,
     repository: String,
     manifest: Descriptor,
     cancel: tokio_util::sync::CancellationToken,
@@ -124,12 +124,7 @@ pub async fn push_detached(
     let handle = tokio::runtime::Handle::current();
     let joined = tokio::task::spawn_blocking(move || {
         handle.block_on(async {
-            let push = push_by_digest(
-                &worker.inner.registry,
-                worker.store(),
-                &repository,
-                &manifest,
-            );
+            let push = push_by_digest(&worker.registry(), worker.store(), &repository, &manifest);
             tokio::select! {
                 r = push => r.map_err(PushDetachedError::Push),
                 _ = cancel.cancelled() => Err(PushDetachedError::Cancelled),

@@ -24,7 +24,7 @@ use tokio_util::sync::CancellationToken;
 use super::config::{AgentConfig, AgentTimings, Backoff};
 use super::coordinators::{sleep, Coordinators};
 use super::error::{AgentError, TaskError};
-use crate::Worker;
+use slipway_worker::Worker;
 
 /// The running data plane.
 pub struct DataPlane {

@@ -6,7 +6,7 @@ use slipway_farm::TaskId;
 
 use super::push::PushError;
 use super::unpack::UnpackError;
-use crate::SolveError;
+use slipway_worker::SolveError;
 
 /// Why the agent stopped or a conversation with the coordinators failed.
 #[derive(Debug, thiserror::Error)]
@@ -105,7 +105,7 @@ pub enum TaskError {
         task: TaskId,
         what: String,
         #[source]
-        source: Box<crate::remote::RemoteCacheError>,
+        source: Box<slipway_worker::remote::RemoteCacheError>,
     },
     #[error("task {task}: {what}")]
     Unsupported { task: TaskId, what: String },
@@ -137,10 +137,12 @@ impl TaskError {
             } = source.as_ref()
             {
                 let exit_code = match source.as_ref() {
-                    crate::solver::VertexError::Exec(crate::executor::ExecError::Failed {
-                        status: crate::executor::FailedStatus::ExitCode(code),
-                        ..
-                    }) => Some(*code),
+                    slipway_worker::solver::VertexError::Exec(
+                        slipway_worker::executor::ExecError::Failed {
+                            status: slipway_worker::executor::FailedStatus::ExitCode(code),
+                            ..
+                        },
+                    ) => Some(*code),
                     _ => None,
                 };
                 return slipway_farm::Failure::Step(slipway_farm::StepFailure {

@@ -34,7 +34,7 @@ pub struct Shared {
     /// The agent is shutting down.
     pub cancel: CancellationToken,
     /// Garbage collection when idle (`None`: never).
-    pub gc: Option<crate::gc::GcOptions>,
+    pub gc: Option<slipway_worker::gc::GcOptions>,
     /// Read-held by running tasks, write-held by garbage collection.
     pub gc_lock: tokio::sync::RwLock<()>,
 }
