@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Farm benchmarks (part of `make bench`): the same 3-platform build of examples/parallel-stages on a
-# local farm (3 coordinators, 3 workers, `slipway dev-cluster`) vs embedded (one worker in the CLI's
-# process), cold each time (--no-cache), with hyperfine; and build submissions committed per second on
+# local farm (3 coordinators, 3 workers, `slipway dev-cluster`) vs embedded (the one-process farm in the
+# CLI's process), cold each time (--no-cache), with hyperfine; the no-op rebuild on both; and build submissions committed per second on
 # 3 local coordinators (coordinator/src/farm/raft/tests/bench.rs: concurrent SubmitBuild commands
 # through Raft over real gRPC on loopback; SLIPWAY_RAFT_BENCH=<writers>x<each> sets the shape). Results: target/bench/farm-<timestamp>/.
 #
@@ -49,6 +49,15 @@ hyperfine --runs "$runs" --warmup 1 --export-json "$out/farm-vs-embedded.json" -
     -n farm "$slipway build --builder $builder --tls-dir $work/farm/certs --no-cache --progress quiet --platform $platforms --build-arg BASE=$base $ctx" \
     -n embedded "$slipway build --data-dir $work/embedded --no-cache --progress quiet --platform $platforms --build-arg BASE=$base $ctx"
 
+step "no-op rebuild (everything cached), linux/amd64: farm (3+3) vs embedded"
+noop_args="--progress quiet --build-arg BASE=$base --build-arg DEPS_SECONDS=2 --build-arg TEST_SECONDS=3 --build-arg BUILD_SECONDS=2"
+farm_noop="$slipway build --builder $builder --tls-dir $work/farm/certs $noop_args $ctx"
+emb_noop="$slipway build --data-dir $work/embedded-noop $noop_args $ctx"
+$farm_noop >/dev/null 2>&1
+$emb_noop >/dev/null 2>&1
+hyperfine --runs "$((runs * 3))" --warmup 2 --export-json "$out/noop.json" --export-markdown "$out/noop.md" \
+    -n farm-noop "$farm_noop" -n embedded-noop "$emb_noop"
+
 step "submissions committed per second on 3 local coordinators"
 cargo test -q --release -p slipway-coordinator --lib farm::raft::tests::bench -- --ignored --nocapture 2>&1 | tee "$out/raft_submit.txt"
 
@@ -60,6 +69,11 @@ emb=$(jq '.results[] | select(.command=="embedded") | .mean' "$out/farm-vs-embed
     printf '| build | mean (s) | vs embedded |\n|---|---|---|\n'
     printf '| farm, 3 workers | %.2f | %.2fx |\n' "$farm" "$(awk -v e="$emb" -v f="$farm" 'BEGIN{print e/f}')"
     printf '| embedded, 1 worker | %.2f | 1.00x |\n' "$emb"
+    echo
+    printf '| no-op rebuild | mean (ms) |\n|---|---|\n'
+    for n in farm-noop embedded-noop; do
+        printf '| %s | %.1f |\n' "$n" "$(jq ".results[] | select(.command==\"$n\") | .mean * 1000" "$out/noop.json")"
+    done
     echo
     grep -E "submissions|commits" "$out/raft_submit.txt" || true
 } | tee "$out/summary.md"

@@ -44,6 +44,8 @@ pub struct LocalFarm {
     cancel: CancellationToken,
     /// How the client reaches the coordinator.
     pub options: FarmOptions,
+    /// The worker's content store: the client writes file outputs from it directly.
+    pub store: std::sync::Arc<slipway_oci::ContentStore>,
     _tls: tempfile::TempDir,
 }
 
@@ -93,6 +95,7 @@ impl LocalFarm {
         agent_config.security = security(LOCAL_WORKER)?;
         agent_config.slots = LOCAL_SLOTS;
         agent_config.in_place_contexts = true;
+        let store = worker.store().clone();
         let cancel = CancellationToken::new();
         let agent = tokio::spawn(slipway_agent::Agent::run(
             agent_config,
@@ -103,6 +106,7 @@ impl LocalFarm {
             node,
             agent,
             cancel,
+            store,
             options: FarmOptions {
                 builder: Some(addr),
                 tls_dir: Some(tls.path().to_path_buf()),

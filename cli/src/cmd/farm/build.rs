@@ -130,7 +130,7 @@ pub fn run(
         };
         let built = build_on(
             &opts,
-            local.is_some(),
+            local.as_ref().map(|farm| farm.store.clone()),
             &req,
             &mut spec,
             outputs,
@@ -163,12 +163,12 @@ fn plain_mode(mode: ProgressMode) -> bool {
         || (mode == ProgressMode::Auto && !std::io::IsTerminal::is_terminal(&std::io::stderr()))
 }
 
-/// Runs the build on the farm `opts` names: its contexts uploaded (or, `in_place`, named as
-/// the directories they are), the session opened, the build submitted and followed, the
-/// client's outputs written.
+/// Runs the build on the farm `opts` names: its contexts uploaded (or, on a one-process farm
+/// whose worker's store is `local`, named as the directories they are), the session opened,
+/// the build submitted and followed, the client's outputs written (from `local` when given).
 async fn build_on(
     opts: &FarmOptions,
-    in_place: bool,
+    local: Option<std::sync::Arc<slipway_oci::ContentStore>>,
     req: &BuildRequest,
     spec: &mut BuildSpec,
     outputs: ClientOutputs,
@@ -176,6 +176,7 @@ async fn build_on(
     plain: bool,
 ) -> Result<Built> {
     {
+        let in_place = local.is_some();
         let mut client = FarmClient::connect(opts).await?;
         if let Some(dir) = &req.context {
             spec.context = Some(if in_place {
@@ -222,6 +223,7 @@ async fn build_on(
                     &platforms,
                     outputs,
                     spec.source_date_epoch,
+                    local,
                 )
                 .await
                 .context("writing the build's outputs on the client")?;

@@ -34,22 +34,34 @@ impl ClientOutputs {
     }
 }
 
-/// Writes `outputs` from the results of the succeeded build `build_id`.
+/// Writes `outputs` from the results of the succeeded build `build_id`. `local` is the
+/// content store of a one-process farm's worker, which holds every blob already: the
+/// outputs are written from it, nothing is fetched.
 pub async fn write(
     client: &mut FarmClient,
     build_id: &str,
     platforms: &[Platform],
     outputs: ClientOutputs,
     source_date_epoch: Option<i64>,
+    local: Option<std::sync::Arc<ContentStore>>,
 ) -> Result<()> {
     let scratch = tempfile::Builder::new()
         .prefix("slipway-farm-output-")
         .tempdir()
         .context("creating a scratch directory for the outputs")?;
-    let store = ContentStore::open(scratch.path().join("store"))
-        .context("opening the client's scratch content store")?;
     let with_cache = !outputs.caches.is_empty();
-    let fetched = fetch(client, build_id, &store, with_cache).await?;
+    let (store, fetched) = match local {
+        Some(store) => {
+            let results = results(client, build_id).await?;
+            (store, results)
+        }
+        None => {
+            let store = ContentStore::open(scratch.path().join("store"))
+                .context("opening the client's scratch content store")?;
+            let fetched = fetch(client, build_id, &store, with_cache).await?;
+            (std::sync::Arc::new(store), fetched)
+        }
+    };
     let records = merge_records(fetched.iter().map(|(_, r)| r));
     let results: Vec<TaskResult> = fetched
         .into_iter()
@@ -106,6 +118,33 @@ pub async fn write(
     })
     .await
     .context("the export task failed")?
+}
+
+/// The build's task results with their kinds.
+async fn results(client: &mut FarmClient, build_id: &str) -> Result<Vec<(TaskKind, TaskResult)>> {
+    let detail = client
+        .control()
+        .get_build(v1::BuildRef {
+            build_id: build_id.to_string(),
+        })
+        .await
+        .map_err(status_error)
+        .context("reading the build's results")?
+        .into_inner();
+    detail
+        .tasks
+        .into_iter()
+        .map(|task| {
+            let result: TaskResult = task
+                .result
+                .with_context(|| format!("task {} has no result", task.name))?
+                .try_into()
+                .with_context(|| format!("task {}: its result", task.name))?;
+            let kind = task_kind(task.kind, ("TaskInfo", "kind"))
+                .with_context(|| format!("task {}", task.name))?;
+            Ok((kind, result))
+        })
+        .collect()
 }
 
 /// Downloads every image task's image blobs (and every task's cache records' layers when

@@ -68,16 +68,21 @@ impl Decision {
                 task,
                 platform,
                 message,
-            } => Command::TaskFailed {
-                task: *task,
-                worker: None,
-                failure: slipway_farm::Failure::Unplaceable {
-                    platform: platform.to_string(),
-                    message: message.clone(),
-                },
-                at_ms,
-            },
+            } => unplaceable(*task, platform, message, at_ms),
         }
+    }
+}
+
+/// The command failing `task`, which no live worker can run on `platform`.
+pub fn unplaceable(task: TaskId, platform: &Platform, message: &str, at_ms: u64) -> Command {
+    Command::TaskFailed {
+        task,
+        worker: None,
+        failure: slipway_farm::Failure::Unplaceable {
+            platform: platform.to_string(),
+            message: message.to_string(),
+        },
+        at_ms,
     }
 }
 

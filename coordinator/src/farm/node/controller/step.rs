@@ -89,15 +89,9 @@ impl Action {
                 task,
                 platform,
                 message,
-            } => Some(Command::TaskFailed {
-                task: *task,
-                worker: None,
-                failure: slipway_farm::Failure::Unplaceable {
-                    platform: platform.to_string(),
-                    message: message.clone(),
-                },
-                at_ms,
-            }),
+            } => Some(crate::farm::scheduler::unplaceable(
+                *task, platform, message, at_ms,
+            )),
             Action::Stitch { .. } => None,
             Action::Forget { builds } => Some(Command::ForgetBuilds {
                 builds: builds.clone(),
