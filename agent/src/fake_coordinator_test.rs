@@ -132,7 +132,7 @@ async fn runs_an_assigned_task_once_and_re_registers() {
             size: size as u64,
             kind: Default::default(),
         }),
-        push: None,
+        pushes: Vec::new(),
         no_cache: false,
         pull: false,
         source_date_epoch: None,

@@ -177,7 +177,7 @@ pub async fn execute(
     let Some(image) = images.pop().filter(|_| count == 1) else {
         return Err(TaskError::ImageCount { task, count });
     };
-    if let Some(push) = &spec.push {
+    for push in &spec.pushes {
         // Tasks of one build push into the same repository at once (a COPY layer is often the
         // same blob on every platform); a registry can answer such a race with "blob unknown"
         // on the manifest. Each attempt checks every blob again and uploads what is missing.

@@ -155,7 +155,7 @@ fn state(s: &Setup) -> (FarmState, Vec<WorkerId>) {
             graph: Graph::new(),
             depends_on: vec![],
             context: None,
-            push: None,
+            pushes: Vec::new(),
             no_cache: false,
             pull: false,
             source_date_epoch: None,

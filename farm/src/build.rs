@@ -114,8 +114,10 @@ pub struct BuildSpec {
     pub pull: bool,
     pub source_date_epoch: Option<i64>,
     pub context: Option<ContextRef>,
-    /// `None`: the result stays in the workers' cache (no export).
-    pub push: Option<PushTarget>,
+    /// Where the result is pushed (each repository with its tags); empty: it stays in the
+    /// workers' caches (and the client's file outputs).
+    #[serde(default)]
+    pub pushes: Vec<PushTarget>,
     /// `--cache-from`: caches the workers consult after the farm's shared index.
     #[serde(default)]
     pub cache_from: Vec<CacheImport>,
@@ -153,7 +155,7 @@ impl BuildSpec {
                 return Err(bad(format!("platform {p} is given twice")));
             }
         }
-        if let Some(push) = &self.push {
+        for push in &self.pushes {
             if push.repository.is_empty() || push.repository.contains('@') {
                 return Err(bad(format!(
                     "push repository {:?} must be registry/name without a digest",

@@ -32,8 +32,10 @@ pub struct TaskSpec {
     /// Tasks whose results this one consumes (must succeed first).
     pub depends_on: Vec<TaskId>,
     pub context: Option<ContextRef>,
-    /// Push the task's image by digest here (no tags: the coordinator tags the index).
-    pub push: Option<PushTarget>,
+    /// Push the task's image by digest into each of these repositories (no tags: the
+    /// coordinator tags the index).
+    #[serde(default)]
+    pub pushes: Vec<PushTarget>,
     pub no_cache: bool,
     pub pull: bool,
     pub source_date_epoch: Option<i64>,

@@ -81,7 +81,8 @@ impl From<farm::BuildSpec> for v1::BuildSpec {
             pull: s.pull,
             source_date_epoch: s.source_date_epoch,
             context: s.context.map(Into::into),
-            push: s.push.map(Into::into),
+            push: s.pushes.first().cloned().map(Into::into),
+            more_pushes: s.pushes.iter().skip(1).cloned().map(Into::into).collect(),
             cache_from: s.cache_from.into_iter().map(Into::into).collect(),
             cache_to: s.cache_to.into_iter().map(Into::into).collect(),
             named_contexts: s
@@ -143,7 +144,12 @@ impl TryFrom<v1::BuildSpec> for farm::BuildSpec {
             pull: s.pull,
             source_date_epoch: s.source_date_epoch,
             context: s.context.map(TryInto::try_into).transpose()?,
-            push: s.push.map(Into::into),
+            pushes: s
+                .push
+                .into_iter()
+                .map(Into::into)
+                .chain(s.more_pushes.into_iter().map(Into::into))
+                .collect(),
             cache_from: super::cache::imports(s.cache_from)?,
             cache_to: super::cache::exports(s.cache_to)?,
             named_contexts: s
@@ -302,11 +308,18 @@ mod tests {
                 size: 10_240,
                 kind: farm::ContextKind::Manifest,
             }),
-            push: Some(farm::PushTarget {
-                insecure: false,
-                repository: "127.0.0.1:5000/app".into(),
-                tags: vec!["1".into(), "latest".into()],
-            }),
+            pushes: vec![
+                farm::PushTarget {
+                    insecure: false,
+                    repository: "127.0.0.1:5000/app".into(),
+                    tags: vec!["1".into(), "latest".into()],
+                },
+                farm::PushTarget {
+                    insecure: true,
+                    repository: "mirror.example:5000/app".into(),
+                    tags: vec!["1".into()],
+                },
+            ],
             cache_from: crate::convert::cache::tests::imports_all(),
             cache_to: crate::convert::cache::tests::exports_all(),
             named_contexts: [

@@ -46,7 +46,8 @@ impl TryFrom<farm::TaskSpec> for v1::TaskSpec {
             graph_json,
             depends_on: t.depends_on.iter().map(ToString::to_string).collect(),
             context: t.context.map(Into::into),
-            push: t.push.map(Into::into),
+            push: t.pushes.first().cloned().map(Into::into),
+            more_pushes: t.pushes.iter().skip(1).cloned().map(Into::into).collect(),
             no_cache: t.no_cache,
             pull: t.pull,
             source_date_epoch: t.source_date_epoch,
@@ -85,7 +86,12 @@ impl TryFrom<v1::TaskSpec> for farm::TaskSpec {
                 .map(|s| parse::task_id(s, (M, "depends_on")))
                 .collect::<Result<_, _>>()?,
             context: t.context.map(TryInto::try_into).transpose()?,
-            push: t.push.map(Into::into),
+            pushes: t
+                .push
+                .into_iter()
+                .map(Into::into)
+                .chain(t.more_pushes.into_iter().map(Into::into))
+                .collect(),
             no_cache: t.no_cache,
             pull: t.pull,
             source_date_epoch: t.source_date_epoch,
@@ -311,11 +317,11 @@ pub(crate) mod tests {
                 size: 3,
                 kind: farm::ContextKind::Tar,
             }),
-            push: Some(farm::PushTarget {
+            pushes: vec![farm::PushTarget {
                 insecure: false,
                 repository: "127.0.0.1:5000/app".into(),
                 tags: vec![],
-            }),
+            }],
             no_cache: false,
             pull: true,
             source_date_epoch: None,

@@ -36,22 +36,15 @@ pub enum FarmTarget {
 fn build_spec(req: &BuildRequest, name: String) -> Result<(BuildSpec, ExportPlan)> {
     let plan = plan_exports(&req.outputs, &req.tags, req.platforms.len().max(1))
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let push = match plan.pushes.as_slice() {
-        [] => None,
-        [one] => Some(PushTarget {
-            repository: one.repository.clone(),
-            tags: one.tags.clone(),
-            insecure: one.insecure,
-        }),
-        _ => anyhow::bail!(
-            "a build pushes to one repository; got {}",
-            plan.pushes
-                .iter()
-                .map(|p| p.repository.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    };
+    let pushes = plan
+        .pushes
+        .iter()
+        .map(|p| PushTarget {
+            repository: p.repository.clone(),
+            tags: p.tags.clone(),
+            insecure: p.insecure,
+        })
+        .collect();
     let spec = BuildSpec {
         name,
         dockerfile: req.dockerfile.clone(),
@@ -64,7 +57,7 @@ fn build_spec(req: &BuildRequest, name: String) -> Result<(BuildSpec, ExportPlan
         pull: req.pull,
         source_date_epoch: req.source_date_epoch,
         context: None,
-        push,
+        pushes,
         client_platform: Some(slipway_graph::Platform::host()),
         context_excludes: req.context_excludes.clone(),
         docker_media_types: plan.media_types == slipway_oci::MediaTypes::Docker,
@@ -307,7 +300,7 @@ fn finish(
                 std::fs::write(path, serde_json::to_vec_pretty(&m)?)
                     .with_context(|| format!("--metadata-file {}", path.display()))?;
             }
-            if spec.push.is_none() && !has_files {
+            if spec.pushes.is_empty() && !has_files {
                 eprintln!(
                     "WARNING: No output specified: the result stays in the build cache only. \
                      Use --push or --output to export it."

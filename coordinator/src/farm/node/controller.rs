@@ -35,6 +35,23 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
+/// Pushes `root` into each of `targets` (none: nothing to push); the root's descriptor.
+async fn push_everywhere(
+    s: &Shared,
+    targets: &[slipway_farm::PushTarget],
+    root: &super::stitching::Root,
+) -> Result<Option<slipway_farm::BlobDescriptor>, Failure> {
+    for target in targets {
+        push_root(&s.registry, target, root)
+            .await
+            .map_err(|e| Failure::Push {
+                repository: target.repository.clone(),
+                message: e.to_string(),
+            })?;
+    }
+    Ok(Some(root.descriptor().clone()))
+}
+
 /// Runs until the node shuts down.
 pub async fn run(s: Arc<Shared>, tick: Duration, history: HistoryConfig) {
     let mut applied = s.raft.applied_watch();
@@ -194,18 +211,9 @@ async fn stitch(s: &Shared, build: BuildId) {
         Err(e) => Err(Failure::Stitch {
             message: e.to_string(),
         }),
-        Ok(root) => match &spec.push {
-            // Not pushed: the root is still the build's result (`--iidfile`, metadata, the
-            // client's file outputs write these very bytes).
-            None => Ok(Some(root.descriptor().clone())),
-            Some(target) => push_root(&s.registry, target, &root)
-                .await
-                .map(Some)
-                .map_err(|e| Failure::Push {
-                    repository: target.repository.clone(),
-                    message: e.to_string(),
-                }),
-        },
+        // Pushed to every repository (by digest, then its tags); not pushed, the root is
+        // still the build's result (`--iidfile`, metadata, the client's file outputs).
+        Ok(root) => push_everywhere(s, &spec.pushes, &root).await,
     };
     // The cache manifest comes after the image (its blobs were pushed by the workers).
     let outcome = match outcome {

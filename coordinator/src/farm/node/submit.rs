@@ -187,7 +187,7 @@ mod tests {
             graph: Graph::new(),
             depends_on: vec![],
             context: None,
-            push: None,
+            pushes: Vec::new(),
             no_cache: false,
             pull: false,
             source_date_epoch: None,

@@ -143,11 +143,11 @@ impl Planner<'_> {
         }
         affinity.extend(named_contexts.values().map(|c| c.digest.clone()));
         let (push, cache_to) = match kind {
-            TaskKind::Image => (spec.push.clone(), spec.cache_to.clone()),
+            TaskKind::Image => (spec.pushes.clone(), spec.cache_to.clone()),
             // A stage is no image of the build: nothing to push, and its results belong
             // only in the caches that keep every result (`mode=max`).
             TaskKind::Stage => (
-                None,
+                Vec::new(),
                 spec.cache_to
                     .iter()
                     .filter(|e| e.mode == CacheMode::Max && e.target != CacheExportTarget::Inline)
@@ -164,7 +164,7 @@ impl Planner<'_> {
             graph: task_graph,
             depends_on,
             context,
-            push,
+            pushes: push,
             no_cache: spec.no_cache,
             pull: spec.pull,
             source_date_epoch: spec.source_date_epoch,

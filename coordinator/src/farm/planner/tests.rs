@@ -96,11 +96,11 @@ fn spec() -> BuildSpec {
             size: 10,
             kind: Default::default(),
         }),
-        push: Some(PushTarget {
+        pushes: vec![PushTarget {
             insecure: false,
             repository: "127.0.0.1:5000/app".into(),
             tags: vec!["1".into()],
-        }),
+        }],
         no_cache: true,
         source_date_epoch: Some(7),
         ..BuildSpec::default()
@@ -126,7 +126,7 @@ fn one_task_per_output_with_only_its_ancestors() {
     b.graph.validate().unwrap();
     for task in &tasks {
         assert!(task.depends_on.is_empty());
-        assert_eq!(task.push, spec().push);
+        assert_eq!(task.pushes, spec().pushes);
         assert!(task.no_cache);
         assert_eq!(task.source_date_epoch, Some(7));
     }
@@ -287,7 +287,7 @@ fn a_stage_two_images_share_becomes_one_stage_task_they_depend_on() {
     let stage = &tasks[0];
     assert_eq!(stage.kind, TaskKind::Stage);
     assert_eq!(stage.platform, Platform::linux("amd64", ""));
-    assert_eq!(stage.push, None, "a stage is not pushed");
+    assert_eq!(stage.pushes, vec![], "a stage is not pushed");
     assert!(stage.depends_on.is_empty());
     assert_eq!(
         keys(&stage.graph),
@@ -298,7 +298,7 @@ fn a_stage_two_images_share_becomes_one_stage_task_they_depend_on() {
     for (task, root) in tasks[1..].iter().zip(&s.finals) {
         assert_eq!(task.kind, TaskKind::Image);
         assert_eq!(task.depends_on, vec![stage.id]);
-        assert_eq!(task.push, spec().push);
+        assert_eq!(task.pushes, spec().pushes);
         assert_eq!(task.graph.outputs[0].root.as_ref(), Some(root));
         // The stage's vertices stay in the image task's graph: they give its cache keys.
         assert!(task.graph.vertices.contains_key(&s.gen));

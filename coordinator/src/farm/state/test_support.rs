@@ -41,7 +41,7 @@ pub fn task_spec(build: BuildId, platform: Platform) -> TaskSpec {
         graph: Graph::new(),
         depends_on: Vec::new(),
         context: None,
-        push: None,
+        pushes: Vec::new(),
         no_cache: false,
         pull: false,
         source_date_epoch: None,
