@@ -121,9 +121,10 @@ pub fn run(
                 (Some(farm), opts)
             }
         };
+        let local_store = local.as_ref().map(|farm| farm.store.clone());
         let built = build_on(
             &opts,
-            local.as_ref().map(|farm| farm.store.clone()),
+            local_store.clone(),
             &req,
             &mut spec,
             outputs,
@@ -131,6 +132,11 @@ pub fn run(
             plain_mode(mode),
         )
         .await;
+        // `type=image` names and `-t` without a push name the result in the one-process
+        // farm's store (pinned against `slipway prune`), as buildkitd's image store does.
+        if let (Ok(b), Some(store)) = (&built, &local_store) {
+            name_in_store(store, &plan.store_names, &b.summary)?;
+        }
         if let Some(farm) = local {
             if let Err(e) = farm.stop().await {
                 tracing::warn!(error = %format!("{e:#}"), "stopping the one-process farm");
@@ -234,6 +240,32 @@ async fn build_on(
         }
         followed
     }
+}
+
+/// Names the root of a succeeded build `names` in `store`.
+fn name_in_store(
+    store: &slipway_oci::ContentStore,
+    names: &[String],
+    summary: &BuildSummary,
+) -> Result<()> {
+    let BuildState::Succeeded { index: Some(root) } = &summary.state else {
+        return Ok(());
+    };
+    if names.is_empty() {
+        return Ok(());
+    }
+    let digest: slipway_oci::Digest = root.digest.to_string().parse()?;
+    let desc = oci_spec::image::Descriptor::new(
+        oci_spec::image::MediaType::from(root.media_type.as_str()),
+        root.size,
+        digest.to_oci(),
+    );
+    for name in names {
+        store
+            .set_ref(name, &desc)
+            .with_context(|| format!("naming the result {name} in the worker's store"))?;
+    }
+    Ok(())
 }
 
 /// A context directory the one-process farm's worker reads in place.
