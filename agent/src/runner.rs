@@ -86,7 +86,8 @@ async fn run(shared: Arc<Shared>, assigned: Assigned, cancel: CancellationToken)
             Outcome::Result(r.into())
         }
         Err(e) => {
-            tracing::warn!(%task, error = %e, "task failed");
+            // The build's failure, reported to its client: not the worker's own trouble.
+            tracing::info!(%task, error = %e, "task failed");
             Outcome::Failure(e.failure().into())
         }
     };

@@ -642,3 +642,71 @@ fn a_local_cache_from_on_the_farm_stays_out_of_the_shared_index() -> Result<()> 
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
     Ok(())
 }
+
+/// The error section of a failed build's output: from the step's `ERROR:` line on, with the
+/// worker's name and timings taken out (they differ between the modes by nature).
+fn failure_report(output: &str) -> Vec<String> {
+    let start = output
+        .lines()
+        .position(|l| l.contains(" ERROR: ") || l.starts_with("ERROR"))
+        .unwrap_or(0);
+    output
+        .lines()
+        .skip(start)
+        .map(|l| {
+            let l = l.trim_start_matches(|c: char| c == '#' || c.is_ascii_digit() || c == ' ');
+            let l = match l.strip_prefix('[') {
+                Some(rest) if rest.starts_with("worker-") => {
+                    rest.split_once("] ").map_or(l, |(_, r)| r)
+                }
+                _ => l,
+            };
+            l.split(" build ").next().unwrap_or(l).to_string()
+        })
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+#[test]
+fn a_failing_step_reads_the_same_in_both_modes() -> Result<()> {
+    let _one = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let env = env()?;
+    let cluster = farm(&env, "none")?;
+    let ctx = tempfile::tempdir()?;
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        format!(
+            "FROM {}\nRUN echo first-step\nRUN echo about-to-fail && exit 3\nRUN echo never\n",
+            env.base()
+        ),
+    )?;
+    let data = fresh_data_dir()?;
+    let args = ["--platform", "linux/amd64"];
+    let mut reports = Vec::new();
+    for mode in [Mode::embedded_in(data.path()), Mode::farm(&cluster)] {
+        let err = match env.build(&mode, &args, ctx.path(), &[]) {
+            Ok(out) => bail!("the build succeeded in {}:\n{out}", mode.name()),
+            Err(e) => format!("{e:#}"),
+        };
+        ensure!(
+            err.contains("exit code: 3"),
+            "{}: no exit code:\n{err}",
+            mode.name()
+        );
+        ensure!(
+            err.contains("Dockerfile:3") && err.contains(">>> RUN echo about-to-fail && exit 3"),
+            "{}: no Dockerfile excerpt:\n{err}",
+            mode.name()
+        );
+        reports.push(failure_report(&err));
+    }
+    ensure!(
+        reports[0] == reports[1],
+        "the failure reads differently:\n{}",
+        line_diff(
+            reports[0].join("\n").as_bytes(),
+            reports[1].join("\n").as_bytes()
+        )
+    );
+    Ok(())
+}
