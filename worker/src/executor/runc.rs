@@ -135,6 +135,13 @@ impl Runc {
     pub fn remove_leftover_containers(&self) -> Result<Vec<String>> {
         const ROUNDS: usize = 3;
         let mut removed = Vec::new();
+        // Nothing was ever started here since the last clean start: no container state and
+        // no bundle (a bundle is written before its container is created). Asking the
+        // runtime would cost a process start on every build.
+        let empty = |dir: PathBuf| fs::read_dir(dir).map_or(true, |mut d| d.next().is_none());
+        if empty(self.state_dir.join("state")) && empty(self.state_dir.join("bundles")) {
+            return Ok(removed);
+        }
         for _ in 0..ROUNDS {
             let ids = self.list_blocking()?;
             if ids.is_empty() {

@@ -79,6 +79,8 @@ pub struct FarmClient {
     /// Index into `addrs` of the coordinator in use.
     current: usize,
     client: ControlClient<Channel>,
+    /// The connection to the coordinator in use (shared by every client made on it).
+    channel: Channel,
 }
 
 impl FarmClient {
@@ -100,7 +102,8 @@ impl FarmClient {
             match channel(&addrs[idx], &security).await {
                 Ok(ch) => {
                     return Ok(FarmClient {
-                        client: slipway_proto::limits::control_client(ch),
+                        client: slipway_proto::limits::control_client(ch.clone()),
+                        channel: ch,
                         addrs,
                         security,
                         current: idx,
@@ -121,17 +124,13 @@ impl FarmClient {
         Ok(())
     }
 
-    pub fn current_addr(&self) -> &str {
-        &self.addrs[self.current]
-    }
-
     /// A WorkerApi client to the coordinator in use (for what the client records there:
-    /// uploaded blobs, imported cache records).
+    /// uploaded blobs), on the same connection.
     pub async fn worker_api(
         &self,
     ) -> Result<slipway_proto::v1::worker_api_client::WorkerApiClient<Channel>> {
         Ok(slipway_proto::limits::worker_api_client(
-            channel(self.current_addr(), &self.security).await?,
+            self.channel.clone(),
         ))
     }
 
