@@ -115,16 +115,24 @@ pub async fn push_by_digest(
 /// the registry client's push future `Send` (its stream closures hit
 /// rust-lang/rust#102211), so it cannot be held across an await in a spawned task. The
 /// push's own IO still runs on the runtime. `cancel` abandons the push.
+/// With `insecure` (`registry.insecure=true`), the repository's registry is reached over
+/// plain HTTP.
 pub async fn push_detached(
     worker: slipway_worker::Worker,
     repository: String,
+    insecure: bool,
     manifest: Descriptor,
     cancel: tokio_util::sync::CancellationToken,
 ) -> Result<String, PushDetachedError> {
     let handle = tokio::runtime::Handle::current();
     let joined = tokio::task::spawn_blocking(move || {
         handle.block_on(async {
-            let push = push_by_digest(&worker.registry(), worker.store(), &repository, &manifest);
+            let plain = match parse_reference(&repository) {
+                Ok(r) if insecure => Some(worker.registry().with_plain_http(r.registry())),
+                _ => None,
+            };
+            let client = plain.as_ref().unwrap_or(worker.registry());
+            let push = push_by_digest(client, worker.store(), &repository, &manifest);
             tokio::select! {
                 r = push => r.map_err(PushDetachedError::Push),
                 _ = cancel.cancelled() => Err(PushDetachedError::Cancelled),

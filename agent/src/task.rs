@@ -186,6 +186,7 @@ pub async fn execute(
             let r = push_detached(
                 env.worker.clone(),
                 push.repository.clone(),
+                push.insecure,
                 image.manifest.clone(),
                 cancel.clone(),
             )

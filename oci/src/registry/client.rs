@@ -78,7 +78,7 @@ pub(crate) struct Session {
 /// A registry client for any number of registries.
 pub struct RegistryClient {
     pub(crate) config: RegistryConfig,
-    credentials: CredentialStore,
+    credentials: Arc<CredentialStore>,
     sessions: Mutex<HashMap<String, Session>>,
 }
 
@@ -89,13 +89,27 @@ impl RegistryClient {
         let _ = rustls::crypto::ring::default_provider().install_default();
         RegistryClient {
             config,
-            credentials,
+            credentials: Arc::new(credentials),
             sessions: Mutex::new(HashMap::new()),
         }
     }
 
     pub fn config(&self) -> &RegistryConfig {
         &self.config
+    }
+
+    /// This client's settings and credentials with `registry` (`host[:port]`) reached over
+    /// plain HTTP too: an image output's `registry.insecure=true`.
+    pub fn with_plain_http(&self, registry: &str) -> RegistryClient {
+        let mut config = self.config.clone();
+        if !config.is_plain_http(registry) {
+            config.insecure.push(registry.to_string());
+        }
+        RegistryClient {
+            config,
+            credentials: self.credentials.clone(),
+            sessions: Mutex::new(HashMap::new()),
+        }
     }
 
     pub(crate) async fn session(&self, reference: &Reference) -> Result<Session, RegistryError> {
@@ -180,6 +194,21 @@ impl RegistryClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn with_plain_http_adds_one_registry_and_keeps_the_rest() {
+        let base = RegistryClient::new(RegistryConfig::default(), CredentialStore::default());
+        assert!(!base.config().is_plain_http("reg.example:5000"));
+        let plain = base.with_plain_http("reg.example:5000");
+        assert!(plain.config().is_plain_http("reg.example:5000"));
+        assert!(!plain.config().is_plain_http("other.example:5000"));
+        assert!(
+            !base.config().is_plain_http("reg.example:5000"),
+            "the base is unchanged"
+        );
+        let again = plain.with_plain_http("reg.example:5000");
+        assert_eq!(again.config().insecure.len(), 1, "added once");
+    }
 
     #[test]
     fn plain_http_for_loopback_and_insecure_only() {

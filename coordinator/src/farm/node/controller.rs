@@ -42,7 +42,12 @@ async fn push_everywhere(
     root: &super::stitching::Root,
 ) -> Result<Option<slipway_farm::BlobDescriptor>, Failure> {
     for target in targets {
-        push_root(&s.registry, target, root)
+        // `registry.insecure=true`: that registry over plain HTTP.
+        let plain = match slipway_oci::registry::parse_reference(&target.repository) {
+            Ok(r) if target.insecure => Some(s.registry.with_plain_http(r.registry())),
+            _ => None,
+        };
+        push_root(plain.as_ref().unwrap_or(&s.registry), target, root)
             .await
             .map_err(|e| Failure::Push {
                 repository: target.repository.clone(),
