@@ -164,16 +164,17 @@ fn state(s: &Setup) -> (FarmState, Vec<WorkerId>) {
             cache_to: vec![],
             named_contexts: Default::default(),
             allow: Default::default(),
+            docker_media_types: false,
         });
     }
     for (id, tasks) in by_build {
         state.apply(Command::SubmitBuild {
             id,
-            spec: BuildSpec {
+            spec: Box::new(BuildSpec {
                 dockerfile: "FROM scratch\n".into(),
                 dockerfile_name: "Dockerfile".into(),
                 ..BuildSpec::default()
-            },
+            }),
             tasks,
             at_ms: 2,
         });

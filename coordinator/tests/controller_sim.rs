@@ -224,7 +224,7 @@ impl Sim {
             };
             let cmd = Command::SubmitBuild {
                 id,
-                spec,
+                spec: Box::new(spec),
                 tasks,
                 at_ms: self.now,
             };

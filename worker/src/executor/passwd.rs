@@ -236,7 +236,8 @@ mod tests {
     #[test]
     fn group_lines_keep_member_lists_as_written() {
         let g = group("# comment\nroot:x:0:\nstaff:x:50:app,other\nwheel:x:10:app\nodd:x:nan:,app,,x:extra\nbare\n");
-        let rows: Vec<(&[u8], i64, Vec<&[u8]>)> = g
+        type Row<'a> = (&'a [u8], i64, Vec<&'a [u8]>);
+        let rows: Vec<Row> = g
             .iter()
             .map(|g| {
                 (

@@ -92,7 +92,7 @@ mod tests {
         assert!(st
             .apply(Command::SubmitBuild {
                 id: build,
-                spec: build_spec(&["linux/amd64"]),
+                spec: Box::new(build_spec(&["linux/amd64"])),
                 tasks: vec![first],
                 at_ms: 2,
             })

@@ -111,7 +111,7 @@ impl ControlService {
                 "submit",
                 Command::SubmitBuild {
                     id,
-                    spec: spec.clone(),
+                    spec: Box::new(spec.clone()),
                     tasks,
                     at_ms: now_ms(),
                 },

@@ -93,7 +93,6 @@ pub fn lower_options(spec: &BuildSpec, live: &[WorkerSpec]) -> LowerOptions {
                 (name.clone(), lowered)
             })
             .collect(),
-        ..LowerOptions::default()
     }
 }
 
@@ -269,7 +268,10 @@ mod tests {
         // The client's platform is not native anywhere: the most native capacity wins.
         let mut big_arm = worker(std::slice::from_ref(&arm), &[]);
         big_arm.slots = 8;
-        let mixed = [worker(std::slice::from_ref(&v7), &[amd.clone()]), big_arm];
+        let mixed = [
+            worker(std::slice::from_ref(&v7), std::slice::from_ref(&amd)),
+            big_arm,
+        ];
         assert_eq!(build_platform(&spec, &mixed), arm);
         // Never an emulated platform while a native one exists.
         spec.client_platform = Some(v7.clone());

@@ -283,7 +283,7 @@ fn from_state_uses_live_active_workers_ready_tasks_and_blobs() {
     assert!(state
         .apply(Command::SubmitBuild {
             id: b,
-            spec: build_spec(&["linux/amd64"]),
+            spec: Box::new(build_spec(&["linux/amd64"])),
             tasks: vec![t1, t2, t3],
             at_ms: 5,
         })
@@ -371,7 +371,7 @@ fn a_task_after_a_stage_prefers_the_worker_holding_the_stage() {
     assert!(state
         .apply(Command::SubmitBuild {
             id: b,
-            spec: build_spec(&["linux/amd64"]),
+            spec: Box::new(build_spec(&["linux/amd64"])),
             tasks: vec![stage, image],
             at_ms: 1,
         })

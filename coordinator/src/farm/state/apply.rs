@@ -40,7 +40,7 @@ impl FarmState {
                 spec,
                 tasks,
                 at_ms,
-            } => self.submit_build(id, spec, tasks, at_ms),
+            } => self.submit_build(id, *spec, tasks, at_ms),
             Command::Assign {
                 task,
                 worker,

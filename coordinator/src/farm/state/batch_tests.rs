@@ -12,7 +12,7 @@ fn submit(platforms: &[&str]) -> (Command, Vec<TaskId>) {
     let ids = tasks.iter().map(|t| t.id).collect();
     let cmd = Command::SubmitBuild {
         id,
-        spec: build_spec(platforms),
+        spec: Box::new(build_spec(platforms)),
         tasks,
         at_ms: 2,
     };

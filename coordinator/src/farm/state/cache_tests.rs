@@ -188,7 +188,7 @@ fn draining_is_recorded_and_refuses_assignments() {
     assert_eq!(
         st.apply(Command::SubmitBuild {
             id: build,
-            spec: super::test_support::build_spec(&["linux/amd64"]),
+            spec: Box::new(super::test_support::build_spec(&["linux/amd64"])),
             tasks: vec![task],
             at_ms: 5,
         }),

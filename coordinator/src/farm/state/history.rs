@@ -153,7 +153,7 @@ mod tests {
             st,
             Command::SubmitBuild {
                 id,
-                spec: build_spec(&["linux/amd64"]),
+                spec: Box::new(build_spec(&["linux/amd64"])),
                 tasks,
                 at_ms,
             },

@@ -64,7 +64,8 @@ pub enum Command {
     },
     SubmitBuild {
         id: BuildId,
-        spec: BuildSpec,
+        /// Boxed: a spec is far larger than any other command (serde encodes it unboxed).
+        spec: Box<BuildSpec>,
         tasks: Vec<TaskSpec>,
         at_ms: u64,
     },

@@ -61,7 +61,7 @@ impl Farm {
         distinct.dedup();
         self.ok(Command::SubmitBuild {
             id,
-            spec: build_spec(&distinct),
+            spec: Box::new(build_spec(&distinct)),
             tasks,
             at_ms: 2,
         });
@@ -406,7 +406,7 @@ fn submit_guards_and_duplicates() {
     let (b, _) = f.submit(&["linux/amd64"]);
     let dup = f.ignored(Command::SubmitBuild {
         id: b,
-        spec: build_spec(&["linux/amd64"]),
+        spec: Box::new(build_spec(&["linux/amd64"])),
         tasks: vec![task_spec(b, platform("linux/amd64"))],
         at_ms: 3,
     });
@@ -416,7 +416,7 @@ fn submit_guards_and_duplicates() {
     let id = BuildId::new();
     let none = f.rejected(Command::SubmitBuild {
         id,
-        spec: build_spec(&[]),
+        spec: Box::new(build_spec(&[])),
         tasks: vec![],
         at_ms: 3,
     });
@@ -425,7 +425,7 @@ fn submit_guards_and_duplicates() {
     assert!(f
         .rejected(Command::SubmitBuild {
             id,
-            spec: build_spec(&[]),
+            spec: Box::new(build_spec(&[])),
             tasks: vec![foreign],
             at_ms: 3,
         })
@@ -434,7 +434,7 @@ fn submit_guards_and_duplicates() {
     assert!(f
         .rejected(Command::SubmitBuild {
             id,
-            spec: build_spec(&[]),
+            spec: Box::new(build_spec(&[])),
             tasks: vec![t.clone(), t.clone()],
             at_ms: 3,
         })
@@ -445,7 +445,7 @@ fn submit_guards_and_duplicates() {
     assert!(f
         .rejected(Command::SubmitBuild {
             id,
-            spec: build_spec(&[]),
+            spec: Box::new(build_spec(&[])),
             tasks: vec![later.clone(), first.clone()],
             at_ms: 3,
         })
@@ -457,7 +457,7 @@ fn submit_guards_and_duplicates() {
     assert!(f
         .rejected(Command::SubmitBuild {
             id,
-            spec: empty_dockerfile,
+            spec: Box::new(empty_dockerfile),
             tasks: vec![first.clone()],
             at_ms: 3,
         })
@@ -467,7 +467,7 @@ fn submit_guards_and_duplicates() {
     // Dependencies hold a task back until they succeed.
     f.ok(Command::SubmitBuild {
         id,
-        spec: build_spec(&[]),
+        spec: Box::new(build_spec(&[])),
         tasks: vec![first.clone(), later.clone()],
         at_ms: 3,
     });

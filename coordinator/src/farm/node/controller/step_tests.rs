@@ -34,7 +34,7 @@ fn submit(st: &mut FarmState, p: &str) -> (BuildId, TaskId) {
         st,
         Command::SubmitBuild {
             id,
-            spec: build_spec(&[p]),
+            spec: Box::new(build_spec(&[p])),
             tasks: vec![task],
             at_ms: 2,
         },

@@ -29,7 +29,7 @@ fn submit(at_ms: u64) -> Command {
     let platforms = ["linux/amd64", "linux/arm64", "linux/arm/v7"];
     Command::SubmitBuild {
         id,
-        spec: build_spec(&platforms),
+        spec: Box::new(build_spec(&platforms)),
         tasks: platforms
             .iter()
             .map(|p| task_spec(id, platform(p)))
