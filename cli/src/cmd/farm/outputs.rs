@@ -120,8 +120,16 @@ pub async fn write(
     .context("the export task failed")?
 }
 
-/// The build's task results with their kinds.
-async fn results(client: &mut FarmClient, build_id: &str) -> Result<Vec<(TaskKind, TaskResult)>> {
+/// One finished task: its kind, result and the worker that ran it.
+struct Finished {
+    kind: TaskKind,
+    result: TaskResult,
+    worker: String,
+    name: String,
+}
+
+/// The build's finished tasks.
+async fn finished(client: &mut FarmClient, build_id: &str) -> Result<Vec<Finished>> {
     let detail = client
         .control()
         .get_build(v1::BuildRef {
@@ -142,9 +150,23 @@ async fn results(client: &mut FarmClient, build_id: &str) -> Result<Vec<(TaskKin
                 .with_context(|| format!("task {}: its result", task.name))?;
             let kind = task_kind(task.kind, ("TaskInfo", "kind"))
                 .with_context(|| format!("task {}", task.name))?;
-            Ok((kind, result))
+            Ok(Finished {
+                kind,
+                result,
+                worker: task.worker.unwrap_or_default(),
+                name: task.name,
+            })
         })
         .collect()
+}
+
+/// The build's task results with their kinds.
+async fn results(client: &mut FarmClient, build_id: &str) -> Result<Vec<(TaskKind, TaskResult)>> {
+    Ok(finished(client, build_id)
+        .await?
+        .into_iter()
+        .map(|f| (f.kind, f.result))
+        .collect())
 }
 
 /// Downloads every image task's image blobs (and every task's cache records' layers when
@@ -155,15 +177,7 @@ async fn fetch(
     store: &ContentStore,
     with_cache: bool,
 ) -> Result<Vec<(TaskKind, TaskResult)>> {
-    let detail = client
-        .control()
-        .get_build(v1::BuildRef {
-            build_id: build_id.to_string(),
-        })
-        .await
-        .map_err(status_error)
-        .context("reading the build's results")?
-        .into_inner();
+    let tasks = finished(client, build_id).await?;
     let data_addrs: HashMap<String, String> = client
         .list_workers()
         .await?
@@ -173,21 +187,19 @@ async fn fetch(
         .collect();
     let dir = BlobStoreDir::open(store.root()).context("opening the scratch blob directory")?;
     let mut results = Vec::new();
-    for task in detail.tasks {
-        let result: TaskResult = task
-            .result
-            .with_context(|| format!("task {} has no result", task.name))?
-            .try_into()
-            .with_context(|| format!("task {}: its result", task.name))?;
-        let worker = task.worker.unwrap_or_default();
+    for Finished {
+        kind,
+        result,
+        worker,
+        name,
+    } in tasks
+    {
         let addr = data_addrs.get(&worker).with_context(|| {
             format!(
                 "worker {worker:?}, which built {}, is not registered any more: its image cannot be fetched",
                 result.platform
             )
         })?;
-        let kind = task_kind(task.kind, ("TaskInfo", "kind"))
-            .with_context(|| format!("task {}", task.name))?;
         let mut wanted = BTreeSet::new();
         if kind == TaskKind::Image {
             wanted.extend(
@@ -200,9 +212,11 @@ async fn fetch(
         if with_cache {
             for r in &result.cache {
                 for l in &r.layers {
-                    wanted.insert(l.digest.parse().with_context(|| {
-                        format!("task {}: cache layer {:?}", task.name, l.digest)
-                    })?);
+                    wanted.insert(
+                        l.digest
+                            .parse()
+                            .with_context(|| format!("task {name}: cache layer {:?}", l.digest))?,
+                    );
                 }
             }
         }
