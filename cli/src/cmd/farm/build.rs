@@ -213,7 +213,7 @@ async fn build_on(
         };
         let followed = async {
             let id = submit(&mut client, spec, &build_id).await?;
-            let summary = follow(&mut client, &id, tx, !in_place).await?;
+            let summary = follow(&mut client, &id, tx.clone(), !in_place).await?;
             if !outputs.is_empty() && matches!(summary.state, BuildState::Succeeded { .. }) {
                 let platforms = slipway_coordinator::farm::node::submit::target_platforms(spec);
                 super::outputs::write(
@@ -223,6 +223,7 @@ async fn build_on(
                     outputs,
                     spec.source_date_epoch,
                     local,
+                    tx,
                 )
                 .await
                 .context("writing the build's outputs on the client")?;

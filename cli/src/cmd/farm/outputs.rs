@@ -44,6 +44,7 @@ pub async fn write(
     outputs: ClientOutputs,
     source_date_epoch: Option<i64>,
     local: Option<std::sync::Arc<ContentStore>>,
+    progress: tokio::sync::mpsc::Sender<slipway_progress::ProgressEvent>,
 ) -> Result<()> {
     let scratch = tempfile::Builder::new()
         .prefix("slipway-farm-output-")
@@ -84,17 +85,20 @@ pub async fn write(
             .to_oci(),
     );
     let built: Vec<Platform> = results.iter().map(|r| r.platform.clone()).collect();
+    let build_id = build_id.to_string();
     tokio::task::spawn_blocking(move || -> Result<()> {
         for file in &outputs.files {
-            export_file(
+            let step = ExportStep::start(&progress, &build_id, export_name(file));
+            let written = export_file(
                 &store,
                 &root,
                 &built,
                 file,
                 source_date_epoch,
                 scratch.path(),
-            )
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            );
+            step.end(&progress, written.as_ref().err().map(|e| e.to_string()));
+            written.map_err(|e| anyhow::anyhow!("{e}"))?;
         }
         for cache in &outputs.caches {
             let CacheExportTarget::Local { dest } = &cache.target else {
@@ -118,6 +122,77 @@ pub async fn write(
     })
     .await
     .context("the export task failed")?
+}
+
+/// What progress calls a file export (BuildKit's names).
+fn export_name(f: &FileExport) -> String {
+    match f {
+        FileExport::Oci { .. } => "exporting to oci image format".into(),
+        FileExport::Docker { .. } => "exporting to docker image format".into(),
+        FileExport::Local { dest, .. } => {
+            format!("exporting to client directory {}", dest.display())
+        }
+        FileExport::Tar { .. } => "exporting to client tarball".into(),
+    }
+}
+
+/// A client-side step shown like a vertex (started, then done or failed).
+struct ExportStep {
+    vertex: slipway_graph::Digest,
+    name: String,
+    started: std::time::Instant,
+}
+
+impl ExportStep {
+    /// Sends `Started` (from a blocking thread).
+    fn start(
+        progress: &tokio::sync::mpsc::Sender<slipway_progress::ProgressEvent>,
+        build_id: &str,
+        name: String,
+    ) -> ExportStep {
+        let step = ExportStep {
+            vertex: slipway_graph::Digest::of_bytes(format!("{build_id}\0{name}").as_bytes()),
+            name,
+            started: std::time::Instant::now(),
+        };
+        step.send(progress, slipway_progress::VertexStatus::Started);
+        step
+    }
+
+    fn end(
+        self,
+        progress: &tokio::sync::mpsc::Sender<slipway_progress::ProgressEvent>,
+        error: Option<String>,
+    ) {
+        let status = match error {
+            None => slipway_progress::VertexStatus::Done {
+                duration_ms: u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            },
+            Some(message) => slipway_progress::VertexStatus::Error { message },
+        };
+        self.send(progress, status);
+    }
+
+    fn send(
+        &self,
+        progress: &tokio::sync::mpsc::Sender<slipway_progress::ProgressEvent>,
+        status: slipway_progress::VertexStatus,
+    ) {
+        let timestamp_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        // The renderer may be gone (quiet mode ended early): progress is best effort.
+        let _ = progress.blocking_send(slipway_progress::ProgressEvent::Vertex(
+            slipway_progress::VertexEvent {
+                vertex: self.vertex.clone(),
+                name: self.name.clone(),
+                platform: Platform::host(),
+                worker: None,
+                status,
+                timestamp_ms,
+            },
+        ));
+    }
 }
 
 /// One finished task: its kind, result and the worker that ran it.
