@@ -130,7 +130,6 @@ impl Agent {
                     registry,
                     in_place: config.in_place_contexts,
                 },
-                in_place_contexts: config.in_place_contexts,
             },
             reports,
             cancel.clone(),

@@ -32,10 +32,8 @@ pub struct TaskEnv {
     pub blobs: Arc<ContextBlobs>,
     /// Materialized contexts, shared by the tasks that read the same one.
     pub contexts: Arc<ContextDirs>,
+    /// Also says whether client directories (contexts, local caches) are read in place.
     pub cache: CacheEnv,
-    /// Whether contexts that are directories are read in place (this worker runs in the
-    /// client's process: a one-process farm).
-    pub in_place_contexts: bool,
 }
 
 /// A task as assigned to this worker: its spec and the cache records of the tasks it
@@ -246,7 +244,7 @@ async fn task_context_dir(
     leases: &mut Vec<ContextLease>,
 ) -> Result<std::path::PathBuf, TaskError> {
     if context.kind == slipway_farm::ContextKind::Directory {
-        return match (&context.path, env.in_place_contexts) {
+        return match (&context.path, env.cache.in_place) {
             (Some(dir), true) => Ok(dir.clone()),
             (None, _) => Err(TaskError::DirectoryContext {
                 task,

@@ -33,8 +33,8 @@ pub struct CacheEnv {
     pub own_addr: String,
     /// For `--cache-from`/`--cache-to type=registry`.
     pub registry: Arc<RegistryClient>,
-    /// Whether `--cache-from type=local` directories are read where they are (this worker
-    /// runs in the client's process: a one-process farm).
+    /// Whether client directories (contexts, `--cache-from type=local`) are read where they
+    /// are: this worker runs in the client's process (a one-process farm).
     pub in_place: bool,
 }
 

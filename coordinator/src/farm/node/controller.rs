@@ -139,7 +139,7 @@ async fn execute(
                     let _ = stitched.send(build);
                 });
             }
-            (Action::Forget { builds }, Some(cmd)) => forget(s, builds.len(), cmd).await,
+            (Action::Forget { builds }, Some(cmd)) => forget(s, &builds, cmd).await,
             // Placements after a failed commit this round (the next step decides again).
             (Action::Assign { .. } | Action::FailUnplaceable { .. }, _) => {}
             // Every other action has a command.
@@ -183,9 +183,16 @@ async fn assign(s: &Shared, cmd: Command, task: TaskId, worker: &WorkerId) -> bo
     }
 }
 
-async fn forget(s: &Shared, builds: usize, cmd: Command) {
+async fn forget(s: &Shared, builds: &[BuildId], cmd: Command) {
     match s.commit_lenient(cmd).await {
-        Ok(true) => tracing::info!(builds, "forgot finished builds (history retention)"),
+        Ok(true) => {
+            // Their progress is no longer replayed to watchers either.
+            s.progress.forget(builds);
+            tracing::info!(
+                builds = builds.len(),
+                "forgot finished builds (history retention)"
+            )
+        }
         Ok(false) => {}
         Err(e) => tracing::warn!(error = %e, "committing ForgetBuilds"),
     }
